@@ -1,0 +1,111 @@
+"""Ingest pipelines: one module per kind of dataset, run in dependency order into a new build.
+
+``run`` opens a ``StoreBuild`` (a copy of the store), loads each requested dataset (each one
+staged, validated and swapped in its own transaction), checks the whole, and only then renames
+the build into place. A failure anywhere leaves the previous store exactly as it was.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from needsmap import areas, checks
+from needsmap._errors import ConfigError, ValidationError
+from needsmap.config import Settings
+from needsmap.store import StoreBuild, count
+
+from ingest import boundaries, iod, lookups, population
+from ingest.context import LoadContext
+
+Pipeline = Callable[[LoadContext], int]
+
+# Dependency order: lookups first (areas are resolved with them), then geography, then data.
+PIPELINES: dict[str, Pipeline] = {
+    **lookups.PIPELINES,
+    **boundaries.PIPELINES,
+    **iod.PIPELINES,
+    **population.PIPELINES,
+}
+GROUPS: dict[str, list[str]] = {
+    "lookups": list(lookups.PIPELINES),
+    "boundaries": list(boundaries.PIPELINES),
+    "deprivation": list(iod.PIPELINES),
+    "iod": list(iod.PIPELINES),
+    "population": list(population.PIPELINES),
+}
+GROUPS["all"] = list(PIPELINES)
+
+
+@dataclass
+class Result:
+    dataset_id: str
+    rows: int
+    seconds: float
+
+
+@dataclass
+class Report:
+    results: list[Result] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    area: str = "England"
+
+
+def expand(targets: Iterable[str]) -> list[str]:
+    """Dataset ids in dependency order for names that may be groups ('all', 'iod', ...)."""
+    wanted: set[str] = set()
+    for t in targets:
+        if t in GROUPS:
+            wanted.update(GROUPS[t])
+        elif t in PIPELINES:
+            wanted.add(t)
+        else:
+            known = ", ".join(sorted([*GROUPS, *PIPELINES]))
+            raise ConfigError(f"nothing to ingest called {t!r}; choose from: {known}")
+    return [d for d in PIPELINES if d in wanted]
+
+
+def run(
+    targets: Iterable[str],
+    settings: Settings,
+    *,
+    area: str | None = None,
+    refresh: bool = False,
+    fresh: bool = False,
+    say: Callable[[str], None] = lambda m: None,
+    progress_for: Callable[[str], object] | None = None,
+    step: Callable[[str], None] | None = None,
+) -> Report:
+    datasets = expand(targets)
+    report = Report()
+    with StoreBuild(settings.store_path, fresh=fresh) as con:
+        ctx = LoadContext(con=con, settings=settings, refresh=refresh, say=say)
+
+        def load(dataset_id: str) -> None:
+            if step:
+                step(dataset_id)
+            ctx.progress = progress_for(dataset_id) if progress_for else None  # type: ignore[assignment]
+            started = time.perf_counter()
+            rows = PIPELINES[dataset_id](ctx)
+            report.results.append(Result(dataset_id, rows, time.perf_counter() - started))
+
+        if area:
+            if not count(con, "lsoa21_lookup") or not count(con, "lsoa11_lsoa21"):
+                for d in lookups.PIPELINES:  # the area is found through them
+                    if d not in datasets:
+                        load(d)
+            for d in [d for d in datasets if d in lookups.PIPELINES]:
+                load(d)
+            datasets = [d for d in datasets if d not in lookups.PIPELINES]
+            ctx.area = areas.resolve(con, area)
+            report.area = ctx.area.label
+        areas.register_area_tables(con, ctx.area)
+        for dataset_id in datasets:
+            load(dataset_id)
+        problems = checks.consistency(con)
+        if problems:
+            raise ValidationError("the loaded tables do not match; the store was not changed", problems)
+        con.execute("INSERT OR REPLACE INTO meta VALUES ('area', ?)", [report.area])
+    report.warnings = ctx.warnings
+    return report

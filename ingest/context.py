@@ -1,0 +1,36 @@
+"""What every pipeline is handed: the build connection, settings, area and a progress hook."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import duckdb
+
+from needsmap import _http
+from needsmap.areas import Area
+from needsmap.config import Settings
+from needsmap.registry import Dataset
+
+Say = Callable[[str], None]
+
+
+@dataclass
+class LoadContext:
+    con: duckdb.DuckDBPyConnection
+    settings: Settings
+    area: Area | None = None
+    refresh: bool = False
+    progress: _http.Progress | None = None
+    say: Say = field(default=lambda message: None)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def area_label(self) -> str | None:
+        return self.area.label if self.area else None
+
+    def fetch(self, dataset: Dataset) -> _http.Fetched:
+        return _http.fetch(dataset, self.settings, refresh=self.refresh, progress=self.progress)
+
+    def warn(self, message: str) -> None:
+        self.warnings.append(message)

@@ -1,0 +1,89 @@
+"""Schema of the reference store, as numbered migrations.
+
+A store records its version in ``meta``; ``migrate`` applies the missing steps in order, so a
+store built by an older needsmap is brought up to date when it is next built into. Migrations
+only ever add: a step that changes a table creates the new form and copies the rows across.
+
+Reference tables carry no PRIMARY KEY: loads replace whole datasets and the validators check
+uniqueness before the swap, which keeps bulk inserts fast and errors readable.
+"""
+
+from __future__ import annotations
+
+import duckdb
+
+MIGRATIONS: list[tuple[int, str, str]] = [
+    (
+        1,
+        "provenance, lookups, deprivation, population, boundaries",
+        """
+        CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR);
+        CREATE TABLE IF NOT EXISTS provenance (
+            dataset_id VARCHAR, title VARCHAR, publisher VARCHAR, url VARCHAR, origin VARCHAR,
+            sha256 VARCHAR, bytes BIGINT, rows_loaded BIGINT, retrieved_at TIMESTAMP,
+            loaded_at TIMESTAMP, licence VARCHAR, attribution VARCHAR, vintage VARCHAR,
+            geography VARCHAR, area VARCHAR
+        );
+        CREATE TABLE IF NOT EXISTS lsoa21_lookup (
+            lsoa21_code VARCHAR, lsoa21_name VARCHAR, msoa21_code VARCHAR, msoa21_name VARCHAR,
+            ward_code VARCHAR, ward_name VARCHAR, lad_code VARCHAR, lad_name VARCHAR
+        );
+        CREATE TABLE IF NOT EXISTS lsoa11_lsoa21 (
+            lsoa11_code VARCHAR, lsoa11_name VARCHAR, lsoa21_code VARCHAR, lsoa21_name VARCHAR,
+            change_code VARCHAR, lad_code VARCHAR, lad_name VARCHAR
+        );
+        CREATE TABLE IF NOT EXISTS iod_area (
+            release INTEGER, lsoa_code VARCHAR, lsoa_name VARCHAR, lad_code VARCHAR,
+            lad_name VARCHAR
+        );
+        CREATE TABLE IF NOT EXISTS iod_domain (
+            release INTEGER, lsoa_code VARCHAR, domain VARCHAR, score DOUBLE, rank INTEGER,
+            decile SMALLINT
+        );
+        CREATE TABLE IF NOT EXISTS iod_denominator (
+            release INTEGER, lsoa_code VARCHAR, measure VARCHAR, year INTEGER, value DOUBLE
+        );
+        CREATE TABLE IF NOT EXISTS population (
+            lsoa21_code VARCHAR, source VARCHAR, period VARCHAR, total INTEGER,
+            age_0_15 INTEGER, age_16_24 INTEGER, age_25_34 INTEGER, age_35_49 INTEGER,
+            age_50_64 INTEGER, age_65_plus INTEGER
+        );
+        CREATE TABLE IF NOT EXISTS boundary (
+            level VARCHAR, code VARCHAR, name VARCHAR, lad_code VARCHAR,
+            geom GEOMETRY, geom_display GEOMETRY, geom_bng GEOMETRY
+        );
+        """,
+    ),
+]
+
+SCHEMA_VERSION = MIGRATIONS[-1][0]
+
+
+def current_version(con: duckdb.DuckDBPyConnection) -> int:
+    exists = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'meta'"
+    ).fetchone()[0]
+    if not exists:
+        return 0
+    row = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    return int(row[0]) if row else 0
+
+
+def migrate(con: duckdb.DuckDBPyConnection, migrations: list[tuple[int, str, str]] = MIGRATIONS) -> int:
+    """Apply every migration newer than the store's version; return the new version."""
+    version = current_version(con)
+    for number, _title, sql in migrations:
+        if number <= version:
+            continue
+        con.execute("BEGIN TRANSACTION")
+        try:
+            con.execute(sql)
+            con.execute(
+                "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [str(number)]
+            )
+            con.execute("COMMIT")
+        except Exception:
+            con.execute("ROLLBACK")
+            raise
+        version = number
+    return version

@@ -1,0 +1,181 @@
+"""The reference store: built by ingest into a new file, read by the app.
+
+DuckDB lets one process write a file and then no other process may open it, even read-only.
+So ingest never touches the file the dashboard reads: ``StoreBuild`` copies the current store
+to a side file, loads into that, and renames it into place in one atomic step. ``StoreReader``
+holds one read-only connection per process, hands out a cursor per caller, and reopens when a
+new build has been renamed into place, so a running dashboard picks it up without a restart.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import shutil
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from needsmap import db
+from needsmap._errors import StoreError
+from needsmap.schema import SCHEMA_VERSION, current_version, migrate
+
+
+@contextmanager
+def _build_lock(store_path: Path, wait_seconds: float = 600.0) -> Iterator[None]:
+    """One build at a time per store file (two ingests would each rename over the other)."""
+    lock_path = store_path.with_name(store_path.name + ".lock")
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_path, "w") as handle:
+        deadline = time.monotonic() + wait_seconds
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise StoreError(f"another ingest is still building {store_path}") from None
+                time.sleep(0.2)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+class StoreBuild:
+    """A new version of the store, renamed into place only if everything in it succeeded.
+
+    >>> with StoreBuild(path) as con:
+    ...     load_things(con)
+    """
+
+    def __init__(self, store_path: Path, *, fresh: bool = False) -> None:
+        self.store_path = Path(store_path)
+        self.fresh = fresh
+        self.build_path = self.store_path.with_name(
+            f"{self.store_path.name}.build-{os.getpid()}"
+        )
+        self.con: duckdb.DuckDBPyConnection | None = None
+        self._lock: Any = None
+
+    def __enter__(self) -> duckdb.DuckDBPyConnection:
+        self._lock = _build_lock(self.store_path)
+        self._lock.__enter__()
+        try:
+            self.build_path.unlink(missing_ok=True)
+            if self.store_path.exists() and not self.fresh:
+                shutil.copyfile(self.store_path, self.build_path)
+            self.con = db.connect(self.build_path)
+            migrate(self.con)
+        except BaseException:
+            self._discard()
+            raise
+        return self.con
+
+    def _discard(self) -> None:
+        if self.con is not None:
+            self.con.close()
+            self.con = None
+        self.build_path.unlink(missing_ok=True)
+        Path(str(self.build_path) + ".wal").unlink(missing_ok=True)
+        self._lock.__exit__(None, None, None)
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        if exc_type is not None:
+            self._discard()
+            return
+        assert self.con is not None
+        self.con.execute("CHECKPOINT")
+        self.con.close()
+        self.con = None
+        os.replace(self.build_path, self.store_path)
+        self._lock.__exit__(None, None, None)
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return None
+    return (st.st_ino, st.st_mtime_ns)
+
+
+class StoreReader:
+    """Read-only access for the app: one connection, a cursor per caller, reload on new builds."""
+
+    def __init__(self, store_path: Path) -> None:
+        self.store_path = Path(store_path)
+        self._lock = threading.Lock()
+        self._con: duckdb.DuckDBPyConnection | None = None
+        self._identity: tuple[int, int] | None = None
+
+    def _open(self) -> duckdb.DuckDBPyConnection:
+        # DuckDB caches database instances by path, so reopening the same path while an old
+        # cursor is alive would hand back the old file. A hard link gives each build its own
+        # path; it is removed at once, the open file stays readable.
+        alias = self.store_path.with_name(f".{self.store_path.name}.read-{os.getpid()}-{time.time_ns()}")
+        try:
+            os.link(self.store_path, alias)
+        except OSError:
+            return db.connect(self.store_path, read_only=True)
+        try:
+            return db.connect(alias, read_only=True)
+        finally:
+            alias.unlink(missing_ok=True)
+
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        """A cursor on the newest build; use it for one request, from one thread."""
+        identity = _identity(self.store_path)
+        if identity is None:
+            raise StoreError(
+                f"no store at {self.store_path}: build one with `needsmap ingest all --area Trafford`"
+            )
+        with self._lock:
+            if self._con is None or identity != self._identity:
+                con = self._open()
+                version = current_version(con)
+                if version != SCHEMA_VERSION:
+                    con.close()
+                    raise StoreError(
+                        f"{self.store_path} is at schema version {version}; this needsmap expects "
+                        f"{SCHEMA_VERSION}: run `needsmap ingest all` to rebuild it"
+                    )
+                self._con, self._identity = con, identity
+            return self._con.cursor()
+
+    @property
+    def generation(self) -> tuple[int, int] | None:
+        """Changes whenever a new build is in place (useful as a cache key)."""
+        return _identity(self.store_path)
+
+
+def swap_in(con: duckdb.DuckDBPyConnection, tables: dict[str, str], *,
+            where: str = "TRUE", params: list[object] | None = None,
+            on_commit: Callable[[], None] | None = None) -> None:
+    """Replace rows of each table with its validated stage, all in one transaction.
+
+    ``tables`` maps a store table to its staged table; ``where`` picks the rows being replaced
+    (the same clause for every table). Names and ``where`` are written in this code base,
+    never taken from users; values go in ``params``. ``on_commit`` runs inside the transaction
+    (to write provenance) so data and provenance change together or not at all.
+    """
+    con.execute("BEGIN TRANSACTION")
+    try:
+        for table, stage in tables.items():
+            con.execute(f"DELETE FROM {table} WHERE {where}", params or [])
+            con.execute(f"INSERT INTO {table} BY NAME SELECT * EXCLUDE (_row) FROM {stage}")
+        if on_commit is not None:
+            on_commit()
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+
+
+def count(con: duckdb.DuckDBPyConnection, table: str) -> int:
+    return int(con.execute(f"SELECT count(*) FROM {table}").fetchone()[0])

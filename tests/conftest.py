@@ -1,0 +1,38 @@
+"""Shared fixtures: the offline mirror, throw-away settings and a Trafford store built once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import ingest
+from needsmap.config import Settings, load_settings
+from needsmap.testing import shared_data
+
+
+@pytest.fixture(scope="session")
+def mirror() -> Path:
+    return shared_data()
+
+
+def make_settings(tmp: Path, mirror: Path | str | None, **extra: object) -> Settings:
+    return load_settings(
+        data_dir=tmp, store_path=tmp / "needsmap.duckdb", user_store_path=tmp / "user.duckdb",
+        cache_dir=tmp / "raw", mirror=str(mirror) if mirror else None,
+        http_retries=2, http_backoff=0.01, http_timeout=5.0, **extra,
+    )
+
+
+@pytest.fixture
+def settings(tmp_path: Path, mirror: Path) -> Settings:
+    return make_settings(tmp_path, mirror)
+
+
+@pytest.fixture(scope="session")
+def trafford_store(tmp_path_factory: pytest.TempPathFactory, mirror: Path) -> Settings:
+    """A Trafford store built from the mirror once per test session (read it, don't write)."""
+    tmp = tmp_path_factory.mktemp("trafford")
+    s = make_settings(tmp, mirror)
+    ingest.run(["all"], s, area="Trafford")
+    return s
