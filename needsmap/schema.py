@@ -54,6 +54,42 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         );
         """,
     ),
+    (
+        2,
+        "services, grants and postcodes",
+        """
+        CREATE TABLE IF NOT EXISTS services (
+            service_id VARCHAR,          -- '<source dataset>:<source record id>'
+            source_dataset VARCHAR, source_record_id VARCHAR,
+            name VARCHAR, description VARCHAR,
+            category VARCHAR,            -- an id from needsmap.taxonomy
+            organisation VARCHAR, charity_number VARCHAR, company_number VARCHAR,
+            address VARCHAR, postcode VARCHAR,
+            lon DOUBLE, lat DOUBLE,
+            geom GEOMETRY,               -- POINT in EPSG:4326, NULL when not geocoded
+            geom_bng GEOMETRY,           -- POINT in EPSG:27700
+            lsoa21_code VARCHAR,
+            geocode_method VARCHAR,      -- 'coordinates' | 'postcode' | 'none'
+            geocode_note VARCHAR,        -- why not geocoded, or what was assumed
+            head_office BOOLEAN,         -- a registered address, not where services are given
+            last_updated VARCHAR, licence VARCHAR, attribution VARCHAR,
+            also_listed_as VARCHAR[]     -- other sources' ids for the same organisation/service
+        );
+        CREATE TABLE IF NOT EXISTS grants (
+            grant_id VARCHAR, source_dataset VARCHAR, title VARCHAR, description VARCHAR,
+            amount_awarded DOUBLE, currency VARCHAR, award_date DATE,
+            funder_id VARCHAR, funder_name VARCHAR,
+            recipient_id VARCHAR, recipient_name VARCHAR, charity_number VARCHAR,
+            company_number VARCHAR, beneficiary_code VARCHAR, beneficiary_name VARCHAR,
+            beneficiary_level VARCHAR   -- 'lsoa21' | 'ward' | 'lad'
+        );
+        CREATE TABLE IF NOT EXISTS postcodes (
+            postcode VARCHAR,            -- normalised: upper case, one space before the last 3
+            lon DOUBLE, lat DOUBLE, lsoa21_code VARCHAR, lad_code VARCHAR,
+            terminated BOOLEAN, source VARCHAR
+        );
+        """,
+    ),
 ]
 
 SCHEMA_VERSION = MIGRATIONS[-1][0]
