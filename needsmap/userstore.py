@@ -1,0 +1,91 @@
+"""Records that users write (needs, annotations, moderation, decisions) in their own store.
+
+The reference store is rebuilt by ingest and swapped in whole; what residents write must never
+be lost in such a swap, so it lives in a separate DuckDB file that only the app process opens.
+All writes go through one writer thread, one at a time and each in its own transaction (the
+datasette model); reads use their own cursors and never wait for the writer's queue.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+from pathlib import Path
+from typing import TypeVar
+
+import duckdb
+
+from needsmap import db
+from needsmap.schema import migrate
+
+T = TypeVar("T")
+Write = Callable[[duckdb.DuckDBPyConnection], T]
+
+# Later features add their tables as further steps here; never edit a step once released.
+USER_MIGRATIONS: list[tuple[int, str, str]] = [
+    (1, "meta", "CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR);"),
+]
+
+_STOP = object()
+
+
+class UserStore:
+    """One writer thread owns the read-write connection; ``read()`` gives a cursor per caller."""
+
+    def __init__(self, path: Path | str,
+                 migrations: list[tuple[int, str, str]] | None = None) -> None:
+        self.path = Path(path) if str(path) != ":memory:" else path
+        if isinstance(self.path, Path):
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._con = db.connect(self.path)
+        migrate(self._con, migrations or USER_MIGRATIONS)
+        self._readers = self._con.cursor()
+        self._reader_lock = threading.Lock()
+        self._queue: queue.Queue[object] = queue.Queue()
+        self._writer = threading.Thread(target=self._run, name="needsmap-writer", daemon=True)
+        self._writer.start()
+
+    def _run(self) -> None:
+        con = self._con.cursor()
+        while True:
+            item = self._queue.get()
+            if item is _STOP:
+                con.close()
+                return
+            fn, future = item  # type: ignore[misc]
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                con.execute("BEGIN TRANSACTION")
+                result = fn(con)
+                con.execute("COMMIT")
+            except BaseException as exc:  # the caller gets the exception, the writer lives on
+                try:
+                    con.execute("ROLLBACK")
+                except duckdb.Error:
+                    pass
+                future.set_exception(exc)
+            else:
+                future.set_result(result)
+
+    def write(self, fn: Write[T], *, timeout: float | None = 30.0) -> T:
+        """Run ``fn(con)`` on the writer thread in one transaction; return its result."""
+        if not self._writer.is_alive():
+            raise RuntimeError("the user store is closed")
+        future: Future[T] = Future()
+        self._queue.put((fn, future))
+        return future.result(timeout=timeout)
+
+    def read(self) -> duckdb.DuckDBPyConnection:
+        """A cursor for one request in one thread."""
+        with self._reader_lock:
+            return self._readers.cursor()
+
+    def close(self) -> None:
+        if self._writer.is_alive():
+            self._queue.put(_STOP)
+            self._writer.join(timeout=10)
+        self._readers.close()
+        self._con.close()
