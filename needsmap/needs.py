@@ -1,0 +1,335 @@
+"""Residents' needs: reporting, "this affects me too", annotations, moderation and bulk entry.
+
+Only approved items appear on public maps and in counts. Every moderator action is logged
+(who, when, what changed). Validation happens here, before anything reaches the writer, and
+every value reaches SQL as a parameter.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+import duckdb
+
+from needsmap._errors import ValidationError
+from needsmap.accounts import User, require
+from needsmap.taxonomy import NEED_CATEGORIES
+from needsmap.userstore import UserStore
+
+NEED_IDS = tuple(c.id for c in NEED_CATEGORIES)
+AGE_GROUPS = ("children (0-15)", "young people (16-24)", "adults (25-64)", "older people (65+)")
+MAX_DESCRIPTION = 2000
+MAX_CONTACT = 200
+MAX_ANNOTATION = 2000
+MAX_PEOPLE = 100_000
+MAX_CSV_ROWS = 2000
+CSV_TEMPLATE_COLUMNS = ("category", "description", "people_affected", "age_groups", "postcode",
+                        "consent_obtained")
+
+
+@dataclass(frozen=True)
+class Location:
+    """Where a need is: the exact point (private) and the LSOA it falls in (public)."""
+    lon: float | None
+    lat: float | None
+    lsoa21_code: str
+    lad_code: str | None
+    postcode: str | None = None
+
+
+@dataclass(frozen=True)
+class NeedReport:
+    category: str
+    description: str
+    location: Location
+    people_affected: int | None = None
+    age_groups: tuple[str, ...] = ()
+    contact: str | None = None
+    channel: str = "web"
+    consent_recorded: bool | None = None
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
+
+
+def session_hash(session_id: str) -> str:
+    """Sessions are counted, not identified: store a hash, never the id."""
+    return hashlib.sha256(f"needsmap:{session_id}".encode()).hexdigest()[:32]
+
+
+def check_report(report: NeedReport) -> list[str]:
+    """Plain-English problems with a report (empty when it can be saved)."""
+    problems = []
+    if report.category not in NEED_IDS:
+        problems.append(f"choose a category from the list (got {report.category!r})")
+    text = (report.description or "").strip()
+    if not text:
+        problems.append("describe the need: the description is empty")
+    elif len(text) > MAX_DESCRIPTION:
+        problems.append(f"the description is {len(text):,} characters; the limit is {MAX_DESCRIPTION:,}")
+    if report.people_affected is not None and not 1 <= report.people_affected <= MAX_PEOPLE:
+        problems.append(f"people affected must be between 1 and {MAX_PEOPLE:,}")
+    unknown = [a for a in report.age_groups if a not in AGE_GROUPS]
+    if unknown:
+        problems.append(f"unknown age group(s): {', '.join(unknown)}")
+    if report.contact and len(report.contact) > MAX_CONTACT:
+        problems.append(f"contact details are limited to {MAX_CONTACT} characters")
+    return problems
+
+
+class RateLimiter:
+    """At most ``limit`` submissions per ``window`` seconds for each session."""
+
+    def __init__(self, limit: int = 5, window: float = 600.0, clock=time.monotonic) -> None:  # noqa: ANN001
+        self.limit, self.window, self.clock = limit, window, clock
+        self._seen: dict[str, deque[float]] = {}
+
+    def allow(self, key: str) -> bool:
+        now = self.clock()
+        seen = self._seen.setdefault(key, deque())
+        while seen and now - seen[0] > self.window:
+            seen.popleft()
+        if len(seen) >= self.limit:
+            return False
+        seen.append(now)
+        return True
+
+
+def submit(store: UserStore, report: NeedReport, *, session_id: str, user: User | None = None,
+           entered_by: str | None = None) -> int:
+    """Save a report as pending moderation; return its id."""
+    require(user, "report")
+    problems = check_report(report)
+    if problems:
+        raise ValidationError("the report was not saved", problems)
+    loc = report.location
+    values = [
+        _now(), report.category, report.description.strip(), report.people_affected,
+        list(report.age_groups), loc.lon, loc.lat, loc.postcode, loc.lsoa21_code, loc.lad_code,
+        (report.contact or "").strip() or None, report.channel, report.consent_recorded,
+        entered_by, session_hash(session_id),
+    ]
+
+    def write(con: duckdb.DuckDBPyConnection) -> int:
+        return con.execute(
+            "INSERT INTO needs (created_at, category, description, people_affected, age_groups, lon, "
+            "lat, postcode, lsoa21_code, lad_code, contact, channel, consent_recorded, entered_by, "
+            "session_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+            values,
+        ).fetchone()[0]
+
+    return store.write(write)
+
+
+def add_support(store: UserStore, need_id: int, *, session_id: str) -> bool:
+    """ "This affects me too": counted once per session; False if already counted."""
+    key = session_hash(session_id)
+
+    def write(con: duckdb.DuckDBPyConnection) -> bool:
+        status = con.execute("SELECT status FROM needs WHERE id = ?", [need_id]).fetchone()
+        if not status or status[0] != "approved":
+            raise ValidationError(f"need {need_id} is not open for support")
+        done = con.execute(
+            "INSERT INTO need_support VALUES (?, ?, ?) ON CONFLICT DO NOTHING RETURNING need_id",
+            [need_id, key, _now()],
+        ).fetchall()
+        return bool(done)
+
+    return store.write(write)
+
+
+def annotate(store: UserStore, user: User, *, area_level: str, area_code: str, body: str,
+             evidence_url: str | None = None) -> int:
+    """A community group's note on an LSOA or ward; pending until a moderator approves it."""
+    require(user, "annotate")
+    problems = []
+    if area_level not in ("lsoa21", "ward"):
+        problems.append("a note can be attached to an LSOA or a ward")
+    if not body.strip():
+        problems.append("the note is empty")
+    elif len(body) > MAX_ANNOTATION:
+        problems.append(f"the note is limited to {MAX_ANNOTATION:,} characters")
+    if evidence_url and not evidence_url.startswith(("https://", "http://")):
+        problems.append("the evidence link must start with https:// or http://")
+    if problems:
+        raise ValidationError("the note was not saved", problems)
+
+    def write(con: duckdb.DuckDBPyConnection) -> int:
+        return con.execute(
+            "INSERT INTO annotations (created_at, author, group_name, area_level, area_code, body, "
+            "evidence_url) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
+            [_now(), user.username, user.group_name, area_level, area_code, body.strip(),
+             evidence_url or None],
+        ).fetchone()[0]
+
+    return store.write(write)
+
+
+_TABLES = {"need": ("needs", "description"), "annotation": ("annotations", "body")}
+
+
+def moderate(store: UserStore, moderator: User, item_type: str, item_id: int, action: str, *,
+             reason: str | None = None, new_text: str | None = None) -> None:
+    """Approve, edit (e.g. redact personal details) or reject with a reason; always logged."""
+    require(moderator, "moderate")
+    if item_type not in _TABLES:
+        raise ValidationError(f"unknown item type {item_type!r}")
+    if action not in ("approve", "reject", "edit"):
+        raise ValidationError(f"unknown moderation action {action!r}")
+    if action == "reject" and not (reason or "").strip():
+        raise ValidationError("say why the item is rejected")
+    if action == "edit" and not (new_text or "").strip():
+        raise ValidationError("the edited text is empty")
+    table, text_col = _TABLES[item_type]
+
+    def write(con: duckdb.DuckDBPyConnection) -> None:
+        row = con.execute(f"SELECT {text_col}, status FROM {table} WHERE id = ?", [item_id]).fetchone()
+        if row is None:
+            raise ValidationError(f"there is no {item_type} {item_id}")
+        before = row[0]
+        after = before
+        if action == "edit":
+            after = new_text.strip()  # type: ignore[union-attr]
+            con.execute(f"UPDATE {table} SET {text_col} = ? WHERE id = ?", [after, item_id])
+        else:
+            status = "approved" if action == "approve" else "rejected"
+            con.execute(f"UPDATE {table} SET status = ?, status_reason = ? WHERE id = ?",
+                        [status, reason, item_id])
+        con.execute(
+            "INSERT INTO moderation_log (acted_at, moderator, item_type, item_id, action, reason, "
+            "before_text, after_text) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [_now(), moderator.username, item_type, item_id, action, reason, before, after],
+        )
+
+    store.write(write)
+
+
+def pending(store: UserStore, moderator: User) -> list[dict[str, object]]:
+    """Items waiting for a moderator, oldest first (exact details: moderators only)."""
+    require(moderator, "moderate")
+    cur = store.read().execute(
+        "SELECT 'need' AS item_type, id, created_at, category AS kind, description AS text, "
+        "lsoa21_code AS area_code, contact FROM needs WHERE status = 'pending' UNION ALL "
+        "SELECT 'annotation', id, created_at, group_name, body, area_code, NULL FROM annotations "
+        "WHERE status = 'pending' ORDER BY created_at, id"
+    )
+    names = [d[0] for d in cur.description]
+    return [dict(zip(names, r)) for r in cur.fetchall()]
+
+
+def approved_counts(store: UserStore, lad_code: str | None = None) -> list[tuple[str, str, int, int]]:
+    """(lsoa21_code, category, reports, supporters) of approved needs, for maps and gap analysis."""
+    where = "AND lad_code = ?" if lad_code else ""
+    return store.read().execute(
+        "SELECT n.lsoa21_code, n.category, count(DISTINCT n.id), count(s.need_id) FROM needs n "
+        "LEFT JOIN need_support s ON s.need_id = n.id "
+        f"WHERE n.status = 'approved' {where} GROUP BY ALL ORDER BY 1, 2",
+        [lad_code] if lad_code else [],
+    ).fetchall()
+
+
+# --- Facilitator mode: needs gathered at a workshop or on paper -------------------------------
+
+def csv_template() -> str:
+    """The downloadable template for bulk entry (header and one example row)."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(CSV_TEMPLATE_COLUMNS)
+    writer.writerow(["food", "No affordable food shop within walking distance", "12",
+                     "older people (65+)", "M32 9AF", "yes"])
+    return out.getvalue()
+
+
+@dataclass
+class CsvImport:
+    reports: list[NeedReport] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+
+def parse_csv(data: bytes, *, filename: str, locate_postcode) -> CsvImport:  # noqa: ANN001
+    """Read a facilitator's CSV; every problem names the row and column. Nothing is saved here.
+
+    ``locate_postcode(text) -> Location`` raises ValidationError for an unknown postcode or one
+    outside the loaded area.
+    """
+    result = CsvImport()
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        result.problems.append(
+            f"{filename}: is not UTF-8 text (byte {exc.start}); in Excel use 'Save as CSV UTF-8'"
+        )
+        return result
+    reader = csv.DictReader(io.StringIO(text))
+    header = [h.strip().lower() for h in (reader.fieldnames or [])]
+    missing = [c for c in CSV_TEMPLATE_COLUMNS if c not in header]
+    if missing:
+        result.problems.append(
+            f"{filename}: missing column(s) {', '.join(missing)}; the template's columns are "
+            f"{', '.join(CSV_TEMPLATE_COLUMNS)}"
+        )
+        return result
+    for line, raw in enumerate(reader, start=2):
+        if line - 1 > MAX_CSV_ROWS:
+            result.problems.append(f"{filename}: more than {MAX_CSV_ROWS} rows; split the file")
+            break
+        row = {(k or "").strip().lower(): (v or "").strip() for k, v in raw.items()}
+        where = f"{filename} row {line}"
+        consent = row["consent_obtained"].lower()
+        if consent not in ("yes", "y", "true", "1"):
+            result.problems.append(f"{where}, column 'consent_obtained': consent must be 'yes' to enter a need")
+            continue
+        people = None
+        if row["people_affected"]:
+            try:
+                people = int(row["people_affected"])
+            except ValueError:
+                result.problems.append(f"{where}, column 'people_affected': {row['people_affected']!r} is not a whole number")
+                continue
+        ages = tuple(a.strip() for a in row["age_groups"].split(";") if a.strip())
+        try:
+            location = locate_postcode(row["postcode"])
+        except ValidationError as exc:
+            result.problems.append(f"{where}, column 'postcode': {exc}")
+            continue
+        report = NeedReport(row["category"], row["description"], location, people, ages,
+                            channel="csv", consent_recorded=True)
+        problems = check_report(report)
+        if problems:
+            result.problems += [f"{where}: {p}" for p in problems]
+            continue
+        result.reports.append(report)
+    return result
+
+
+def submit_many(store: UserStore, reports: list[NeedReport], *, facilitator: User,
+                session_id: str) -> list[int]:
+    """Save a facilitator's batch in one transaction: all rows or none."""
+    require(facilitator, "report")
+    for i, r in enumerate(reports, start=1):
+        if problems := check_report(r):
+            raise ValidationError(f"row {i} was not valid; nothing was saved", problems)
+    key = session_hash(session_id)
+
+    def write(con: duckdb.DuckDBPyConnection) -> list[int]:
+        ids = []
+        for r in reports:
+            loc = r.location
+            ids.append(con.execute(
+                "INSERT INTO needs (created_at, category, description, people_affected, age_groups, "
+                "lon, lat, postcode, lsoa21_code, lad_code, channel, consent_recorded, entered_by, "
+                "session_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                [_now(), r.category, r.description.strip(), r.people_affected, list(r.age_groups),
+                 loc.lon, loc.lat, loc.postcode, loc.lsoa21_code, loc.lad_code, r.channel,
+                 r.consent_recorded, facilitator.username, key],
+            ).fetchone()[0])
+        return ids
+
+    return store.write(write)
