@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -61,38 +64,38 @@ def _store_at(path: Path, migrations: list[tuple[int, str, str]]) -> None:
         con.close()
 
 
-def test_migrate_applies_only_the_missing_steps(tmp_path: Path) -> None:
+@contextmanager
+def _store_and_next_step(tmp_path: Path, sql: str) -> Iterator[tuple[Any, list[Any]]]:
+    """A store at today's version, open, and the migration list with one more step."""
     path = tmp_path / "old.duckdb"
     _store_at(path, MIGRATIONS)
-    later = [*MIGRATIONS, (SCHEMA_VERSION + 1, "a later step",
-                           "CREATE TABLE later_table (x INTEGER); INSERT INTO later_table VALUES (42);")]
     con = db.connect(path)
     try:
+        yield con, [*MIGRATIONS, (SCHEMA_VERSION + 1, "next step", sql)]
+    finally:
+        con.close()
+
+
+def test_migrate_applies_only_the_missing_steps(tmp_path: Path) -> None:
+    sql = "CREATE TABLE later_table (x INTEGER); INSERT INTO later_table VALUES (42);"
+    with _store_and_next_step(tmp_path, sql) as (con, later):
         assert current_version(con) == SCHEMA_VERSION
         assert migrate(con, migrations=later) == SCHEMA_VERSION + 1
         assert current_version(con) == SCHEMA_VERSION + 1
         assert con.execute("SELECT * FROM later_table").fetchall() == [(42,)]
         assert migrate(con, migrations=later) == SCHEMA_VERSION + 1  # nothing runs twice
         assert con.execute("SELECT count(*) FROM later_table").fetchone()[0] == 1
-    finally:
-        con.close()
 
 
 def test_a_failed_migration_step_changes_nothing(tmp_path: Path) -> None:
-    path = tmp_path / "old.duckdb"
-    _store_at(path, MIGRATIONS)
-    broken = [*MIGRATIONS, (SCHEMA_VERSION + 1, "broken",
-                            "CREATE TABLE half_done (x INTEGER); SELECT * FROM no_such_table;")]
-    con = db.connect(path)
-    try:
+    sql = "CREATE TABLE half_done (x INTEGER); SELECT * FROM no_such_table;"
+    with _store_and_next_step(tmp_path, sql) as (con, broken):
         with pytest.raises(Exception, match="no_such_table"):
             migrate(con, migrations=broken)
         assert current_version(con) == SCHEMA_VERSION
         assert not con.execute(
             "SELECT count(*) FROM information_schema.tables WHERE table_name = 'half_done'"
         ).fetchone()[0]
-    finally:
-        con.close()
 
 
 def test_build_brings_an_older_store_up_to_date(tmp_path: Path) -> None:
