@@ -75,12 +75,15 @@ def map_columns(header: list[str], release: Release, source: str) -> ColumnMap:
     def find(prefix: str) -> str | None:
         return next((h for h in header if h.strip().lower().startswith(prefix.lower())), None)
 
+    def missing(column: str) -> ValidationError:
+        return ValidationError(
+            f"{source}: missing required column {column!r}; is this IoD{release.year} File 7? "
+            f"Columns in the file: {', '.join(repr(h) for h in header)}"
+        )
+
     code = find(f"LSOA code ({release.lsoa_year})")
     if code is None:
-        raise ValidationError(
-            f"{source}: missing required column 'LSOA code ({release.lsoa_year})'; "
-            f"is this IoD{release.year} File 7? Columns: {header[:6]}..."
-        )
+        raise missing(f"LSOA code ({release.lsoa_year})")
     stats: dict[tuple[str, str], str] = {}
     denominators: dict[str, tuple[str, int]] = {}
     for h in header:
@@ -98,10 +101,7 @@ def map_columns(header: list[str], release: Release, source: str) -> ColumnMap:
             stats[(domain, m["stat"].lower())] = h
     for need in (("imd", "rank"), ("imd", "decile")):
         if need not in stats:
-            raise ValidationError(
-                f"{source}: missing required column 'Index of Multiple Deprivation (IMD) "
-                f"{need[1].title()} ...'"
-            )
+            raise missing(f"Index of Multiple Deprivation (IMD) {need[1].title()} ...")
     return ColumnMap(
         code=code,
         name=find(f"LSOA name ({release.lsoa_year})"),
@@ -158,8 +158,9 @@ def _validate(con: duckdb.DuckDBPyConnection, release: Release, source: str,
     problems += validate.within(con, "stage_iod_domain", "decile", 1, 10, source, "decile_col", "decile")
     problems += validate.within(con, "stage_iod_domain", "rank", 1, release.lsoas_in_england,
                                 source, "rank_col", "rank")
-    problems += validate.unique(con, "stage_iod_domain", ["domain", "rank"], source,
-                                label="domain/rank", tie_if_equal="score")
+    # Grouped by the rank column's header (one per domain) so the message names the column.
+    problems += validate.unique(con, "stage_iod_domain", ["rank_col", "rank"], source,
+                                label="column and rank", tie_if_equal="score")
     if whole_england:
         n = con.execute("SELECT count(*) FROM stage_iod_area").fetchone()[0]
         if n != release.lsoas_in_england:

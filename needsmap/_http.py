@@ -126,8 +126,11 @@ def download(
                         size += len(block)
                         if progress:
                             progress(size, total)
-                if total is not None and size != total:
-                    raise _Retryable(f"got {size} of {total} bytes (download cut short)")
+                # Content-Length counts the bytes on the wire: compressed ones when the server
+                # sends Content-Encoding (gzip), so compare what came off the socket.
+                received = resp.raw.tell() if hasattr(resp.raw, "tell") else size
+                if total is not None and received != total:
+                    raise _Retryable(f"got {received} of {total} bytes (download cut short)")
                 os.replace(tmp_name, dest)
             except BaseException:
                 Path(tmp_name).unlink(missing_ok=True)

@@ -65,11 +65,17 @@ def read_csv_text(path: Path, *, source: str | None = None) -> pa.Table:
     """Every column as text, plus ``_row``: the file's own line number, for error messages."""
     source = source or path.name
     header = read_header(path)
+    with open(path, "rb") as handle:
+        data = handle.read()
     try:
-        with open(path, "rb") as handle:
-            codecs.getincrementaldecoder("utf-8")().decode(handle.read(), final=True)
+        codecs.getincrementaldecoder("utf-8")().decode(data, final=True)
     except UnicodeDecodeError as exc:
-        raise ValidationError(f"{source}: is not UTF-8 text (byte {exc.start})") from exc
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise ValidationError(
+            f"{source}: is not UTF-8 text (row {line}, byte {exc.start}: {exc.reason}); "
+            "save it as UTF-8 and load again"
+        ) from exc
+    del data
     if len(set(header)) != len(header):
         dupes = sorted({h for h in header if header.count(h) > 1})
         raise ValidationError(f"{source}: column names repeat: {dupes}")
@@ -79,6 +85,9 @@ def read_csv_text(path: Path, *, source: str | None = None) -> pa.Table:
             read_options=pacsv.ReadOptions(encoding="utf-8", block_size=1 << 24),
             convert_options=pacsv.ConvertOptions(
                 column_types={h: pa.string() for h in header},
+                # Only an empty cell is missing: "n/a", "NA", "-" stay text, so a validator
+                # reports them instead of pyarrow quietly turning them into nulls.
+                null_values=[""],
                 strings_can_be_null=True,
                 quoted_strings_can_be_null=False,
             ),

@@ -116,7 +116,7 @@ def loopback_server(root: Path | None = None) -> Iterator[LoopbackServer]:
     server = LoopbackServer(root=Path(root or shared_data()))
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(server))
     server.url = f"http://127.0.0.1:{httpd.server_address[1]}"
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     try:
         yield server
