@@ -8,6 +8,7 @@ build shows up without a restart; the reader itself is a ``st.cache_resource``.
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import streamlit as st
@@ -25,22 +26,25 @@ PLACE = "place_code"
 
 
 @st.cache_resource(show_spinner=False)
+def _reader(path: str) -> StoreReader:
+    return StoreReader(Path(path))
+
+
 def reader() -> StoreReader:
-    return StoreReader(load_settings().store_path)
-
-
-def generation() -> tuple[int, int] | None:
-    return reader().generation
+    """The process's reader for the configured store (NEEDSMAP_STORE)."""
+    return _reader(str(load_settings().store_path))
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
-def _cached(name: str, generation: object, args: tuple, kwargs: tuple) -> Any:
-    return getattr(mapdata, name)(reader().cursor(), *args, **dict(kwargs))
+def _cached(name: str, path: str, generation: object, args: tuple, kwargs: tuple) -> Any:
+    return getattr(mapdata, name)(_reader(path).cursor(), *args, **dict(kwargs))
 
 
 def read(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """Call a ``needsmap.mapdata`` function on a fresh cursor, cached per store generation."""
-    return _cached(fn.__name__, generation(), args, tuple(sorted(kwargs.items())))
+    store = reader()
+    return _cached(fn.__name__, str(store.store_path), store.generation, args,
+                   tuple(sorted(kwargs.items())))
 
 
 def legend_html(classes: list[mapdata.LegendClass], title: str) -> str:
