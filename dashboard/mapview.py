@@ -42,6 +42,8 @@ OVERLAYS: tuple[Overlay, ...] = (
 def base_map(bounds: list[list[float]]) -> folium.Map:
     m = folium.Map(tiles=None, prefer_canvas=True, control_scale=True, zoom_snap=0.25,
                    attribution_control=False)
+    # With no tile layer Leaflet has no zoom limits, and the marker cluster plugin needs one.
+    m.options.update(max_zoom=18, min_zoom=6)
     m.fit_bounds(bounds)
     m.get_root().header.add_child(folium.Element(_STYLE))
     return m

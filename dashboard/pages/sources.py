@@ -15,6 +15,15 @@ frame = read(mapdata.provenance)
 st.dataframe(frame, hide_index=True, width="stretch",
              column_config={"url": st.column_config.LinkColumn("Publisher's address"),
                             "rows_loaded": "Rows", "sha256": "File checksum (SHA-256)"})
+st.subheader("Each dataset in plain words")
+for row in frame.itertuples(index=False):
+    with st.expander(row.title):
+        st.markdown(
+            f"- **Published by** {row.publisher}\n- **Edition** {row.vintage}\n"
+            f"- **Areas** {row.geography}; loaded for {row.area}\n"
+            f"- **Licence** {row.licence}\n- **Fetched** {row.retrieved}; **loaded** "
+            f"{row.loaded} ({row.rows_loaded:,} rows)\n- **Attribution** {row.attribution}\n"
+            f"- **Where from** {row.url}")
 st.subheader("Attribution")
 for text in dict.fromkeys(frame["attribution"].dropna()):
     st.markdown(f"- {text}")
