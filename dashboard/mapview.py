@@ -92,5 +92,16 @@ def services(frame: pd.DataFrame, name: str) -> folium.FeatureGroup:
     return group
 
 
+def authority_layers(choropleth_geojson: str, title: str, service_points: pd.DataFrame,
+                     wards_geojson: str, outline_geojson: str) -> list[folium.FeatureGroup]:
+    """Everything drawn over one authority, in drawing order (see ``OVERLAYS``)."""
+    layers = [choropleth(choropleth_geojson, title)]
+    if not service_points.empty:
+        layers.append(services(service_points, OVERLAYS[0].label))
+    layers.append(outlines(wards_geojson, OVERLAYS[1].label, 1.5, "4 3"))
+    layers.append(outlines(outline_geojson, OVERLAYS[2].label, 3.0))
+    return layers
+
+
 def layer_control() -> folium.LayerControl:
     return folium.LayerControl(collapsed=False, position="topright")

@@ -216,12 +216,15 @@ def outlines_geojson(con: duckdb.DuckDBPyConnection, level: str, lad_code: str |
     return _feature_collection(rows, ["code", "name"])
 
 
-def authority_outline_geojson(con: duckdb.DuckDBPyConnection, lad_code: str) -> str:
+def authority_outline_geojson(con: duckdb.DuckDBPyConnection, lad_code: str, *,
+                              full_precision: bool = False) -> str:
     """The authority's edge drawn from its own LSOAs, so it lines up with the choropleth."""
+    outline = f"ST_Union_Agg({_geometry_column(full_precision)})"
+    if not full_precision:
+        outline = f"ST_ReducePrecision({outline}, 0.00001)"
     rows = con.execute(
-        """
-        SELECT ST_AsGeoJSON(ST_ReducePrecision(ST_Union_Agg(geom_display), 0.00001)),
-               any_value(lad_code)
+        f"""
+        SELECT ST_AsGeoJSON({outline}), any_value(lad_code)
         FROM boundary WHERE level = 'lsoa21' AND lad_code = ?
         """,
         [lad_code],

@@ -205,7 +205,8 @@ def test_map_end_to_end_offline(server, page):
     pg.screenshot(path=ARTIFACTS / "05-area-page.png", full_page=True)
 
     pg.get_by_role("link", name="Sources").click()
-    pg.get_by_text("Crown copyright").first.wait_for()
+    pg.get_by_role("heading", name="Attribution").wait_for()
+    pg.locator("li:visible", has_text="Crown copyright").first.wait_for()
     pg.screenshot(path=ARTIFACTS / "06-sources.png", full_page=True)
 
     assert pg.context.external == [], pg.context.external

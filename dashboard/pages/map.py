@@ -44,14 +44,10 @@ def map_panel(lad: str, release: int, domain: str, by: str) -> None:
     else:
         legend = mapdata.decile_legend()
         legend_title = f"{title}: decile"
-    layers = [mapview.choropleth(geojson, title)]
     svc = read(mapdata.services, lad_code=lad)
-    if not svc.empty:
-        layers.append(mapview.services(svc, mapview.OVERLAYS[0].label))
-    layers.append(mapview.outlines(read(mapdata.outlines_geojson, "ward", lad),
-                                   mapview.OVERLAYS[1].label, 1.5, "4 3"))
-    layers.append(mapview.outlines(read(mapdata.authority_outline_geojson, lad),
-                                   mapview.OVERLAYS[2].label, 3.0))
+    layers = mapview.authority_layers(geojson, title, svc,
+                                      read(mapdata.outlines_geojson, "ward", lad),
+                                      read(mapdata.authority_outline_geojson, lad))
     left, right = st.columns([3, 1])
     with left:
         out = st_folium(
