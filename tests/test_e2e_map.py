@@ -40,6 +40,8 @@ JS_COUNT_FILLED = """() => { let n = 0; window.map.eachLayer(l => {
     if (l.feature && l.feature.properties.fill) n++; }); return n; }"""
 JS_COUNT_DASHED = """() => { let n = 0; window.map.eachLayer(l => {
     if (l.options && l.options.dashArray === '4 3' && l.feature) n++; }); return n; }"""
+JS_VIEW = """() => { const c = window.map.getCenter();
+    return [window.map.getZoom(), c.lat.toFixed(5), c.lng.toFixed(5)]; }"""
 JS_POINT = """([lat, lon]) => { const p = window.map.latLngToContainerPoint([lat, lon]);
     const r = document.getElementById('map_div').getBoundingClientRect();
     return [r.left + p.x, r.top + p.y]; }"""
@@ -177,10 +179,15 @@ def test_map_end_to_end_offline(server, page):
         for measure in ("imd", "crime")}
     changed = next(c for c in sorted(fills["imd"]) if fills["imd"][c] != fills["crime"][c])
     assert frame.evaluate(JS_FILL, changed) == fills["imd"][changed]
+    # Zoom in first: switching the measure must keep the view.
+    frame.evaluate("() => { window.map.setView(window.map.getCenter(),"
+                   " window.map.getZoom() + 1, {animate: false}); }")
+    view = frame.evaluate(JS_VIEW)
     _choose(pg, "Measure", "Crime")
     seconds = _wait_for(lambda: _frame_fill(pg, changed) == fills["crime"][changed])
     pg.get_by_text("Crime, IoD2025: decile").wait_for()
     print(f"measure switch to recoloured map: {seconds:.2f} s")
+    assert _map_frame(pg).evaluate(JS_VIEW) == view
     pg.screenshot(path=ARTIFACTS / "02-map-crime.png", full_page=True)
 
     # Toggle the ward outlines off and on in the layer list.

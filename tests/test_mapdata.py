@@ -106,3 +106,16 @@ def test_services_and_provenance(trafford_store, tmp_path):
     lines = mapdata.attribution(con, 2025)
     assert any("Open Government Licence" in line for line in lines)
     assert any("IoD2025" in line and "loaded" in line for line in lines)
+
+
+def test_idaci_is_offered_when_the_store_has_it(trafford_store, tmp_path):
+    from needsmap.store import StoreBuild
+
+    path = store_with_services(trafford_store.store_path, tmp_path)
+    with StoreBuild(path) as build:
+        build.execute("INSERT INTO iod_domain SELECT release, lsoa_code, 'idaci', score, rank, "
+                      "decile FROM iod_domain WHERE domain = 'income' AND release = 2025")
+    con = StoreReader(path).cursor()
+    have, lacking = mapdata.measures(con, 2025)
+    assert "idaci" in have and lacking == ["idaopi"]
+    assert "idaci" not in mapdata.measures(con, 2019)[0]
