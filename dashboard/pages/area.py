@@ -17,7 +17,8 @@ def decile_chart(profile: pd.DataFrame) -> alt.Chart:
     return alt.Chart(profile).mark_bar().encode(
         y=alt.Y("measure:N", sort=list(profile["measure"]), title=None,
                 axis=alt.Axis(labelLimit=320)),
-        x=alt.X("decile:Q", scale=alt.Scale(domain=[0, 10]), axis=alt.Axis(values=list(range(11))),
+        x=alt.X("decile:Q", scale=alt.Scale(domain=[0, 10]),
+                axis=alt.Axis(values=list(range(11))),
                 title="Decile in England (1 = most deprived 10%, 10 = least deprived 10%)"),
         color=alt.Color("decile:O", scale=alt.Scale(domain=[c.value for c in legend],
                                                     range=[c.colour for c in legend]),
