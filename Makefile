@@ -11,7 +11,7 @@ PORT   ?= 8501
 NEEDSMAP_MIRROR ?= $(if $(wildcard ../shared/data/MANIFEST.md),$(abspath ../shared/data),)
 export NEEDSMAP_MIRROR
 
-.PHONY: demo test install assets store serve bench clean
+.PHONY: demo test install assets store serve bench bench-map clean
 
 install: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
@@ -20,11 +20,18 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[test]"
 	touch $@
 
-assets: install
+# The map's Leaflet/jQuery/Bootstrap/plugin files, pinned in dashboard/assets.json, from the npm
+# registry into dashboard/static/vendor/ (git-ignored), so the map needs no CDN at run time.
+VENDOR_STAMP := dashboard/static/vendor/.installed
+assets: $(VENDOR_STAMP)
+$(VENDOR_STAMP): dashboard/assets.json dashboard/assets.py $(VENV)/.installed
+	$(BIN)/python -m dashboard.assets install build/npm
+	touch $@
 
 store: install
 	$(BIN)/needsmap ingest all --area "$(AREA)"
 
+# .streamlit/config.toml turns on static serving (the vendored assets) and headless mode.
 serve: install assets
 	$(BIN)/streamlit run dashboard/app.py --server.port $(PORT)
 
@@ -35,6 +42,9 @@ test: install assets
 
 bench: install
 	$(BIN)/python bench/ingest.py
+
+bench-map: install assets
+	$(BIN)/python bench/map_payload.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info dashboard/static/vendor test-artifacts

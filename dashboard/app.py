@@ -1,0 +1,31 @@
+"""needsmap dashboard: `streamlit run dashboard/app.py` (see `make serve`).
+
+Pages are grouped so later ones slot in: a "Residents" section (Report a need, Moderation)
+and an "Analysis" section (Gaps, Reports) will sit beside "Explore" and "About the data".
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import streamlit as st
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+PAGES = Path(__file__).resolve().parent / "pages"
+
+st.set_page_config(page_title="needsmap", layout="wide")
+
+navigation = st.navigation({
+    "Explore": [
+        st.Page(PAGES / "map.py", title="Map", url_path="map", default=True),
+        st.Page(PAGES / "area.py", title="Area", url_path="area"),
+    ],
+    "About the data": [
+        st.Page(PAGES / "sources.py", title="Sources", url_path="sources"),
+    ],
+})
+navigation.run()

@@ -1,0 +1,107 @@
+"""Folium pieces of the map: a base map per authority and the layers drawn on it.
+
+The base map (no tiles, plain background, scale bar, fitted to the authority) stays the same
+while the user changes the measure; the choropleth and overlays are sent as st_folium
+``feature_group_to_add`` layers, so the browser swaps them in place and keeps zoom and centre.
+Overlays are listed in ``OVERLAYS`` so later layers (resident needs) slot in beside them.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import folium
+import folium.plugins
+import pandas as pd
+
+from dashboard.assets import use_local_assets
+
+use_local_assets()
+
+BACKGROUND = "#eef0f2"
+_STYLE = f"<style>.leaflet-container{{background:{BACKGROUND};font-size:14px}}</style>"
+
+
+@dataclass(frozen=True)
+class Overlay:
+    key: str
+    label: str
+    shown: bool
+    later: bool = False  # listed in the layer list but not built yet
+
+
+OVERLAYS: tuple[Overlay, ...] = (
+    Overlay("services", "Services (coloured by category)", True),
+    Overlay("wards", "Ward outlines", True),
+    Overlay("authority", "Authority outline", True),
+    Overlay("needs", "Resident needs (coming later)", False, later=True),
+)
+
+
+def base_map(bounds: list[list[float]]) -> folium.Map:
+    m = folium.Map(tiles=None, prefer_canvas=True, control_scale=True, zoom_snap=0.25,
+                   attribution_control=False)
+    # With no tile layer Leaflet has no zoom limits, and the marker cluster plugin needs one.
+    m.options.update(max_zoom=18, min_zoom=6)
+    m.fit_bounds(bounds)
+    m.get_root().header.add_child(folium.Element(_STYLE))
+    return m
+
+
+def choropleth(geojson: str, title: str) -> folium.FeatureGroup:
+    """The LSOAs filled by their precomputed ``fill`` colour, with a tooltip of the figures."""
+    group = folium.FeatureGroup(name=title, overlay=True, control=False)
+    folium.GeoJson(
+        json.loads(geojson),
+        name=title,
+        style_function=lambda f: {"fillColor": f["properties"]["fill"], "color": "#ffffff",
+                                  "weight": 0.6, "fillOpacity": 0.85},
+        highlight_function=lambda f: {"weight": 3, "color": "#000000"},
+        tooltip=folium.GeoJsonTooltip(
+            fields=["name", "code", "decile", "rank", "score"],
+            aliases=["Area", "Code", "Decile (1 = most deprived)", "Rank (1 = most deprived)",
+                     "Score"],
+        ),
+    ).add_to(group)
+    return group
+
+
+def outlines(geojson: str, name: str, weight: float, dash: str | None = None) -> folium.FeatureGroup:
+    group = folium.FeatureGroup(name=name)
+    folium.GeoJson(
+        json.loads(geojson),
+        style_function=lambda f: {"color": "#1a1a1a", "weight": weight, "fill": False,
+                                  "dashArray": dash},
+        interactive=False,
+    ).add_to(group)
+    return group
+
+
+def services(frame: pd.DataFrame, name: str) -> folium.FeatureGroup:
+    """Service points, clustered, each dot coloured by its category."""
+    group = folium.FeatureGroup(name=name)
+    cluster = folium.plugins.MarkerCluster(options={"showCoverageOnHover": False,
+                                                    "maxClusterRadius": 40}).add_to(group)
+    for row in frame.itertuples(index=False):
+        folium.CircleMarker(
+            location=(row.lat, row.lon), radius=7, color="#222222", weight=1,
+            fill=True, fill_color=row.colour, fill_opacity=0.95,
+            tooltip=f"{row.name} ({row.category_label})",
+        ).add_to(cluster)
+    return group
+
+
+def authority_layers(choropleth_geojson: str, title: str, service_points: pd.DataFrame,
+                     wards_geojson: str, outline_geojson: str) -> list[folium.FeatureGroup]:
+    """Everything drawn over one authority, in drawing order (see ``OVERLAYS``)."""
+    layers = [choropleth(choropleth_geojson, title)]
+    if not service_points.empty:
+        layers.append(services(service_points, OVERLAYS[0].label))
+    layers.append(outlines(wards_geojson, OVERLAYS[1].label, 1.5, "4 3"))
+    layers.append(outlines(outline_geojson, OVERLAYS[2].label, 3.0))
+    return layers
+
+
+def layer_control() -> folium.LayerControl:
+    return folium.LayerControl(collapsed=False, position="topright")

@@ -1,0 +1,101 @@
+"""Map: deprivation in one authority's small areas, with services and outlines on top."""
+
+from __future__ import annotations
+
+import streamlit as st
+from streamlit_folium import st_folium
+
+from dashboard import mapview
+from dashboard.common import LAD, PLACE, RELEASE, caveats, choose_authority, legend_html, read
+from needsmap import mapdata
+
+st.title("Deprivation and services")
+
+lad = choose_authority()
+if lad is None:
+    st.stop()
+releases = read(mapdata.releases)
+default = releases.index(mapdata.DEFAULT_RELEASE) if mapdata.DEFAULT_RELEASE in releases else 0
+release = st.sidebar.radio("Release", releases, index=default, key="pick_release",
+                           format_func=lambda r: f"IoD{r}" + (" (latest)" if r == releases[0] else ""),
+                           horizontal=True)
+st.session_state[RELEASE] = release
+have, lacking = read(mapdata.measures, release)
+domain = st.sidebar.selectbox("Measure", have, format_func=mapdata.DOMAIN_LABELS.get,
+                              key="pick_measure")
+if lacking:
+    st.sidebar.caption("Not in this store: " + "; ".join(mapdata.DOMAIN_LABELS[d] for d in lacking)
+                       + " (the loaded file has no columns for them).")
+by = st.sidebar.radio("Colour areas by", ["decile", "score"], key="pick_by",
+                      format_func={"decile": "Decile (national)",
+                                   "score": "Score (fifths of this authority)"}.get)
+
+lad_name = read(mapdata.authorities).set_index("lad_code")["lad_name"][lad]
+title = f"{mapdata.DOMAIN_LABELS[domain]}, IoD{release}"
+
+
+@st.fragment
+def map_panel(lad: str, release: int, domain: str, by: str) -> None:
+    geojson = read(mapdata.choropleth_geojson, lad, release, domain, by)
+    table = read(mapdata.area_measure, lad, release, domain)
+    if by == "score":
+        legend = mapdata.score_legend(mapdata.score_breaks(table["score"]), lad_name)
+        legend_title = f"{title}: score (higher = more deprived)"
+    else:
+        legend = mapdata.decile_legend()
+        legend_title = f"{title}: decile"
+    svc = read(mapdata.services, lad_code=lad)
+    layers = mapview.authority_layers(geojson, title, svc,
+                                      read(mapdata.outlines_geojson, "ward", lad),
+                                      read(mapdata.authority_outline_geojson, lad))
+    left, right = st.columns([3, 1])
+    with left:
+        out = st_folium(
+            mapview.base_map(read(mapdata.bounds, lad)),
+            key=f"map-{lad}-{release}",
+            feature_group_to_add=layers,
+            layer_control=mapview.layer_control(),
+            returned_objects=["last_active_drawing"],
+            height=620,
+            use_container_width=True,
+        )
+        st.caption(" ".join(read(mapdata.attribution, release)))
+    clicked = (out or {}).get("last_active_drawing") or {}
+    code = (clicked.get("properties") or {}).get("code")
+    if code:
+        st.session_state[PLACE] = code
+    with right:
+        st.markdown(legend_html(legend, legend_title), unsafe_allow_html=True)
+        st.caption("Grey = no figure for this area.")
+        if not svc.empty:
+            cats = svc.drop_duplicates("category")
+            st.markdown(legend_html(
+                [mapdata.LegendClass(i, r.colour, r.category_label)
+                 for i, r in enumerate(cats.itertuples())], "Services by category"),
+                unsafe_allow_html=True)
+        else:
+            st.caption("Services: none loaded for this authority yet.")
+        st.caption("Resident needs: coming in a later version.")
+        selected = st.session_state.get(PLACE)
+        row = table[table["code"] == selected]
+        if not row.empty:
+            r = row.iloc[0]
+            st.subheader(f"Selected: {r['name']}")
+            st.markdown(f"Code **{r['code']}**  \nDecile **{r['decile']}** · rank "
+                        f"**{r['rank']}** · score **{r['score']}**")
+            st.page_link("pages/area.py", label=f"Open the area page for {r['name']}",
+                         icon=":material/arrow_forward:")
+        else:
+            st.caption("Click a small area on the map to see its details here.")
+    st.subheader("The same figures as a table")
+    st.caption(f"{lad_name}: {len(table)} small areas (LSOAs). Sort by any column; "
+               "rank 1 is the most deprived area in England.")
+    st.dataframe(
+        table, hide_index=True, width="stretch",
+        column_config={"code": "Code", "name": "Area", "decile": "Decile", "rank": "Rank",
+                       "score": st.column_config.NumberColumn("Score", format="%.3f")},
+    )
+
+
+map_panel(lad, release, domain, by)
+caveats()

@@ -1,0 +1,29 @@
+"""Sources: where every figure comes from, its licence, vintage and attribution."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboard.common import read
+from needsmap import mapdata
+from needsmap.registry import OGL, OGL_URL
+
+st.title("Sources")
+st.markdown(f"Every dataset in this store, who publishes it, how old it is and the words its "
+            f"licence asks us to show. Most are under the [{OGL}]({OGL_URL}).")
+frame = read(mapdata.provenance)
+st.dataframe(frame, hide_index=True, width="stretch",
+             column_config={"url": st.column_config.LinkColumn("Publisher's address"),
+                            "rows_loaded": "Rows", "sha256": "File checksum (SHA-256)"})
+st.subheader("Each dataset in plain words")
+for row in frame.itertuples(index=False):
+    with st.expander(row.title):
+        st.markdown(
+            f"- **Published by** {row.publisher}\n- **Edition** {row.vintage}\n"
+            f"- **Areas** {row.geography}; loaded for {row.area}\n"
+            f"- **Licence** {row.licence}\n- **Fetched** {row.retrieved}; **loaded** "
+            f"{row.loaded} ({row.rows_loaded:,} rows)\n- **Attribution** {row.attribution}\n"
+            f"- **Where from** {row.url}")
+st.subheader("Attribution")
+for text in dict.fromkeys(frame["attribution"].dropna()):
+    st.markdown(f"- {text}")

@@ -1,0 +1,109 @@
+"""The dashboard pages through streamlit.testing (no browser): widgets, text and tables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from dashboard_support import TRAFFORD, store_with_services
+from streamlit.testing.v1 import AppTest
+
+from needsmap import mapdata
+
+APP = str(Path(__file__).resolve().parent.parent / "dashboard" / "app.py")
+
+
+@pytest.fixture(scope="module")
+def store(trafford_store, tmp_path_factory):
+    return store_with_services(trafford_store.store_path, tmp_path_factory.mktemp("dash"))
+
+
+@pytest.fixture
+def app(store, monkeypatch):
+    monkeypatch.setenv("NEEDSMAP_STORE", str(store))
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def texts(at: AppTest) -> str:
+    parts = [m.value for m in at.markdown] + [c.value for c in at.caption]
+    return "\n".join(parts + [t.value for t in at.title] + [h.value for h in at.subheader])
+
+
+def test_map_page_defaults(app):
+    assert app.title[0].value == "Deprivation and services"
+    lad = app.selectbox(key="pick_lad")
+    assert lad.value == TRAFFORD and lad.options == ["Trafford"]
+    assert app.radio(key="pick_release").value == 2025
+    assert app.radio(key="pick_release").options == ["IoD2025 (latest)", "IoD2019"]
+    measure = app.selectbox(key="pick_measure")
+    assert measure.value == "imd" and len(measure.options) == 8
+    page = texts(app)
+    assert "1 = most deprived 10% in England" in page
+    assert "Not in this store: Income deprivation affecting children (IDACI)" in page
+    assert "Services by category" in page and "Food" in page
+    assert "Open Government Licence" in page
+    table = app.dataframe[0].value
+    assert len(table) == 139 and list(table.columns) == ["code", "name", "decile", "rank", "score"]
+
+
+def test_map_page_switches_measure_scale_and_release(app):
+    app.selectbox(key="pick_measure").set_value("crime").run()
+    assert not app.exception
+    assert "Crime, IoD2025: decile" in texts(app)
+    app.radio(key="pick_by").set_value("score").run()
+    assert "most deprived fifth of Trafford" in texts(app)
+    app.radio(key="pick_release").set_value(2019).run()
+    assert not app.exception
+    assert len(app.dataframe[0].value) == 138
+
+
+def test_selected_area_shows_in_side_panel(store, monkeypatch):
+    monkeypatch.setenv("NEEDSMAP_STORE", str(store))
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.session_state["place_code"] = "E01006091"
+    at.run()
+    assert "Selected: Trafford 019A" in texts(at)
+
+
+def test_area_page_for_an_lsoa(store, monkeypatch):
+    monkeypatch.setenv("NEEDSMAP_STORE", str(store))
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.session_state["place_code"] = "E01006108"
+    at.run()
+    at.switch_page("pages/area.py").run()
+    assert not at.exception, at.exception
+    assert at.header[0].value.endswith("(E01006108)")
+    page = texts(at)
+    assert "Neighbouring small areas" in page and "ecological fallacy" in page
+    profile, pop, services, near = (d.value for d in at.dataframe)
+    assert len(profile) == 8 and profile["decile"].between(1, 10).all()
+    assert pop["people"].iloc[0] > 0
+    assert set(services["name"]) == {"Test food bank", "Test youth club"}
+    assert len(near) >= 2
+
+
+def test_area_page_for_a_ward_and_the_authority(app):
+    app.switch_page("pages/area.py").run()
+    app.radio(key="pick_kind").set_value("ward").run()
+    assert not app.exception
+    assert "Electoral ward in Trafford." in texts(app)
+    assert "In most deprived 10%" in app.dataframe[0].value.columns or \
+        "in_most_deprived_10pc" in app.dataframe[0].value.columns
+    app.radio(key="pick_kind").set_value("lad").run()
+    assert app.header[0].value == f"Trafford ({TRAFFORD})"
+
+
+def test_sources_page(app):
+    app.switch_page("pages/sources.py").run()
+    assert not app.exception
+    frame = app.dataframe[0].value
+    assert {"iod2025", "boundaries_lsoa21"} <= set(frame["dataset_id"])
+    assert frame["licence"].str.contains("Open Government Licence").all()
+    assert any("Crown copyright" in m.value for m in app.markdown)
+
+
+def test_domain_labels_cover_every_domain():
+    assert set(mapdata.DOMAIN_LABELS) == set(mapdata.DOMAINS)

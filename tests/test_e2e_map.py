@@ -1,0 +1,229 @@
+"""End to end: the real server in Chromium with every non-local request blocked.
+
+Starts `streamlit run dashboard/app.py` on a free port against a test store (Trafford plus a
+few services), then picks Trafford, switches the measure, toggles the ward outlines, clicks a
+small area and follows it to the Area page. Screenshots go to test-artifacts/.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+import shapely
+from dashboard_support import TRAFFORD, store_with_services
+
+from dashboard import assets
+from needsmap import mapdata
+from needsmap.store import StoreReader
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM = "/usr/bin/chromium"
+LOCAL_HOSTS = {"localhost", "127.0.0.1", "[::1]", "::1"}
+
+# JavaScript run inside the map's iframe (streamlit-folium names the Leaflet map `map`).
+JS_FILL = """code => { let fill = null; window.map.eachLayer(l => {
+    if (l.feature && l.feature.properties.code === code && l.feature.properties.fill)
+        fill = l.options.fillColor; }); return fill; }"""
+JS_COUNT_FILLED = """() => { let n = 0; window.map.eachLayer(l => {
+    if (l.feature && l.feature.properties.fill) n++; }); return n; }"""
+JS_COUNT_DASHED = """() => { let n = 0; window.map.eachLayer(l => {
+    if (l.options && l.options.dashArray === '4 3' && l.feature) n++; }); return n; }"""
+JS_VIEW = """() => { const c = window.map.getCenter();
+    return [window.map.getZoom(), c.lat.toFixed(5), c.lng.toFixed(5)]; }"""
+JS_POINT = """([lat, lon]) => { const p = window.map.latLngToContainerPoint([lat, lon]);
+    const r = document.getElementById('map_div').getBoundingClientRect();
+    return [r.left + p.x, r.top + p.y]; }"""
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(trafford_store, tmp_path_factory):
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian chromium is not installed")
+    if assets.missing():
+        pytest.skip("map assets not installed: run `python -m dashboard.assets install`")
+    store = store_with_services(trafford_store.store_path, tmp_path_factory.mktemp("e2e"))
+    port = _free_port()
+    env = dict(os.environ, NEEDSMAP_STORE=str(store), PYTHONPATH=str(ROOT))
+    log = open(tmp_path_factory.mktemp("log") / "streamlit.log", "w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "dashboard/app.py",
+         "--server.port", str(port), "--server.headless", "true",
+         "--server.enableStaticServing", "true", "--browser.gatherUsageStats", "false"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    url = f"http://localhost:{port}/"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            urllib.request.urlopen(url + "_stcore/health", timeout=2)
+            break
+        except OSError:
+            if time.monotonic() > deadline or proc.poll() is not None:
+                proc.kill()
+                pytest.fail(f"streamlit did not start; see {log.name}")
+            time.sleep(0.5)
+    yield url, store
+    proc.terminate()
+    proc.wait(timeout=20)
+    log.close()
+
+
+@pytest.fixture
+def page(server):
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--headless", "--no-sandbox", "--disable-gpu",
+                  "--disable-background-networking", "--disable-component-update"],
+        )
+        context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        context.external = []
+
+        def route(r):
+            if urlparse(r.request.url).hostname in LOCAL_HOSTS or \
+                    r.request.url.startswith(("data:", "blob:", "about:")):
+                r.continue_()
+            else:
+                context.external.append(r.request.url)
+                r.abort()
+
+        context.route("**/*", route)
+        pg = context.new_page()
+        pg.set_default_timeout(60_000)
+        yield pg
+        browser.close()
+
+
+def _map_frame(pg):
+    pg.wait_for_selector("iframe[title='streamlit_folium.st_folium']")
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        frames = [f for f in pg.frames if "streamlit_folium" in f.url]
+        if frames:
+            try:
+                if frames[0].evaluate(f"() => window.map ? ({JS_COUNT_FILLED})() : 0") > 0:
+                    return frames[0]
+            except Exception:  # the frame is still loading
+                pass
+        time.sleep(0.3)
+    raise AssertionError("the map never drew its areas")
+
+
+def _choose(pg, label: str, text: str) -> None:
+    combo = pg.get_by_role("combobox", name=label)
+    combo.click()
+    combo.fill(text)
+    pg.get_by_role("option").first.wait_for()
+    pg.keyboard.press("Enter")
+
+
+def _wait_for(predicate, seconds: float = 30.0) -> float:
+    start = time.monotonic()
+    while not predicate():
+        if time.monotonic() - start > seconds:
+            raise AssertionError("timed out")
+        time.sleep(0.05)
+    return time.monotonic() - start
+
+
+def _inner_point(store: Path) -> tuple[str, str, float, float]:
+    """An LSOA near the middle of Trafford and a point inside it (code, name, lat, lon)."""
+    con = StoreReader(store).cursor()
+    fc = json.loads(mapdata.choropleth_geojson(con, TRAFFORD, 2025, "imd"))
+    shapes = [(f["properties"], shapely.geometry.shape(f["geometry"])) for f in fc["features"]]
+    middle = shapely.union_all([s for _, s in shapes]).centroid
+    props, shape = min(shapes, key=lambda ps: ps[1].distance(middle))
+    point = shape.point_on_surface()
+    return props["code"], props["name"], point.y, point.x
+
+
+def test_map_end_to_end_offline(server, page):
+    url, store = server
+    pg = page
+    pg.goto(url)
+    frame = _map_frame(pg)
+    pg.get_by_text("1 = most deprived 10% in England").wait_for()
+    pg.screenshot(path=ARTIFACTS / "01-map-imd.png", full_page=True)
+    assert frame.evaluate(JS_COUNT_FILLED) == 139
+
+    # Choose the authority by typing (the selectbox searches).
+    _choose(pg, "Local authority", "Traff")
+    assert pg.get_by_role("combobox", name="Local authority").input_value() == "Trafford"
+
+    # Switch the measure: the same map recolours in place.
+    code, name, lat, lon = _inner_point(store)
+    con = StoreReader(store).cursor()
+    fills = {measure: {f["properties"]["code"]: f["properties"]["fill"] for f in json.loads(
+        mapdata.choropleth_geojson(con, TRAFFORD, 2025, measure))["features"]}
+        for measure in ("imd", "crime")}
+    changed = next(c for c in sorted(fills["imd"]) if fills["imd"][c] != fills["crime"][c])
+    assert frame.evaluate(JS_FILL, changed) == fills["imd"][changed]
+    # Zoom in first: switching the measure must keep the view.
+    frame.evaluate("() => { window.map.setView(window.map.getCenter(),"
+                   " window.map.getZoom() + 1, {animate: false}); }")
+    view = frame.evaluate(JS_VIEW)
+    _choose(pg, "Measure", "Crime")
+    seconds = _wait_for(lambda: _frame_fill(pg, changed) == fills["crime"][changed])
+    pg.get_by_text("Crime, IoD2025: decile").wait_for()
+    print(f"measure switch to recoloured map: {seconds:.2f} s")
+    assert _map_frame(pg).evaluate(JS_VIEW) == view
+    pg.screenshot(path=ARTIFACTS / "02-map-crime.png", full_page=True)
+
+    # Toggle the ward outlines off and on in the layer list.
+    frame = _map_frame(pg)
+    assert frame.evaluate(JS_COUNT_DASHED) > 0
+    frame.get_by_label("Ward outlines").uncheck()
+    assert frame.evaluate(JS_COUNT_DASHED) == 0
+    pg.screenshot(path=ARTIFACTS / "03-wards-off.png", full_page=True)
+    frame.get_by_label("Ward outlines").check()
+    assert frame.evaluate(JS_COUNT_DASHED) > 0
+
+    # Click a small area: its details open beside the map, then on the Area page.
+    box = pg.locator("iframe[title='streamlit_folium.st_folium']").bounding_box()
+    x, y = frame.evaluate(JS_POINT, [lat, lon])
+    pg.mouse.click(box["x"] + x, box["y"] + y)
+    pg.get_by_text(f"Selected: {name}").wait_for()
+    pg.screenshot(path=ARTIFACTS / "04-area-selected.png", full_page=True)
+    pg.get_by_text(f"Open the area page for {name}").click()
+    pg.get_by_role("heading", name=f"{name} ({code})").wait_for()
+    pg.get_by_text("Neighbouring small areas").wait_for()
+    time.sleep(1)
+    pg.screenshot(path=ARTIFACTS / "05-area-page.png", full_page=True)
+
+    pg.get_by_role("link", name="Sources").click()
+    pg.get_by_role("heading", name="Attribution").wait_for()
+    pg.locator("li:visible", has_text="Crown copyright").first.wait_for()
+    pg.screenshot(path=ARTIFACTS / "06-sources.png", full_page=True)
+
+    assert pg.context.external == [], pg.context.external
+
+
+def _frame_fill(pg, code: str) -> str | None:
+    for f in pg.frames:
+        if "streamlit_folium" in f.url:
+            try:
+                return f.evaluate(JS_FILL, code)
+            except Exception:
+                return None
+    return None
