@@ -16,7 +16,7 @@ from needsmap._errors import ConfigError, ValidationError
 from needsmap.config import Settings
 from needsmap.store import StoreBuild, count
 
-from ingest import boundaries, iod, lookups, population
+from ingest import boundaries, iod, local_lists, lookups, population, postcodes
 from ingest.context import LoadContext
 
 Pipeline = Callable[[LoadContext], int]
@@ -27,6 +27,8 @@ PIPELINES: dict[str, Pipeline] = {
     **boundaries.PIPELINES,
     **iod.PIPELINES,
     **population.PIPELINES,
+    **postcodes.PIPELINES,
+    **local_lists.PIPELINES,
 }
 GROUPS: dict[str, list[str]] = {
     "lookups": list(lookups.PIPELINES),
@@ -34,8 +36,13 @@ GROUPS: dict[str, list[str]] = {
     "deprivation": list(iod.PIPELINES),
     "iod": list(iod.PIPELINES),
     "population": list(population.PIPELINES),
+    "postcodes": list(postcodes.PIPELINES),
+    "services": [*local_lists.PIPELINES],
 }
-GROUPS["all"] = list(PIPELINES)
+# Loaded by name only: no offline copy (OSM, the national charity register) or an alternative
+# form of a dataset already in a group (the 360Giving CSV).
+OPTIONAL: set[str] = set()
+GROUPS["all"] = [d for d in PIPELINES if d not in OPTIONAL]
 
 
 @dataclass
@@ -50,6 +57,7 @@ class Report:
     results: list[Result] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     area: str = "England"
+    not_geocoded: list[str] = field(default_factory=list)  # what could not be placed, and why
 
 
 def expand(targets: Iterable[str]) -> list[str]:
@@ -108,4 +116,5 @@ def run(
             raise ValidationError("the loaded tables do not match; the store was not changed", problems)
         con.execute("INSERT OR REPLACE INTO meta VALUES ('area', ?)", [report.area])
     report.warnings = ctx.warnings
+    report.not_geocoded = ctx.not_geocoded
     return report
