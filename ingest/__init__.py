@@ -16,7 +16,8 @@ from needsmap._errors import ConfigError, ValidationError
 from needsmap.config import Settings
 from needsmap.store import StoreBuild, count
 
-from ingest import boundaries, iod, local_lists, lookups, population, postcodes
+from ingest import (boundaries, charities, grants, iod, local_lists, lookups, oruk, osm, population,
+                    postcodes)
 from ingest.context import LoadContext
 
 Pipeline = Callable[[LoadContext], int]
@@ -28,7 +29,11 @@ PIPELINES: dict[str, Pipeline] = {
     **iod.PIPELINES,
     **population.PIPELINES,
     **postcodes.PIPELINES,
+    **oruk.PIPELINES,
     **local_lists.PIPELINES,
+    **charities.PIPELINES,
+    **osm.PIPELINES,
+    **grants.PIPELINES,
 }
 GROUPS: dict[str, list[str]] = {
     "lookups": list(lookups.PIPELINES),
@@ -37,11 +42,16 @@ GROUPS: dict[str, list[str]] = {
     "iod": list(iod.PIPELINES),
     "population": list(population.PIPELINES),
     "postcodes": list(postcodes.PIPELINES),
-    "services": [*local_lists.PIPELINES],
+    "services": [*oruk.PIPELINES, *local_lists.PIPELINES, "charities_trafford",
+                 "grants_trafford_360giving"],
+    "oruk": list(oruk.PIPELINES),
+    "osm": list(osm.PIPELINES),
+    "charities": ["charities_trafford"],
+    "grants": ["grants_trafford_360giving"],
 }
 # Loaded by name only: no offline copy (OSM, the national charity register) or an alternative
 # form of a dataset already in a group (the 360Giving CSV).
-OPTIONAL: set[str] = set()
+OPTIONAL = {"charities_register", "osm_community", "grants_trafford_360giving_csv"}
 GROUPS["all"] = [d for d in PIPELINES if d not in OPTIONAL]
 
 
