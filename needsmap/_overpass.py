@@ -24,20 +24,7 @@ def query_text(south: float, west: float, north: float, east: float) -> str:
 
 def elements(url: str, bbox: tuple[float, float, float, float], settings: Settings) -> list[dict[str, Any]]:
     """Elements (nodes, and ways/relations with their centre) for the facilities above."""
-    session = _http._session()
-
-    def attempt() -> Any:
-        resp = session.post(url, data={"data": query_text(*bbox)}, timeout=settings.http_timeout)
-        if resp.status_code >= 500 or resp.status_code == 429:
-            raise _http._Retryable(f"HTTP {resp.status_code}")
-        if resp.status_code >= 400:
-            raise DownloadError(f"{url} answered HTTP {resp.status_code} {resp.reason}")
-        try:
-            return resp.json()
-        except ValueError as exc:
-            raise DownloadError(f"{url} did not send valid JSON: {exc}") from exc
-
-    body = _http._retrying(settings, url, attempt)
+    body = _http.post_json(url, None, settings, form={"data": query_text(*bbox)})
     if not isinstance(body, dict) or not isinstance(body.get("elements"), list):
         raise DownloadError(f"{url} did not answer with Overpass JSON elements")
     return body["elements"]
