@@ -107,6 +107,8 @@ def load(ctx: LoadContext, dataset: Dataset, fetched: Fetched, records: Iterable
         con.unregister("raw_services")
     geocode.place(con, "stage_services_in", "stage_services_placed", ctx.settings)
     ctx.not_geocoded.extend(geocode.summary(con, "stage_services_placed", dataset.id))
+    for w in geocode.coordinate_warnings(con, "stage_services_placed", source):
+        ctx.warn(w)
     con.execute(
         "CREATE OR REPLACE TEMP TABLE stage_services AS SELECT _row, "
         "? || ':' || record_id AS service_id, ? AS source_dataset, record_id AS source_record_id, "

@@ -77,6 +77,21 @@ def _csv(folder: Path, table: str) -> list[dict[str, str]]:
     return []
 
 
+def _by_service(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Service records from services or service-at-location records (``{id, service,
+    location}``, as ``/service_at_locations`` answers), one per service in first-seen order."""
+    out: dict[str, dict[str, Any]] = {}
+    for i, item in enumerate(items):
+        if isinstance(item.get("service"), dict) and "location" in item:
+            service = item["service"]
+            key = str(service.get("id") or f"#{i}")
+            merged = out.setdefault(key, dict(service, service_at_locations=[]))
+            merged["service_at_locations"].append({"id": item.get("id"), "location": item["location"]})
+        else:
+            out[str(item.get("id") or f"#{i}")] = item
+    return list(out.values())
+
+
 def dump_services(path: Path) -> list[dict[str, Any]]:
     """Full HSDS-UK service records from a dump: JSON (record, list or page) or CSV tables."""
     if path.is_file():
@@ -86,7 +101,7 @@ def dump_services(path: Path) -> list[dict[str, Any]]:
             raise ValidationError(f"{path.name}: is not valid JSON ({exc})") from exc
         if isinstance(data, dict) and "contents" in data:
             data = data["contents"]
-        return data if isinstance(data, list) else [data]
+        return _by_service([d for d in (data if isinstance(data, list) else [data]) if isinstance(d, dict)])
     orgs = {o["id"]: o for o in _csv(path, "organizations")}
     addresses: dict[str, list[dict[str, str]]] = {}
     for a in _csv(path, "addresses") or _csv(path, "physical_addresses"):

@@ -156,6 +156,22 @@ def place(con: duckdb.DuckDBPyConnection, stage: str, out: str, settings: Settin
         con.execute(f"DROP TABLE IF EXISTS {out}{t}")
 
 
+def coordinate_warnings(con: duckdb.DuckDBPyConnection, placed: str, source: str,
+                        examples: int = 5) -> list[str]:
+    """A warning per kind of coordinates that were given but could not be used (impossible for
+    the UK, such as the HSDS-UK samples' lat 100, lon 101, or unparseable), with record ids:
+    such records are never placed at those coordinates."""
+    rows = con.execute(f"""
+        SELECT split_part(geocode_note, ' (', 1) AS problem, count(*),
+               list(record_id || ' (' || geocode_method || ')' ORDER BY _row)[1:{examples}]
+        FROM {placed}
+        WHERE geocode_note LIKE 'impossible coordinates%' OR geocode_note LIKE 'unparseable coordinates%'
+        GROUP BY ALL ORDER BY 1
+    """).fetchall()
+    return [f"{source}: {n} record(s) with {problem}, not placed there; kept as "
+            "placed by postcode or not geocoded (method in brackets): " + ', '.join(ex) for problem, n, ex in rows]
+
+
 def summary(con: duckdb.DuckDBPyConnection, placed: str, source: str, examples: int = 3) -> list[str]:
     """One line per reason a record was not geocoded (or fell outside the area), with examples."""
     rows = con.execute(f"""
