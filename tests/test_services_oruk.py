@@ -207,3 +207,42 @@ def test_company_number_comes_from_the_organisation_identifiers(mirror: Path) ->
     recs = oruk.records(_example(mirror, "service_full.json"), 1)
     assert recs[0]["company_number"] == "1234567" and recs[0]["charity_number"] is None
     assert recs[0]["organisation"] == "Example Organization Inc."
+
+
+def test_same_organisation_across_sources_is_one_row(oruk_store: Settings, mirror: Path,
+                                                     tmp_path: Path) -> None:
+    """A charity in the register and in a feed (by charity number), and a food bank in the
+    local list and in a feed (by normalised name and postcode): one row each, the other's id
+    in ``also_listed_as``; ``services_source`` keeps every listing."""
+    cur = StoreReader(oruk_store.store_path).cursor()
+    number, pc, lon, lat = cur.execute(
+        "SELECT s.source_record_id, s.postcode, p.lon, p.lat FROM services_source s "
+        "JOIN postcodes p ON p.postcode = s.postcode AND p.source = 'onspd' "
+        "WHERE s.source_dataset = 'charities_trafford' AND s.lsoa21_code IS NOT NULL "
+        "ORDER BY s.source_record_id LIMIT 1").fetchone()
+    bank_id, bank_name = cur.execute(
+        "SELECT service_id, name FROM services_source WHERE source_dataset = "
+        "'services_trafford_food_banks' AND postcode = 'M32 9AF'").fetchone()
+    assert bank_name == "Trussell Trust"
+    charity = _service(mirror, 1, lat=lat, lon=lon, postcode=pc)
+    charity["name"] = "Drop-in advice"
+    charity["organization"]["organization_identifiers"] = [
+        {"identifier_scheme": "GB-CHC", "identifier": f"0{number}"}]  # zero-padded in the feed
+    bank = _service(mirror, 2, lat="", lon="", postcode="m32 9af")
+    bank["name"] = "The Trussell Trust Ltd."
+    bank["organization"]["organization_identifiers"] = []
+    dump = tmp_path / "feed.json"
+    dump.write_text(json.dumps([charity, bank]))
+    ingest.run(["oruk"], _with_feeds(oruk_store, str(dump)), area="Trafford")
+    cur = StoreReader(oruk_store.store_path).cursor()
+    listed = cur.execute("SELECT service_id, also_listed_as FROM services WHERE service_id IN "
+                         "('oruk:svc-1', 'oruk:svc-2', ?, ?) ORDER BY 1",
+                         [f"charities_trafford:{number}", bank_id]).fetchall()
+    # the feed's rows are kept: an exact place beats a head office; a service list beats a list
+    assert listed == [("oruk:svc-1", [f"charities_trafford:{number}"]), ("oruk:svc-2", [bank_id])]
+    assert cur.execute("SELECT count(*) FROM services_source WHERE service_id IN (?, ?)",
+                       [f"charities_trafford:{number}", bank_id]).fetchone()[0] == 2
+    n_source, n_services, n_also = cur.execute(
+        "SELECT (SELECT count(*) FROM services_source), count(*), sum(len(also_listed_as)) "
+        "FROM services").fetchone()
+    assert n_services + n_also == n_source  # every listing is a row or named by one
