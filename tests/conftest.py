@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -36,3 +37,10 @@ def trafford_store(tmp_path_factory: pytest.TempPathFactory, mirror: Path) -> Se
     s = make_settings(tmp, mirror)
     ingest.run(["all"], s, area="Trafford")
     return s
+
+
+@pytest.fixture
+def store_copy(trafford_store: Settings, tmp_path: Path, mirror: Path) -> Settings:
+    """A private copy of the Trafford store to load more into."""
+    shutil.copyfile(trafford_store.store_path, tmp_path / "needsmap.duckdb")
+    return make_settings(tmp_path, mirror)

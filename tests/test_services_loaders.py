@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -22,13 +21,6 @@ SERVICES = "trafford/services"
 def _rows(mirror: Path, name: str) -> list[dict[str, str]]:
     with open(mirror / SERVICES / name, encoding="utf-8-sig", newline="") as handle:
         return list(csv.DictReader(handle))
-
-
-@pytest.fixture
-def store_copy(trafford_store: Settings, tmp_path: Path, mirror: Path) -> Settings:
-    """A private copy of the Trafford store to load more into."""
-    shutil.copyfile(trafford_store.store_path, tmp_path / "needsmap.duckdb")
-    return make_settings(tmp_path, mirror)
 
 
 def test_postcode_spellings_normalise() -> None:

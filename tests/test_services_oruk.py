@@ -118,12 +118,6 @@ def test_client_reports_a_missing_record_and_goes_on(feed_server, settings: Sett
     assert problems == [p for p in problems if "service svc-5" in p] and len(problems) == 1
 
 
-@pytest.fixture
-def oruk_store(trafford_store: Settings, tmp_path: Path, mirror: Path) -> Settings:
-    shutil.copyfile(trafford_store.store_path, tmp_path / "needsmap.duckdb")
-    return make_settings(tmp_path, mirror)
-
-
 def _with_feeds(s: Settings, *feeds: str) -> Settings:
     return make_settings(s.data_dir, s.mirror, oruk_feeds=tuple(feeds))
 
@@ -135,18 +129,18 @@ def _trafford_point(s: Settings) -> tuple[str, float, float, str]:
 
 
 def test_feed_loads_into_the_store_with_the_impossible_place_kept(
-        feed_server, oruk_store: Settings, mirror: Path) -> None:
+        feed_server, store_copy: Settings, mirror: Path) -> None:
     server, feed = feed_server
-    pc, lon, lat, lsoa = _trafford_point(oruk_store)
+    pc, lon, lat, lsoa = _trafford_point(store_copy)
     # svc-1 gets a real Trafford place; svc-2 impossible coordinates but a Trafford postcode
     for sid, record in (("svc-1", _service(mirror, 1, lat=lat, lon=lon, postcode=pc)),
                         ("svc-2", _service(mirror, 2, postcode=pc))):
         (server.root / "oruk" / "services" / sid).write_text(json.dumps(record))
     feed.broken.add(3)
-    report = ingest.run(["oruk"], _with_feeds(oruk_store, f"{server.url}/oruk"), area="Trafford")
+    report = ingest.run(["oruk"], _with_feeds(store_copy, f"{server.url}/oruk"), area="Trafford")
     assert [(r.dataset_id, r.rows) for r in report.results] == [("oruk", 5)]
     assert any("page 3 of 4" in w for w in report.warnings)
-    cur = StoreReader(oruk_store.store_path).cursor()
+    cur = StoreReader(store_copy.store_path).cursor()
     rows = {r[0]: r[1:] for r in cur.execute(
         "SELECT source_record_id, geocode_method, lsoa21_code, lon, lat, geocode_note "
         "FROM services_source WHERE source_dataset = 'oruk'").fetchall()}
@@ -171,7 +165,7 @@ def test_feed_loads_into_the_store_with_the_impossible_place_kept(
     ("service_at_location_list.json", True, None),  # list items carry no addresses
     ("service_list.json", False, None),  # list pages carry no locations
 ])
-def test_hsds_uk_dumps_load(oruk_store: Settings, mirror: Path, tmp_path: Path, dump: str,
+def test_hsds_uk_dumps_load(store_copy: Settings, mirror: Path, tmp_path: Path, dump: str,
                             placed: bool, postcode: str | None) -> None:
     if dump == "csv":
         path = tmp_path / "hsds"
@@ -187,9 +181,9 @@ def test_hsds_uk_dumps_load(oruk_store: Settings, mirror: Path, tmp_path: Path, 
     if placed:
         assert float(recs[0]["lat_raw"]) == 100 and float(recs[0]["lon_raw"]) == 101
         assert recs[0]["postcode_raw"] == postcode
-    report = ingest.run(["oruk"], _with_feeds(oruk_store, str(path)), area="Trafford")
+    report = ingest.run(["oruk"], _with_feeds(store_copy, str(path)), area="Trafford")
     assert [(r.dataset_id, r.rows) for r in report.results] == [("oruk", 1)]
-    cur = StoreReader(oruk_store.store_path).cursor()
+    cur = StoreReader(store_copy.store_path).cursor()
     method, note, address, geom = cur.execute(
         "SELECT geocode_method, geocode_note, address, geom FROM services "
         "WHERE source_dataset = 'oruk'").fetchone()
@@ -209,12 +203,12 @@ def test_company_number_comes_from_the_organisation_identifiers(mirror: Path) ->
     assert recs[0]["organisation"] == "Example Organization Inc."
 
 
-def test_same_organisation_across_sources_is_one_row(oruk_store: Settings, mirror: Path,
+def test_same_organisation_across_sources_is_one_row(store_copy: Settings, mirror: Path,
                                                      tmp_path: Path) -> None:
     """A charity in the register and in a feed (by charity number), and a food bank in the
     local list and in a feed (by normalised name and postcode): one row each, the other's id
     in ``also_listed_as``; ``services_source`` keeps every listing."""
-    cur = StoreReader(oruk_store.store_path).cursor()
+    cur = StoreReader(store_copy.store_path).cursor()
     number, pc, lon, lat = cur.execute(
         "SELECT s.source_record_id, s.postcode, p.lon, p.lat FROM services_source s "
         "JOIN postcodes p ON p.postcode = s.postcode AND p.source = 'onspd' "
@@ -233,8 +227,8 @@ def test_same_organisation_across_sources_is_one_row(oruk_store: Settings, mirro
     bank["organization"]["organization_identifiers"] = []
     dump = tmp_path / "feed.json"
     dump.write_text(json.dumps([charity, bank]))
-    ingest.run(["oruk"], _with_feeds(oruk_store, str(dump)), area="Trafford")
-    cur = StoreReader(oruk_store.store_path).cursor()
+    ingest.run(["oruk"], _with_feeds(store_copy, str(dump)), area="Trafford")
+    cur = StoreReader(store_copy.store_path).cursor()
     listed = cur.execute("SELECT service_id, also_listed_as FROM services WHERE service_id IN "
                          "('oruk:svc-1', 'oruk:svc-2', ?, ?) ORDER BY 1",
                          [f"charities_trafford:{number}", bank_id]).fetchall()
