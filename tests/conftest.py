@@ -44,3 +44,12 @@ def store_copy(trafford_store: Settings, tmp_path: Path, mirror: Path) -> Settin
     """A private copy of the Trafford store to load more into."""
     shutil.copyfile(trafford_store.store_path, tmp_path / "needsmap.duckdb")
     return make_settings(tmp_path, mirror)
+
+
+def trafford_points(s: Settings, n: int) -> list[tuple[str, float, float, str]]:
+    """The first ``n`` live Trafford postcodes in the store: (postcode, lon, lat, LSOA 2021)."""
+    from needsmap.store import StoreReader
+
+    return StoreReader(s.store_path).cursor().execute(
+        "SELECT postcode, lon, lat, lsoa21_code FROM postcodes WHERE source = 'onspd' AND NOT terminated "
+        "AND lsoa21_code IS NOT NULL ORDER BY postcode LIMIT ?", [n]).fetchall()

@@ -24,7 +24,7 @@ from needsmap.config import Settings
 from needsmap.store import StoreReader
 from needsmap.testing import loopback_server
 
-from tests.conftest import make_settings
+from tests.conftest import make_settings, trafford_points
 
 EXAMPLES = "formats/oruk_uk_profile_examples"
 
@@ -122,16 +122,10 @@ def _with_feeds(s: Settings, *feeds: str) -> Settings:
     return make_settings(s.data_dir, s.mirror, oruk_feeds=tuple(feeds))
 
 
-def _trafford_point(s: Settings) -> tuple[str, float, float, str]:
-    cur = StoreReader(s.store_path).cursor()
-    return cur.execute("SELECT postcode, lon, lat, lsoa21_code FROM postcodes WHERE source = 'onspd' "
-                       "AND NOT terminated AND lsoa21_code IS NOT NULL ORDER BY postcode LIMIT 1").fetchone()
-
-
 def test_feed_loads_into_the_store_with_the_impossible_place_kept(
         feed_server, store_copy: Settings, mirror: Path) -> None:
     server, feed = feed_server
-    pc, lon, lat, lsoa = _trafford_point(store_copy)
+    (pc, lon, lat, lsoa), = trafford_points(store_copy, 1)
     # svc-1 gets a real Trafford place; svc-2 impossible coordinates but a Trafford postcode
     for sid, record in (("svc-1", _service(mirror, 1, lat=lat, lon=lon, postcode=pc)),
                         ("svc-2", _service(mirror, 2, postcode=pc))):
