@@ -49,6 +49,12 @@ GROUPS: dict[str, list[str]] = {
     "charities": ["charities_trafford"],
     "grants": ["grants_trafford_360giving"],
 }
+# What datasets place their records with: loaded first when the store does not have them yet,
+# so that `needsmap ingest services --area Trafford` works on an empty store.
+PLACES_WITH = ["boundaries_lsoa21", *postcodes.PIPELINES]
+NEEDS: dict[str, list[str]] = {
+    d: PLACES_WITH for d in [*oruk.PIPELINES, *local_lists.PIPELINES, *charities.PIPELINES, *osm.PIPELINES]
+}
 # Loaded by name only: no offline copy (OSM, the national charity register) or an alternative
 # form of a dataset already in a group (the 360Giving CSV).
 OPTIONAL = {"charities_register", "osm_community", "grants_trafford_360giving_csv"}
@@ -82,6 +88,15 @@ def expand(targets: Iterable[str]) -> list[str]:
             known = ", ".join(sorted([*GROUPS, *PIPELINES]))
             raise ConfigError(f"nothing to ingest called {t!r}; choose from: {known}")
     return [d for d in PIPELINES if d in wanted]
+
+
+def _with_dependencies(con: object, datasets: list[str], say: Callable[[str], None]) -> list[str]:
+    """``datasets`` plus what they need that is neither requested nor already in the store."""
+    loaded = {r[0] for r in con.execute("SELECT dataset_id FROM provenance").fetchall()}  # type: ignore[attr-defined]
+    missing = {n for d in datasets for n in NEEDS.get(d, []) if n not in datasets and n not in loaded}
+    for n in sorted(missing, key=list(PIPELINES).index):
+        say(f"{n} is not in the store yet; loading it first (records are placed with it)")
+    return [d for d in PIPELINES if d in missing or d in datasets]
 
 
 def run(
@@ -119,6 +134,7 @@ def run(
             ctx.area = areas.resolve(con, area)
             report.area = ctx.area.label
         areas.register_area_tables(con, ctx.area)
+        datasets = _with_dependencies(con, datasets, say)
         for dataset_id in datasets:
             load(dataset_id)
         problems = checks.consistency(con)
