@@ -5,6 +5,7 @@ Run: PYTHONPATH=. NEEDSMAP_MIRROR=../shared/data python bench/geocode.py
 
 from __future__ import annotations
 
+import os
 import resource
 import sys
 import tempfile
@@ -28,6 +29,7 @@ def main() -> None:
         ingest.run(["boundaries_lsoa21", "lookups"], s)
         parquet = mirror / registry.get("postcodes_england").mirror_path
         con = db.connect(s.store_path)
+        con.execute(f"SET threads = {os.cpu_count()}")
         con.execute("CREATE TEMP TABLE pts AS SELECT row_number() OVER () AS id, ST_Point(lon, lat) AS geom "
                     f"FROM read_parquet('{parquet}') WHERE NOT (easting = 0 AND northing = 0)")
         n = con.execute("SELECT count(*) FROM pts").fetchone()[0]
