@@ -16,7 +16,8 @@ from needsmap._errors import ConfigError, ValidationError
 from needsmap.config import Settings
 from needsmap.store import StoreBuild, count
 
-from ingest import boundaries, iod, lookups, population
+from ingest import (boundaries, charities, grants, iod, local_lists, lookups, oruk, osm, population,
+                    postcodes)
 from ingest.context import LoadContext
 
 Pipeline = Callable[[LoadContext], int]
@@ -27,6 +28,12 @@ PIPELINES: dict[str, Pipeline] = {
     **boundaries.PIPELINES,
     **iod.PIPELINES,
     **population.PIPELINES,
+    **postcodes.PIPELINES,
+    **oruk.PIPELINES,
+    **local_lists.PIPELINES,
+    **charities.PIPELINES,
+    **osm.PIPELINES,
+    **grants.PIPELINES,
 }
 GROUPS: dict[str, list[str]] = {
     "lookups": list(lookups.PIPELINES),
@@ -34,8 +41,24 @@ GROUPS: dict[str, list[str]] = {
     "deprivation": list(iod.PIPELINES),
     "iod": list(iod.PIPELINES),
     "population": list(population.PIPELINES),
+    "postcodes": list(postcodes.PIPELINES),
+    "services": [*oruk.PIPELINES, *local_lists.PIPELINES, "charities_trafford",
+                 "grants_trafford_360giving"],
+    "oruk": list(oruk.PIPELINES),
+    "osm": list(osm.PIPELINES),
+    "charities": ["charities_trafford"],
+    "grants": ["grants_trafford_360giving"],
 }
-GROUPS["all"] = list(PIPELINES)
+# What datasets place their records with: loaded first when the store does not have them yet,
+# so that `needsmap ingest services --area Trafford` works on an empty store.
+PLACES_WITH = ["boundaries_lsoa21", *postcodes.PIPELINES]
+NEEDS: dict[str, list[str]] = {
+    d: PLACES_WITH for d in [*oruk.PIPELINES, *local_lists.PIPELINES, *charities.PIPELINES, *osm.PIPELINES]
+}
+# Loaded by name only: no offline copy (OSM, the national charity register) or an alternative
+# form of a dataset already in a group (the 360Giving CSV).
+OPTIONAL = {"charities_register", "osm_community", "grants_trafford_360giving_csv"}
+GROUPS["all"] = [d for d in PIPELINES if d not in OPTIONAL]
 
 
 @dataclass
@@ -50,6 +73,7 @@ class Report:
     results: list[Result] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     area: str = "England"
+    not_geocoded: list[str] = field(default_factory=list)  # what could not be placed, and why
 
 
 def expand(targets: Iterable[str]) -> list[str]:
@@ -64,6 +88,15 @@ def expand(targets: Iterable[str]) -> list[str]:
             known = ", ".join(sorted([*GROUPS, *PIPELINES]))
             raise ConfigError(f"nothing to ingest called {t!r}; choose from: {known}")
     return [d for d in PIPELINES if d in wanted]
+
+
+def _with_dependencies(con: object, datasets: list[str], say: Callable[[str], None]) -> list[str]:
+    """``datasets`` plus what they need that is neither requested nor already in the store."""
+    loaded = {r[0] for r in con.execute("SELECT dataset_id FROM provenance").fetchall()}  # type: ignore[attr-defined]
+    missing = {n for d in datasets for n in NEEDS.get(d, []) if n not in datasets and n not in loaded}
+    for n in sorted(missing, key=list(PIPELINES).index):
+        say(f"{n} is not in the store yet; loading it first (records are placed with it)")
+    return [d for d in PIPELINES if d in missing or d in datasets]
 
 
 def run(
@@ -101,6 +134,7 @@ def run(
             ctx.area = areas.resolve(con, area)
             report.area = ctx.area.label
         areas.register_area_tables(con, ctx.area)
+        datasets = _with_dependencies(con, datasets, say)
         for dataset_id in datasets:
             load(dataset_id)
         problems = checks.consistency(con)
@@ -108,4 +142,5 @@ def run(
             raise ValidationError("the loaded tables do not match; the store was not changed", problems)
         con.execute("INSERT OR REPLACE INTO meta VALUES ('area', ?)", [report.area])
     report.warnings = ctx.warnings
+    report.not_geocoded = ctx.not_geocoded
     return report

@@ -24,6 +24,7 @@ class LoadContext:
     progress: _http.Progress | None = None
     say: Say = field(default=lambda message: None)
     warnings: list[str] = field(default_factory=list)
+    not_geocoded: list[str] = field(default_factory=list)  # per dataset and reason, with examples
 
     @property
     def area_label(self) -> str | None:

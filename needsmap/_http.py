@@ -160,12 +160,13 @@ def get_json(url: str, settings: Settings, *, params: dict[str, Any] | None = No
 
 
 def post_json(url: str, payload: Any, settings: Settings,
-              session: requests.Session | None = None) -> Any:
-    """POST JSON and read JSON back, with the same retry rules."""
+              session: requests.Session | None = None, *, form: dict[str, str] | None = None) -> Any:
+    """POST JSON (or ``form`` fields) and read JSON back, with the same retry rules."""
     session = session or _session()
 
     def attempt() -> Any:
-        resp = session.post(url, json=payload, timeout=settings.http_timeout)
+        resp = (session.post(url, data=form, timeout=settings.http_timeout) if form is not None
+                else session.post(url, json=payload, timeout=settings.http_timeout))
         if resp.status_code >= 500 or resp.status_code == 429:
             raise _Retryable(f"HTTP {resp.status_code}")
         if resp.status_code >= 400:

@@ -31,7 +31,7 @@ def main() -> None:
 @click.option("--refresh", is_flag=True, help="Download again even if a copy is cached.")
 @click.option("--fresh", is_flag=True, help="Start a new store instead of updating the current one.")
 def ingest(targets: tuple[str, ...], area: str | None, refresh: bool, fresh: bool) -> None:
-    """Load TARGETS (dataset ids, or groups: all, lookups, boundaries, iod, population)."""
+    """Load TARGETS (dataset ids, or groups: all, lookups, boundaries, iod, population, postcodes, services)."""
     import ingest as pipelines  # imported late: `needsmap sources` should not need it
 
     try:
@@ -77,6 +77,10 @@ def ingest(targets: tuple[str, ...], area: str | None, refresh: bool, fresh: boo
     click.echo(f"  {'total':<{width}}  {sum(r.rows for r in report.results):>8,} rows  {total:6.1f} s")
     for w in report.warnings:
         click.echo(f"  note: {w}")
+    if report.not_geocoded:
+        click.echo("Not placed in an LSOA of the area (by dataset and reason):")
+        for line in report.not_geocoded:
+            click.echo(f"  {line}")
 
 
 @main.command()

@@ -194,6 +194,156 @@ DATASETS: tuple[Dataset, ...] = (
     ),
 )
 
+OS_POSTCODE_ATTRIBUTION = (
+    "Contains OS data © Crown copyright and database right 2025. Contains Royal Mail data © Royal "
+    "Mail copyright and database right 2025. Source: Office for National Statistics licensed "
+    "under the Open Government Licence v3.0."
+)
+OGL_ATTRIBUTION = "Contains public sector information licensed under the Open Government Licence v3.0."
+TRAFFORD_LAB = "https://www.trafforddatalab.io/data.html"
+CCEW_EXTRACT = "https://ccewuksprdoneregsadata1.blob.core.windows.net/data"
+
+
+def _local_list(key: str, title: str, publisher: str, category: str, attribution: str = OGL_ATTRIBUTION,
+                licence: str = OGL, vintage: str = "as published by Trafford Data Lab",
+                notes: str = "") -> Dataset:
+    """A Trafford list of places (one file in the mirror's trafford/services/)."""
+    return Dataset(
+        id=f"services_trafford_{key}", title=title, publisher=publisher, url=None, page=TRAFFORD_LAB,
+        licence=licence, attribution=attribution, vintage=vintage, geography="point",
+        format="csv", mirror_path=LOCAL_LIST_FILES[key], group="services",
+        notes=f"default category: {category}. {notes}".strip(),
+    )
+
+
+def _grants(form: str, group: str, notes: str = "") -> Dataset:
+    """Trafford Council's voluntary sector grants, in one of the two 360Giving forms."""
+    return Dataset(
+        id="grants_trafford_360giving" + ("" if form == "json" else f"_{form}"),
+        title=f"Trafford Council voluntary sector grants (360Giving {form.upper()})",
+        publisher="Trafford Council (360Giving data standard)",
+        url=None, page="https://www.trafford.gov.uk/about-your-council/open-data/",
+        licence=OGL, attribution="Trafford Council; " + OGL_ATTRIBUTION, vintage="2013 onwards",
+        geography="beneficiary location (LAD, ward or LSOA code)", format=form,
+        mirror_path=f"trafford/services/trafford_council_vcs_grants_360giving.{form}", group=group,
+        notes=notes,
+    )
+
+
+LOCAL_LIST_FILES = {
+    "food_banks": "trafford/services/trafford_food_banks.csv",
+    "gp_practices": "trafford/services/trafford_general_practices.csv",
+    "pharmacies": "trafford/services/trafford_pharmacies.csv",
+    "libraries": "trafford/services/trafford_libraries.csv",
+    "mental_health": "trafford/services/trafford_mental_health_services.csv",
+    "community_hubs": "trafford/services/trafford_community_hubs.csv",
+    "dentists": "trafford/services/trafford_dentists.csv",
+    "care_homes": "trafford/services/trafford_care_homes.csv",
+    "childrens_centres": "trafford/services/trafford_childrens_centres.csv",
+    "jobcentres": "trafford/services/trafford_jobcentreplus.csv",
+}
+# Each local list's category when the file's own type column does not name one.
+LOCAL_LIST_CATEGORIES = {
+    "food_banks": "food", "gp_practices": "health", "pharmacies": "health", "libraries": "library",
+    "mental_health": "mental_health", "community_hubs": "community_space", "dentists": "health",
+    "care_homes": "older_people", "childrens_centres": "children_families",
+    "jobcentres": "money_advice",
+}
+
+SERVICE_DATASETS: tuple[Dataset, ...] = (
+    Dataset(
+        id="postcodes_onspd_trafford",
+        title="ONS Postcode Directory (February 2025), Trafford extract with LSOA 2021",
+        publisher="Office for National Statistics (via Trafford Data Lab)",
+        url=None, page="https://geoportal.statistics.gov.uk/search?q=ONSPD",
+        licence=OGL, attribution=OS_POSTCODE_ATTRIBUTION, vintage="ONSPD February 2025",
+        geography="postcode", format="csv",
+        mirror_path="trafford/postcodes/trafford_postcodes_onspd_feb2025.csv", group="postcodes",
+        notes="Includes terminated postcodes; lon/lat are postcode centroids.",
+    ),
+    Dataset(
+        id="postcodes_england",
+        title="Code-Point Open (May 2025) postcodes for England with LSOA 2011",
+        publisher="Ordnance Survey (Code-Point Open) and ONS",
+        url=None, page="https://osdatahub.os.uk/downloads/open/CodePointOpen",
+        licence=OGL, attribution=OS_POSTCODE_ATTRIBUTION, vintage="Code-Point Open May 2025",
+        geography="postcode", format="parquet",
+        mirror_path="england/postcodes/england_postcodes_codepoint2025_lsoa11.parquet",
+        group="postcodes",
+        notes="Live postcodes only; LSOA 2021 is assigned by point in polygon.",
+    ),
+    Dataset(
+        id="postcodes_io",
+        title="postcodes.io bulk postcode look-up (online fallback)",
+        publisher="postcodes.io (Ideal Postcodes), from ONSPD",
+        url="https://api.postcodes.io/postcodes", licence=OGL, attribution=OS_POSTCODE_ATTRIBUTION,
+        vintage="live", geography="postcode", format="json", mirror_path=None, group="online",
+        notes="Used only when NEEDSMAP_POSTCODES_ONLINE is set; up to 100 postcodes a request.",
+    ),
+    Dataset(
+        id="oruk",
+        title="Open Referral UK (HSDS-UK) service directories configured for the area",
+        publisher="Each council's or provider's Open Referral UK feed",
+        url=None, page="https://openreferraluk.org/",
+        licence="as each feed states (schema CC BY-SA 4.0)",
+        attribution="Human Services Data Specification: an Open Referral resource (https://openreferral.org/)",
+        vintage="live", geography="point", format="hsds-uk",
+        mirror_path="formats/oruk_uk_profile_examples", group="oruk",
+        notes="Feeds are NEEDSMAP_ORUK_FEEDS (base URLs or dump folders); the mirror has only "
+              "the synthetic uk-profile examples.",
+    ),
+    Dataset(
+        id="charities_trafford",
+        title="Charity Commission register: charities operating in Trafford",
+        publisher="Charity Commission for England and Wales (via Trafford Data Lab)",
+        url=None, page="https://register-of-charities.charitycommission.gov.uk/register/full-register-download",
+        licence=OGL, attribution=OGL_ATTRIBUTION, vintage="register extract, April 2023",
+        geography="area of operation E08000009; contact postcode", format="csv",
+        mirror_path="trafford/services/charities_operating_in_trafford.csv", group="services",
+        notes="Every row operates in Trafford (E08000009); the address is the head office.",
+    ),
+    Dataset(
+        id="charities_register",
+        title="Charity Commission register of charities, daily full extract (charity table)",
+        publisher="Charity Commission for England and Wales",
+        url=f"{CCEW_EXTRACT}/json/publicextract.charity.zip",
+        page="https://register-of-charities.charitycommission.gov.uk/register/full-register-download",
+        licence=OGL, attribution=OGL_ATTRIBUTION, vintage="daily", geography="contact postcode",
+        format="zip-json", mirror_path=None, group="charities_register",
+        notes=f"Tab-separated form: {CCEW_EXTRACT}/txt/publicextract.charity.zip; areas of "
+              f"operation: {CCEW_EXTRACT}/json/publicextract.charity_area_of_operation.zip",
+    ),
+    _grants("json", "services"),
+    _grants("csv", "grants_csv", notes="The same grants as the JSON; load one or the other."),
+    Dataset(
+        id="osm_community",
+        title="OpenStreetMap community facilities (community centres, food banks, libraries, social facilities)",
+        publisher="OpenStreetMap contributors (Overpass API)",
+        url="https://overpass-api.de/api/interpreter", licence="Open Database Licence (ODbL) 1.0",
+        attribution="© OpenStreetMap contributors", vintage="live", geography="point",
+        format="overpass-json", mirror_path=None, group="osm",
+        notes="Queried for the loaded area's bounding box; no offline copy.",
+    ),
+    _local_list("food_banks", "Trafford food banks", "GM Poverty Action (via Trafford Data Lab)", "food",
+                attribution="Data gathered by GM Poverty Action",
+                licence="Open Government Licence (as stated by Trafford Data Lab; verify)"),
+    _local_list("gp_practices", "Trafford GP practices", "NHS Digital (ODS epraccur)", "health"),
+    _local_list("pharmacies", "Trafford pharmacies", "NHS Business Services Authority", "health",
+                vintage="Consolidated Pharmaceutical List 2024-25 Q4"),
+    _local_list("libraries", "Trafford libraries", "DCMS, amended by Trafford Council", "library"),
+    _local_list("mental_health", "Trafford mental health services", "Trafford Council", "mental_health",
+                attribution="Trafford Council"),
+    _local_list("community_hubs", "Trafford community hubs", "Trafford Council", "community_space"),
+    _local_list("dentists", "Trafford dentists", "Care Quality Commission", "health",
+                attribution="Uses information from the Care Quality Commission."),
+    _local_list("care_homes", "Trafford care homes", "Care Quality Commission", "older_people"),
+    _local_list("childrens_centres", "Trafford children's centres", "DfE Get Information about Schools",
+                "children_families"),
+    _local_list("jobcentres", "Trafford Jobcentre Plus offices", "Department for Work and Pensions",
+                "money_advice"),
+)
+
+DATASETS = DATASETS + SERVICE_DATASETS
 _BY_ID = {d.id: d for d in DATASETS}
 
 

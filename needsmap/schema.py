@@ -90,6 +90,13 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         );
         """,
     ),
+    (
+        3,
+        "services_source: every source's rows before de-duplication",
+        """
+        CREATE TABLE IF NOT EXISTS services_source AS SELECT * FROM services LIMIT 0;
+        """,
+    ),
 ]
 
 SCHEMA_VERSION = MIGRATIONS[-1][0]

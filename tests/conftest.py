@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -36,3 +37,19 @@ def trafford_store(tmp_path_factory: pytest.TempPathFactory, mirror: Path) -> Se
     s = make_settings(tmp, mirror)
     ingest.run(["all"], s, area="Trafford")
     return s
+
+
+@pytest.fixture
+def store_copy(trafford_store: Settings, tmp_path: Path, mirror: Path) -> Settings:
+    """A private copy of the Trafford store to load more into."""
+    shutil.copyfile(trafford_store.store_path, tmp_path / "needsmap.duckdb")
+    return make_settings(tmp_path, mirror)
+
+
+def trafford_points(s: Settings, n: int) -> list[tuple[str, float, float, str]]:
+    """The first ``n`` live Trafford postcodes in the store: (postcode, lon, lat, LSOA 2021)."""
+    from needsmap.store import StoreReader
+
+    return StoreReader(s.store_path).cursor().execute(
+        "SELECT postcode, lon, lat, lsoa21_code FROM postcodes WHERE source = 'onspd' AND NOT terminated "
+        "AND lsoa21_code IS NOT NULL ORDER BY postcode LIMIT ?", [n]).fetchall()

@@ -1,0 +1,160 @@
+"""Services from the real Trafford files: local lists, charities, grants, postcodes, geocoding."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+
+import ingest
+from needsmap import db, geocode
+from needsmap.config import Settings
+from needsmap.store import StoreReader
+
+from tests.conftest import make_settings
+
+SERVICES = "trafford/services"
+
+
+def _rows(mirror: Path, name: str) -> list[dict[str, str]]:
+    with open(mirror / SERVICES / name, encoding="utf-8-sig", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_postcode_spellings_normalise() -> None:
+    for text in ("m32 9af", "M329AF", " M32  9AF ", "m32-9af"):
+        assert geocode.normalise_postcode(text) == "M32 9AF"
+    assert geocode.normalise_postcode("NA") is None and geocode.normalise_postcode("") is None
+    con = db.connect()
+    expr = geocode.sql_normalise("'wa15 6sq'")
+    assert con.execute(f"SELECT {expr}").fetchone()[0] == "WA15 6SQ"
+
+
+def test_every_food_bank_loads_and_lands_in_an_lsoa(trafford_store: Settings, mirror: Path) -> None:
+    cur = StoreReader(trafford_store.store_path).cursor()
+    expected = {geocode.normalise_postcode(r["Postcode"]) for r in _rows(mirror, "trafford_food_banks.csv")}
+    got = cur.execute(
+        "SELECT postcode, geocode_method, lsoa21_code FROM services "
+        "WHERE source_dataset = 'services_trafford_food_banks'").fetchall()
+    assert len(got) == len(_rows(mirror, "trafford_food_banks.csv")) == 7
+    assert {r[0] for r in got} == expected
+    assert all(m == "postcode" and lsoa and lsoa.startswith("E01") for _, m, lsoa in got)
+    # M32 9AF is in E01006179 in the ONS postcode directory
+    assert ("M32 9AF", "postcode", "E01006179") in got
+
+
+@pytest.mark.parametrize("file,dataset", [
+    ("trafford_general_practices.csv", "gp_practices"), ("trafford_pharmacies.csv", "pharmacies"),
+    ("trafford_libraries.csv", "libraries"), ("trafford_community_hubs.csv", "community_hubs"),
+    ("trafford_dentists.csv", "dentists"), ("trafford_care_homes.csv", "care_homes"),
+    ("trafford_childrens_centres.csv", "childrens_centres"), ("trafford_jobcentreplus.csv", "jobcentres"),
+])
+def test_trafford_lists_all_load_inside_trafford(trafford_store: Settings, mirror: Path,
+                                                  file: str, dataset: str) -> None:
+    cur = StoreReader(trafford_store.store_path).cursor()
+    n, placed, cats = cur.execute(
+        "SELECT count(*), count(lsoa21_code), list(DISTINCT category) FROM services_source "
+        "WHERE source_dataset = ?", [f"services_trafford_{dataset}"]).fetchone()
+    assert n == len(_rows(mirror, file))
+    assert placed == n  # every one of these lists is in Trafford
+    assert "other" not in cats
+
+
+def test_mental_health_list_reports_what_is_outside_or_unplaceable(trafford_store: Settings) -> None:
+    cur = StoreReader(trafford_store.store_path).cursor()
+    rows = dict(cur.execute(
+        "SELECT geocode_method || '/' || (lsoa21_code IS NOT NULL), count(*) FROM services_source "
+        "WHERE source_dataset = 'services_trafford_mental_health' GROUP BY 1").fetchall())
+    assert rows == {"postcode/true": 44, "postcode/false": 15, "none/false": 1}
+    note = cur.execute("SELECT geocode_note FROM services_source WHERE postcode = 'WA1541HF'").fetchone()[0]
+    assert "malformed postcode" in note
+
+
+def test_charities_are_head_offices_and_278_fall_in_trafford(trafford_store: Settings, mirror: Path) -> None:
+    cur = StoreReader(trafford_store.store_path).cursor()
+    n, head, inside = cur.execute(
+        "SELECT count(*), bool_and(head_office), count(lsoa21_code) FROM services_source "
+        "WHERE source_dataset = 'charities_trafford'").fetchone()
+    assert n == len(_rows(mirror, "charities_operating_in_trafford.csv")) == 736
+    assert head and inside == 278
+    note = cur.execute("SELECT geocode_note FROM services_source WHERE source_record_id = '210843'").fetchone()[0]
+    assert "head office" in note and "outside" in note
+
+
+def test_terminated_postcodes_still_resolve(trafford_store: Settings) -> None:
+    cur = StoreReader(trafford_store.store_path).cursor()
+    live, dead = cur.execute(
+        "SELECT count(*) FILTER (WHERE NOT terminated), count(*) FILTER (WHERE terminated) "
+        "FROM postcodes WHERE source = 'onspd'").fetchone()
+    assert dead > 4000 and live > 6000
+    pc, lsoa = cur.execute("SELECT postcode, lsoa21_code FROM postcodes WHERE source = 'onspd' "
+                           "AND terminated ORDER BY postcode LIMIT 1").fetchone()
+    con = db.connect(trafford_store.store_path, read_only=True)
+    con.execute("CREATE TEMP TABLE s AS SELECT 1 AS key, 1 AS _row, 'x' AS name, 'x' AS record_id, "
+                "? AS postcode_raw, NULL::VARCHAR AS lon_raw, NULL::VARCHAR AS lat_raw, NULL::VARCHAR AS note",
+                [pc.lower().replace(" ", "")])
+    geocode.place(con, "s", "p", trafford_store)
+    method, code, note = con.execute("SELECT geocode_method, lsoa21_code, geocode_note FROM p").fetchone()
+    assert method == "postcode" and code in (lsoa, code) and code.startswith("E01") and "terminated" in note
+
+
+def test_england_postcodes_get_lsoa21_by_point_in_polygon(trafford_store: Settings) -> None:
+    cur = StoreReader(trafford_store.store_path).cursor()
+    # Trafford's live postcodes: the spatial join must agree with ONSPD for nearly all of them
+    agree, total = cur.execute(
+        "SELECT count(*) FILTER (WHERE c.lsoa21_code = o.lsoa21_code), count(*) FROM postcodes c "
+        "JOIN postcodes o ON o.postcode = c.postcode AND o.source = 'onspd' "
+        "WHERE c.source = 'codepoint' AND o.lad_code = 'E08000009'").fetchone()
+    # super-generalised polygons move edges by tens of metres: 87% agree on this mirror
+    assert total > 6000 and agree / total > 0.85
+
+
+def test_grants_json_and_csv_agree(store_copy: Settings, mirror: Path) -> None:
+    ingest.run(["grants_trafford_360giving_csv"], store_copy, area="Trafford")
+    cur = StoreReader(store_copy.store_path).cursor()
+    rows = dict((r[0], r[1:]) for r in cur.execute(
+        "SELECT source_dataset, count(*), round(sum(amount_awarded), 2), count(DISTINCT beneficiary_level), "
+        "min(beneficiary_code) FROM grants GROUP BY 1").fetchall())
+    grants = json.loads((mirror / SERVICES / "trafford_council_vcs_grants_360giving.json").read_text())["grants"]
+    total = round(sum(g["amountAwarded"] for g in grants), 2)
+    assert rows["grants_trafford_360giving"] == (555, total, 1, "E08000009")
+    assert rows["grants_trafford_360giving_csv"] == rows["grants_trafford_360giving"]
+
+
+def test_charity_register_json_and_tab_forms(store_copy: Settings, tmp_path: Path, mirror: Path) -> None:
+    rows = _rows(mirror, "charities_operating_in_trafford.csv")[:40]
+    for r in rows:
+        r["linked_charity_number"] = "0"
+        r["charity_registration_status"] = "Registered"
+    rows[0]["charity_registration_status"] = "Removed"
+    json_file = tmp_path / "publicextract.charity.json"
+    json_file.write_text(json.dumps(rows))
+    tsv_file = tmp_path / "publicextract.charity.txt"
+    with open(tsv_file, "w", newline="") as handle:
+        w = csv.DictWriter(handle, fieldnames=list(rows[0]), delimiter="\t")
+        w.writeheader()
+        w.writerows(rows)
+    from ingest import charities
+    from needsmap import registry
+    ds = registry.get("charities_register")
+    for path in (json_file, tsv_file):
+        con = db.connect(store_copy.store_path)
+        from needsmap import areas
+        from ingest.context import LoadContext
+        ctx = LoadContext(con=con, settings=store_copy)
+        ctx.area = areas.resolve(con, "Trafford")
+        areas.register_area_tables(con, ctx.area)
+        recs = charities.records(ctx, ds, path, path.name)
+        con.close()
+        in_trafford = {r["registered_charity_number"] for r in rows[1:]
+                       if geocode.normalise_postcode(r["charity_contact_postcode"]) in _trafford_postcodes(store_copy)}
+        assert {r["charity_number"] for r in recs} == in_trafford and in_trafford
+        assert all(r["head_office"] for r in recs)
+
+
+def _trafford_postcodes(s: Settings) -> set[str]:
+    cur = StoreReader(s.store_path).cursor()
+    return {r[0] for r in cur.execute(
+        "SELECT postcode FROM postcodes WHERE lsoa21_code IS NOT NULL OR lad_code = 'E08000009'").fetchall()}
