@@ -17,10 +17,11 @@ SERVICES = [
 
 
 def store_with_services(source: Path, target_dir: Path) -> Path:
-    """Copy a built store and add the test services (the services branch is not merged yet)."""
+    """Copy a built store and put exactly the test services in it (known names and places)."""
     target = target_dir / "needsmap.duckdb"
     shutil.copyfile(source, target)
     with StoreBuild(target) as con:
+        con.execute("DELETE FROM services")
         for i, (name, category, lon, lat, lsoa) in enumerate(SERVICES):
             con.execute(
                 """

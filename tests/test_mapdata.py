@@ -94,8 +94,10 @@ def test_area_detail(con):
 
 
 def test_services_and_provenance(trafford_store, tmp_path):
-    assert mapdata.services(StoreReader(trafford_store.store_path).cursor(),
-                            lad_code=TRAFFORD).empty
+    real = mapdata.services(StoreReader(trafford_store.store_path).cursor(), lad_code=TRAFFORD)
+    # The demo store's real services: only those placed in Trafford's LSOAs are on its map.
+    assert len(real) > 300 and real["lsoa21_code"].str.startswith("E01").all()
+    assert set(real["category"]) <= {c.id for c in taxonomy.CATEGORIES}
     con = StoreReader(store_with_services(trafford_store.store_path, tmp_path)).cursor()
     svc = mapdata.services(con, lad_code=TRAFFORD)
     assert len(svc) == len(SERVICES)
