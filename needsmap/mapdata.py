@@ -88,13 +88,22 @@ def score_breaks(scores: pd.Series) -> list[float]:
 def score_legend(breaks: list[float], area_name: str) -> list[LegendClass]:
     """Five score classes, highest (most deprived) first."""
     out = []
-    for i in range(len(breaks) - 1, 0, -1):
+    top = len(breaks) - 1
+    for i in range(top, 0, -1):
         low, high = breaks[i - 1], breaks[i]
-        where = "most deprived" if i == len(breaks) - 1 else (
-            "least deprived" if i == 1 else "middle")
+        place = top - i + 1  # 1 = the most deprived fifth
+        if place == 1:
+            where = "most deprived"
+        elif place == top:
+            where = "least deprived"
+        else:
+            where = f"{_ORDINALS[place]} most deprived"
         out.append(LegendClass(i, SCORE_COLOURS[i - 1],
                                f"Score {low:.3g} to {high:.3g} ({where} fifth of {area_name})"))
     return out
+
+
+_ORDINALS = {2: "2nd", 3: "3rd", 4: "4th"}
 
 
 def score_class(score: float | None, breaks: list[float]) -> int | None:

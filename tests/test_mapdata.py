@@ -38,6 +38,10 @@ def test_score_classes_cover_the_scores():
     legend = mapdata.score_legend(breaks, "Trafford")
     assert legend[0].label.endswith("(most deprived fifth of Trafford)")
     assert len(legend) == mapdata.SCORE_CLASSES
+    # Every class reads differently (a browser check found three "middle fifth" labels).
+    assert [lc.label.split("(")[1] for lc in legend][1:] == [
+        "2nd most deprived fifth of Trafford)", "3rd most deprived fifth of Trafford)",
+        "4th most deprived fifth of Trafford)", "least deprived fifth of Trafford)"]
 
 
 def test_authorities_and_measures(con):
