@@ -18,6 +18,7 @@ from typing import TypeVar
 import duckdb
 
 from needsmap import db
+from needsmap.config import Settings
 from needsmap.schema import migrate
 
 T = TypeVar("T")
@@ -134,3 +135,12 @@ class UserStore:
             self._writer.join(timeout=10)
         self._readers.close()
         self._con.close()
+
+
+def open_user_store(settings: Settings) -> UserStore:
+    """The configured user store: every caller (pages, CLI, tests) opens it through here.
+
+    Today the DuckDB file at ``settings.user_store_path``; a server database chosen by
+    ``settings.database_url`` plugs in here.
+    """
+    return UserStore(settings.user_store_path)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ import pytest
 import ingest
 from needsmap.config import Settings, load_settings
 from needsmap.testing import shared_data
+from needsmap.userstore import UserStore, open_user_store
 
 
 @pytest.fixture(scope="session")
@@ -28,6 +30,14 @@ def make_settings(tmp: Path, mirror: Path | str | None, **extra: object) -> Sett
 @pytest.fixture
 def settings(tmp_path: Path, mirror: Path) -> Settings:
     return make_settings(tmp_path, mirror)
+
+
+@pytest.fixture
+def user_store(tmp_path: Path, mirror: Path) -> Iterator[UserStore]:
+    """An empty user store (needs, accounts, moderation) from the configured backend."""
+    store = open_user_store(make_settings(tmp_path, mirror))
+    yield store
+    store.close()
 
 
 @pytest.fixture(scope="session")

@@ -21,10 +21,8 @@ STRETFORD = (-2.3160, 53.4460)
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> UserStore:
-    s = UserStore(tmp_path / "user.duckdb")
-    yield s
-    s.close()
+def store(user_store: UserStore) -> UserStore:
+    return user_store
 
 
 @pytest.fixture
