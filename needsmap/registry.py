@@ -46,8 +46,14 @@ class Dataset:
         """File name for the local cache."""
         if self.mirror_path:
             return self.mirror_path.rsplit("/", 1)[-1]
-        ext = "geojson" if self.format == "arcgis-geojson" else self.format
-        return f"{self.id}.{ext}"
+        return f"{self.id}.{self.extension}"
+
+    @property
+    def extension(self) -> str:
+        """The file extension readers go by: 'zip-json' is a zip, 'arcgis-geojson' GeoJSON."""
+        if self.format.startswith("zip"):
+            return "zip"
+        return "geojson" if self.format == "arcgis-geojson" else self.format
 
 
 DATASETS: tuple[Dataset, ...] = (
@@ -310,8 +316,20 @@ SERVICE_DATASETS: tuple[Dataset, ...] = (
         page="https://register-of-charities.charitycommission.gov.uk/register/full-register-download",
         licence=OGL, attribution=OGL_ATTRIBUTION, vintage="daily", geography="contact postcode",
         format="zip-json", mirror_path=None, group="charities_register",
-        notes=f"Tab-separated form: {CCEW_EXTRACT}/txt/publicextract.charity.zip; areas of "
-              f"operation: {CCEW_EXTRACT}/json/publicextract.charity_area_of_operation.zip",
+        notes=f"Tab-separated form: {CCEW_EXTRACT}/txt/publicextract.charity.zip. Read with "
+              "charities_area_of_operation: a charity is kept when its contact postcode is in the "
+              "area or its area of operation names the area's local authority.",
+    ),
+    Dataset(
+        id="charities_area_of_operation",
+        title="Charity Commission register, daily full extract (area of operation table)",
+        publisher="Charity Commission for England and Wales",
+        url=f"{CCEW_EXTRACT}/json/publicextract.charity_area_of_operation.zip",
+        page="https://register-of-charities.charitycommission.gov.uk/register/full-register-download",
+        licence=OGL, attribution=OGL_ATTRIBUTION, vintage="daily",
+        geography="local authority, region or country named", format="zip-json", mirror_path=None,
+        group="charities_register",
+        notes="Fetched with charities_register and used to choose its rows; not a table of its own.",
     ),
     _grants("json", "services"),
     _grants("csv", "grants_csv", notes="The same grants as the JSON; load one or the other."),
