@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 import streamlit as st
 
 from needsmap import mapdata
+from needsmap._errors import StoreError
 from needsmap.config import load_settings
 from needsmap.store import StoreReader
 
@@ -43,8 +44,13 @@ def _cached(name: str, path: str, generation: object, args: tuple, kwargs: tuple
 def read(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """Call a ``needsmap.mapdata`` function on a fresh cursor, cached per store generation."""
     store = reader()
-    return _cached(fn.__name__, str(store.store_path), store.generation, args,
-                   tuple(sorted(kwargs.items())))
+    try:
+        return _cached(fn.__name__, str(store.store_path), store.generation, args,
+                       tuple(sorted(kwargs.items())))
+    except StoreError as exc:  # no store yet, or one from an older needsmap: say what to do
+        st.error(f"The data store cannot be read: {exc}")
+        st.stop()
+        raise  # st.stop() ends the run; this line is for type checkers
 
 
 def legend_html(classes: list[mapdata.LegendClass], title: str) -> str:

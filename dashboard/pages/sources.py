@@ -12,9 +12,15 @@ st.title("Sources")
 st.markdown(f"Every dataset in this store, who publishes it, how old it is and the words its "
             f"licence asks us to show. Most are under the [{OGL}]({OGL_URL}).")
 frame = read(mapdata.provenance)
-st.dataframe(frame, hide_index=True, width="stretch",
-             column_config={"url": st.column_config.LinkColumn("Publisher's address"),
-                            "rows_loaded": "Rows", "sha256": "File checksum (SHA-256)"})
+# The overview keeps to what fits a laptop screen; each dataset's full record (attribution,
+# address, checksum) is in its expander below and in the full table for analysts.
+SUMMARY = ["title", "publisher", "vintage", "licence", "retrieved", "rows_loaded"]
+LABELS = {"title": "Dataset", "publisher": "Published by", "vintage": "Edition", "licence": "Licence",
+          "retrieved": "Fetched", "rows_loaded": "Rows", "url": st.column_config.LinkColumn("Address"),
+          "sha256": "File checksum (SHA-256)"}
+st.dataframe(frame, hide_index=True, width="stretch", column_order=SUMMARY, column_config=LABELS)
+with st.expander("Full table (every column, for analysts)"):
+    st.dataframe(frame, hide_index=True, width="stretch", column_config=LABELS)
 st.subheader("Each dataset in plain words")
 for row in frame.itertuples(index=False):
     with st.expander(row.title):
