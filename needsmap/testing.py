@@ -188,7 +188,7 @@ class PostgresServer:
     def _pg_ctl(self, *args: str) -> None:
         cmd = [*self._run_as, str(self.bin / "pg_ctl"), "-D", str(self.root / "data"),
                "-l", str(self.root / "server.log"), "-w", "-t", "60", *args]
-        done = subprocess.run(cmd, capture_output=True, text=True)
+        done = subprocess.run(cmd, capture_output=True, text=True, cwd=self.root)
         if done.returncode != 0:
             log = (self.root / "server.log").read_text(errors="replace")[-2000:]
             raise RuntimeError(f"pg_ctl {' '.join(args)} failed: {done.stderr}\n{log}")
@@ -204,7 +204,7 @@ class PostgresServer:
         done = subprocess.run(
             [*self._run_as, str(self.bin / "initdb"), "-D", str(self.root / "data"), "-U", self.user,
              "--auth=trust", "-E", "UTF8", "--locale=C", "--no-sync"],
-            capture_output=True, text=True)
+            capture_output=True, text=True, cwd=self.root)  # the postgres user may not read ours
         if done.returncode != 0:
             raise RuntimeError(f"initdb failed: {done.stderr}")
         # Settings in the file, not on the command line, so that a restart keeps them. fsync is
