@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
@@ -25,7 +27,7 @@ from typing import Any, Protocol, TypeVar
 import duckdb
 
 from needsmap import db
-from needsmap._errors import StoreError
+from needsmap._errors import StoreError, StoreUnavailable
 from needsmap.config import Settings
 from needsmap.schema import current_version, migrate
 
@@ -141,17 +143,17 @@ class UserStore:
             if item is _STOP:
                 self._stop_writing()
                 return
-            fn, idempotent, future = item  # type: ignore[misc]
+            fn, idempotent, queued_at, future = item  # type: ignore[misc]
             if not future.set_running_or_notify_cancel():
                 continue
             try:
-                result = self._transact(fn, idempotent)
+                result = self._transact(fn, idempotent, queued_at)
             except BaseException as exc:  # the caller gets the exception, the writer lives on
                 future.set_exception(exc)
             else:
                 future.set_result(result)
 
-    def _transact(self, fn: Write[T], idempotent: bool) -> T:
+    def _transact(self, fn: Write[T], idempotent: bool, queued_at: float) -> T:
         """Run ``fn`` in one transaction on the writer's connection (writer thread only)."""
         con = self._writer_con
         if con is None:
@@ -182,8 +184,14 @@ class UserStore:
         if not self._writer.is_alive():
             raise RuntimeError("the user store is closed")
         future: Future[T] = Future()
-        self._queue.put((fn, idempotent, future))
-        return future.result(timeout=timeout)
+        self._queue.put((fn, idempotent, time.monotonic(), future))
+        try:
+            return future.result(timeout=timeout)
+        except FutureTimeout:
+            # Still queued: it never runs, so the caller may safely try again. Already running:
+            # it may yet be saved.
+            raise StoreUnavailable(StoreUnavailable.NOT_SAVED if future.cancel()
+                                   else StoreUnavailable.MAYBE_SAVED) from None
 
     def read(self) -> duckdb.DuckDBPyConnection:
         """A cursor for one request in one thread."""

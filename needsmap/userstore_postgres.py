@@ -223,9 +223,13 @@ class PostgresUserStore(UserStore):
             except psycopg.Error:
                 self._pg.close()
 
-    def _transact(self, fn: Write[T], idempotent: bool) -> T:
-        """Run ``fn`` in one PostgreSQL transaction, retrying while the server is away."""
-        deadline = time.monotonic() + self.retry_seconds
+    def _transact(self, fn: Write[T], idempotent: bool, queued_at: float) -> T:
+        """Run ``fn`` in one PostgreSQL transaction, retrying while the server is away.
+
+        The retry window starts when the write was queued, so writes waiting behind one that is
+        retrying do not each wait the whole window again: past it they get one attempt.
+        """
+        deadline = queued_at + self.retry_seconds
         delay = 0.05
         while True:
             stage = "connect"

@@ -108,3 +108,24 @@ def test_an_older_store_is_brought_up_to_date_keeping_its_records(
         "SELECT description, age_groups, lon, created_at, submission_key FROM needs").fetchone()
     assert row == ("kept across the upgrade", ["older people (65+)"], -2.316,
                    datetime(2026, 1, 5, 10, 30), None)
+
+
+def test_a_write_that_waits_too_long_is_withdrawn_not_saved_late(open_store: Callable[..., UserStore]) -> None:
+    from needsmap._errors import StoreUnavailable
+
+    store = open_store()
+    release = threading.Event()
+
+    def slow(con):  # noqa: ANN001, ANN202
+        release.wait(10)
+        return _add("first", "slow")(con)
+
+    first = threading.Thread(target=store.write, args=(slow,))
+    first.start()
+    with pytest.raises(StoreUnavailable, match="so this was not saved"):
+        store.write(_add("second", "queued behind the slow one"), timeout=0.2)
+    release.set()
+    first.join()
+    assert store.write(_add("third", "after")) == 2  # the withdrawn write never ran
+    assert [r[0] for r in store.read().execute("SELECT author FROM notes ORDER BY id").fetchall()] == [
+        "first", "third"]
