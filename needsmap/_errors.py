@@ -29,3 +29,23 @@ class ValidationError(NeedsmapError):
 
 class StoreError(NeedsmapError):
     """The store is missing, locked or at an unknown schema version."""
+
+
+class StoreUnavailable(StoreError):
+    """The server database cannot be reached just now; the action can be tried again shortly.
+
+    Its message is plain enough to show on a page as it is, and never holds the database address
+    (which may carry a password); the driver's own error is kept as ``__cause__`` for the logs.
+    """
+
+    NOT_SAVED = ("The database cannot be reached just now, so this was not saved. Please try "
+                 "again in a moment: nothing already saved has been lost, and sending the same "
+                 "report again will not save it twice.")
+    MAYBE_SAVED = ("The connection to the database was lost while saving, so this may or may not "
+                   "have been saved. Please check before doing it again; nothing saved earlier "
+                   "has been lost.")
+    NOT_READ = ("The database cannot be reached just now. Please try again in a moment: nothing "
+                "saved has been lost.")
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message or self.NOT_SAVED)

@@ -71,7 +71,7 @@ def create_account(store: UserStore, username: str, password: str, role: str,
              datetime.now(timezone.utc).replace(tzinfo=None)],
         )
 
-    store.write(write)
+    store.write(write, idempotent=True)  # an upsert: the same account however often it runs
     return User(username, role, display_name or username, group_name)
 
 

@@ -1,4 +1,4 @@
-"""The `needsmap` command: ingest datasets, show where the data came from, check the store."""
+"""The `needsmap` command: ingest datasets, show where the data came from, check the stores."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from needsmap import provenance, registry
 from needsmap._errors import NeedsmapError
 from needsmap.config import load_settings
 from needsmap.store import StoreReader
+from needsmap.userstore import StoreStatus, open_user_store, store_status
 
 
 def _fail(exc: Exception) -> None:
@@ -111,6 +112,54 @@ def datasets() -> None:
     for d in registry.DATASETS:
         click.echo(f"{d.id:<24} {d.group:<12} {d.geography:<12} {d.url or d.page}")
         click.echo(f"{'':<24} mirror: {d.mirror_path}")
+
+
+@main.group(name="db")
+def db_group() -> None:
+    """The user store (residents' reports, notes, moderation, accounts): a DuckDB file, or
+    PostgreSQL when NEEDSMAP_DATABASE_URL is set."""
+
+
+def _print_status(status: StoreStatus) -> None:
+    click.echo(f"User store: {status.backend} at {status.location}")
+    for name, value in status.details.items():
+        click.echo(f"  {name:<14} {value}")
+
+
+@db_group.command()
+def upgrade() -> None:
+    """Apply the schema steps the user store lacks (safe to run again, and from two servers)."""
+    try:
+        settings = load_settings()
+        before = store_status(settings)
+        open_user_store(settings).close()
+        after = store_status(settings)
+    except NeedsmapError as exc:
+        _fail(exc)
+    _print_status(after)
+    if not before.pending:
+        click.echo(f"  schema version {after.version}: already up to date")
+        return
+    click.echo(f"  schema version {before.version} -> {after.version}")
+    for number, title in before.pending:
+        click.echo(f"  applied {number}: {title}")
+
+
+@db_group.command()
+def status() -> None:
+    """Where the user store is, its schema version and the steps it lacks."""
+    try:
+        current = store_status(load_settings())
+    except NeedsmapError as exc:
+        _fail(exc)
+    _print_status(current)
+    click.echo(f"  schema version {current.version}")
+    if current.pending:
+        click.echo(f"  {len(current.pending)} step(s) to apply with `needsmap db upgrade`:")
+        for number, title in current.pending:
+            click.echo(f"    {number}: {title}")
+    else:
+        click.echo("  up to date")
 
 
 if __name__ == "__main__":

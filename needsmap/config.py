@@ -12,6 +12,7 @@
 | NEEDSMAP_HTTP_BACKOFF | first back-off in seconds; doubles each retry | 1.0 |
 | NEEDSMAP_SUPPRESS_BELOW | resident counts below this are shown as "fewer than N" | 10 |
 | NEEDSMAP_DATABASE_URL | postgresql://... to keep user records in PostgreSQL | unset (DuckDB) |
+| NEEDSMAP_DATABASE_RETRY | seconds to keep retrying a write while PostgreSQL is unreachable | 5 |
 | NEEDSMAP_ORUK_FEEDS | Open Referral UK feeds to load: base URLs or HSDS-UK dump paths, comma-separated | unset |
 | NEEDSMAP_POSTCODES_ONLINE | base URL of a postcodes.io service for postcodes the offline directory lacks | unset (offline only) |
 """
@@ -47,6 +48,7 @@ class Settings:
     http_backoff: float = 1.0
     suppress_below: int = 10
     database_url: str | None = None
+    database_retry_seconds: float = 5.0
     oruk_feeds: tuple[str, ...] = ()
     postcodes_online: str | None = None
     extra: dict[str, str] = field(default_factory=dict)
@@ -72,6 +74,7 @@ def load_settings(**overrides: object) -> Settings:
         "http_backoff": _env_float("NEEDSMAP_HTTP_BACKOFF", 1.0),
         "suppress_below": int(_env_float("NEEDSMAP_SUPPRESS_BELOW", 10)),
         "database_url": os.environ.get("NEEDSMAP_DATABASE_URL") or None,
+        "database_retry_seconds": _env_float("NEEDSMAP_DATABASE_RETRY", 5.0),
         "oruk_feeds": tuple(
             f.strip() for f in os.environ.get("NEEDSMAP_ORUK_FEEDS", "").split(",") if f.strip()
         ),

@@ -11,16 +11,15 @@ import csv
 import hashlib
 import io
 import time
+import uuid
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-import duckdb
-
 from needsmap._errors import ValidationError
 from needsmap.accounts import User, require
 from needsmap.taxonomy import NEED_CATEGORIES
-from needsmap.userstore import UserStore
+from needsmap.userstore import Connection, UserStore
 
 NEED_IDS = tuple(c.id for c in NEED_CATEGORIES)
 AGE_GROUPS = ("children (0-15)", "young people (16-24)", "adults (25-64)", "older people (65+)")
@@ -57,6 +56,12 @@ class NeedReport:
 
 def _now() -> datetime:
     return datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
+
+
+def new_submission_key() -> str:
+    """A key for one filled-in form: make it when the form is shown and send it with every try,
+    so that a report sent again after an error is saved once."""
+    return uuid.uuid4().hex
 
 
 def session_hash(session_id: str) -> str:
@@ -103,36 +108,49 @@ class RateLimiter:
 
 
 def submit(store: UserStore, report: NeedReport, *, session_id: str, user: User | None = None,
-           entered_by: str | None = None) -> int:
-    """Save a report as pending moderation; return its id."""
+           entered_by: str | None = None, submission_key: str | None = None) -> int:
+    """Save a report as pending moderation; return its id.
+
+    Sent again with the same ``submission_key`` (after a temporary error, a double click, or
+    from another app process), the report is saved once and its first id returned.
+    """
     require(user, "report")
     problems = check_report(report)
     if problems:
         raise ValidationError("the report was not saved", problems)
+    key = submission_key or new_submission_key()
     loc = report.location
     values = [
         _now(), report.category, report.description.strip(), report.people_affected,
         list(report.age_groups), loc.lon, loc.lat, loc.postcode, loc.lsoa21_code, loc.lad_code,
         (report.contact or "").strip() or None, report.channel, report.consent_recorded,
-        entered_by, session_hash(session_id),
+        entered_by, session_hash(session_id), key,
     ]
 
-    def write(con: duckdb.DuckDBPyConnection) -> int:
-        return con.execute(
+    def write(con: Connection) -> int:
+        return _insert_once(con, "needs", (
             "INSERT INTO needs (created_at, category, description, people_affected, age_groups, lon, "
             "lat, postcode, lsoa21_code, lad_code, contact, channel, consent_recorded, entered_by, "
-            "session_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-            values,
-        ).fetchone()[0]
+            "session_hash, submission_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (submission_key) DO NOTHING RETURNING id"), values, key)
 
-    return store.write(write)
+    return store.write(write, idempotent=True)
+
+
+def _insert_once(con: Connection, table: str, insert: str, values: list[object], key: str) -> int:
+    """Run an ``INSERT ... ON CONFLICT (submission_key) DO NOTHING RETURNING id``; the id of the
+    row with ``key``, whether inserted now or earlier."""
+    row = con.execute(insert, values).fetchone()
+    if row is None:
+        row = con.execute(f"SELECT id FROM {table} WHERE submission_key = ?", [key]).fetchone()
+    return row[0]
 
 
 def add_support(store: UserStore, need_id: int, *, session_id: str) -> bool:
     """ "This affects me too": counted once per session; False if already counted."""
     key = session_hash(session_id)
 
-    def write(con: duckdb.DuckDBPyConnection) -> bool:
+    def write(con: Connection) -> bool:
         status = con.execute("SELECT status FROM needs WHERE id = ?", [need_id]).fetchone()
         if not status or status[0] != "approved":
             raise ValidationError(f"need {need_id} is not open for support")
@@ -142,12 +160,15 @@ def add_support(store: UserStore, need_id: int, *, session_id: str) -> bool:
         ).fetchall()
         return bool(done)
 
-    return store.write(write)
+    return store.write(write, idempotent=True)
 
 
 def annotate(store: UserStore, user: User, *, area_level: str, area_code: str, body: str,
-             evidence_url: str | None = None) -> int:
-    """A community group's note on an LSOA or ward; pending until a moderator approves it."""
+             evidence_url: str | None = None, submission_key: str | None = None) -> int:
+    """A community group's note on an LSOA or ward; pending until a moderator approves it.
+
+    Like ``submit``, a note sent again with the same ``submission_key`` is saved once.
+    """
     require(user, "annotate")
     problems = []
     if area_level not in ("lsoa21", "ward"):
@@ -161,15 +182,17 @@ def annotate(store: UserStore, user: User, *, area_level: str, area_code: str, b
     if problems:
         raise ValidationError("the note was not saved", problems)
 
-    def write(con: duckdb.DuckDBPyConnection) -> int:
-        return con.execute(
-            "INSERT INTO annotations (created_at, author, group_name, area_level, area_code, body, "
-            "evidence_url) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
-            [_now(), user.username, user.group_name, area_level, area_code, body.strip(),
-             evidence_url or None],
-        ).fetchone()[0]
+    key = submission_key or new_submission_key()
 
-    return store.write(write)
+    def write(con: Connection) -> int:
+        return _insert_once(con, "annotations", (
+            "INSERT INTO annotations (created_at, author, group_name, area_level, area_code, body, "
+            "evidence_url, submission_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (submission_key) DO NOTHING RETURNING id"),
+            [_now(), user.username, user.group_name, area_level, area_code, body.strip(),
+             evidence_url or None, key], key)
+
+    return store.write(write, idempotent=True)
 
 
 _TABLES = {"need": ("needs", "description"), "annotation": ("annotations", "body")}
@@ -189,7 +212,7 @@ def moderate(store: UserStore, moderator: User, item_type: str, item_id: int, ac
         raise ValidationError("the edited text is empty")
     table, text_col = _TABLES[item_type]
 
-    def write(con: duckdb.DuckDBPyConnection) -> None:
+    def write(con: Connection) -> None:
         row = con.execute(f"SELECT {text_col}, status FROM {table} WHERE id = ?", [item_id]).fetchone()
         if row is None:
             raise ValidationError(f"there is no {item_type} {item_id}")
@@ -310,26 +333,31 @@ def parse_csv(data: bytes, *, filename: str, locate_postcode) -> CsvImport:  # n
 
 
 def submit_many(store: UserStore, reports: list[NeedReport], *, facilitator: User,
-                session_id: str) -> list[int]:
-    """Save a facilitator's batch in one transaction: all rows or none."""
+                session_id: str, submission_key: str | None = None) -> list[int]:
+    """Save a facilitator's batch in one transaction: all rows or none.
+
+    With the same ``submission_key`` (one per uploaded file), a batch sent again is saved once.
+    """
     require(facilitator, "report")
     for i, r in enumerate(reports, start=1):
         if problems := check_report(r):
             raise ValidationError(f"row {i} was not valid; nothing was saved", problems)
     key = session_hash(session_id)
+    batch = submission_key or new_submission_key()
 
-    def write(con: duckdb.DuckDBPyConnection) -> list[int]:
+    def write(con: Connection) -> list[int]:
         ids = []
-        for r in reports:
+        for row, r in enumerate(reports, start=1):
             loc = r.location
-            ids.append(con.execute(
+            row_key = f"{batch}:{row}"
+            ids.append(_insert_once(con, "needs", (
                 "INSERT INTO needs (created_at, category, description, people_affected, age_groups, "
                 "lon, lat, postcode, lsoa21_code, lad_code, channel, consent_recorded, entered_by, "
-                "session_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                "session_hash, submission_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (submission_key) DO NOTHING RETURNING id"),
                 [_now(), r.category, r.description.strip(), r.people_affected, list(r.age_groups),
                  loc.lon, loc.lat, loc.postcode, loc.lsoa21_code, loc.lad_code, r.channel,
-                 r.consent_recorded, facilitator.username, key],
-            ).fetchone()[0])
+                 r.consent_recorded, facilitator.username, key, row_key], row_key))
         return ids
 
-    return store.write(write)
+    return store.write(write, idempotent=True)

@@ -1,16 +1,26 @@
-"""Public test helpers: the offline data mirror, and a loopback HTTP server that serves it.
+"""Public test helpers: the offline data mirror, a loopback HTTP server that serves it, and a
+throw-away PostgreSQL server.
 
-The server serves files from a folder at their relative paths (so it is a base-URL mirror)
+The HTTP server serves files from a folder at their relative paths (so it is a base-URL mirror)
 and can be told to misbehave for a path: answer 500 a few times, send a web page, cut the body
 short or drop the connection, as real publishers' servers sometimes do. Tests use it so that
 the real ``requests`` code path runs.
+
+``postgres_server()`` runs Debian's PostgreSQL 15 (with PostGIS) in a temporary folder on a free
+loopback port, so the suite runs against a real server that tests may also stop and restart.
 """
 
 from __future__ import annotations
 
 import http.server
 import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
 import threading
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -123,3 +133,125 @@ def loopback_server(root: Path | None = None) -> Iterator[LoopbackServer]:
     finally:
         httpd.shutdown()
         httpd.server_close()
+
+
+# --- A throw-away PostgreSQL server -------------------------------------------------------------
+
+PG_BIN = Path("/usr/lib/postgresql/15/bin")  # Debian's postgresql-15; NEEDSMAP_TEST_PGBIN overrides
+TEMPLATE = "needsmap_template"
+
+
+class PostgresMissing(RuntimeError):
+    """The PostgreSQL server programs (initdb, pg_ctl) are not installed."""
+
+
+def postgres_bin() -> Path:
+    """The folder holding initdb and pg_ctl."""
+    env = os.environ.get("NEEDSMAP_TEST_PGBIN")
+    candidates = [Path(env)] if env else [PG_BIN]
+    if not env and (found := shutil.which("initdb")):
+        candidates.append(Path(found).parent)
+    for folder in candidates:
+        if (folder / "initdb").is_file() and (folder / "pg_ctl").is_file():
+            return folder
+    raise PostgresMissing(
+        f"PostgreSQL 15 is not installed (no initdb and pg_ctl in {', '.join(map(str, candidates))});"
+        " install it with: apt-get install postgresql postgresql-15-postgis-3"
+    )
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class PostgresServer:
+    """A PostgreSQL cluster in ``root`` listening on 127.0.0.1:``port`` (trust auth, no password).
+
+    initdb refuses to run as root, so under root the server runs as Debian's ``postgres`` user.
+    """
+
+    root: Path
+    port: int
+    bin: Path
+    user: str = "needsmap"
+
+    @property
+    def _run_as(self) -> list[str]:
+        return ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+
+    def url(self, dbname: str = "postgres") -> str:
+        return f"postgresql://{self.user}@127.0.0.1:{self.port}/{dbname}"
+
+    def _pg_ctl(self, *args: str) -> None:
+        cmd = [*self._run_as, str(self.bin / "pg_ctl"), "-D", str(self.root / "data"),
+               "-l", str(self.root / "server.log"), "-w", "-t", "60", *args]
+        done = subprocess.run(cmd, capture_output=True, text=True, cwd=self.root)
+        if done.returncode != 0:
+            log = (self.root / "server.log").read_text(errors="replace")[-2000:]
+            raise RuntimeError(f"pg_ctl {' '.join(args)} failed: {done.stderr}\n{log}")
+
+    def init(self) -> None:
+        if os.geteuid() == 0:
+            try:
+                owner = pwd.getpwnam("postgres")
+            except KeyError:
+                raise PostgresMissing("running as root needs Debian's 'postgres' user "
+                                      "(apt-get install postgresql)") from None
+            os.chown(self.root, owner.pw_uid, owner.pw_gid)
+        done = subprocess.run(
+            [*self._run_as, str(self.bin / "initdb"), "-D", str(self.root / "data"), "-U", self.user,
+             "--auth=trust", "-E", "UTF8", "--locale=C", "--no-sync"],
+            capture_output=True, text=True, cwd=self.root)  # the postgres user may not read ours
+        if done.returncode != 0:
+            raise RuntimeError(f"initdb failed: {done.stderr}")
+        # Settings in the file, not on the command line, so that a restart keeps them. fsync is
+        # off (a throw-away cluster); commits still wait for the WAL, so a crash loses nothing.
+        with open(self.root / "data" / "postgresql.conf", "a") as conf:
+            conf.write(f"\nport = {self.port}\nlisten_addresses = '127.0.0.1'\n"
+                       f"unix_socket_directories = '{self.root}'\nfsync = off\n"
+                       "full_page_writes = off\nmax_connections = 200\n")
+
+    def start(self) -> None:
+        self._pg_ctl("start")
+
+    def stop(self, mode: str = "fast") -> None:
+        """Stop the server; ``mode='immediate'`` kills it as a crash would."""
+        self._pg_ctl("stop", "-m", mode)
+
+    def admin(self, sql: str, dbname: str = "postgres") -> None:
+        """Run SQL outside a transaction (CREATE/DROP DATABASE) as the cluster's superuser."""
+        import psycopg
+
+        with psycopg.connect(self.url(dbname), autocommit=True) as conn:
+            conn.execute(sql)
+
+    def create_database(self, template: str = TEMPLATE) -> str:
+        """A new empty database copied from ``template`` (PostGIS enabled); its URL."""
+        name = f"test_{uuid.uuid4().hex[:12]}"
+        self.admin(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+        return self.url(name)
+
+    def drop_database(self, url: str) -> None:
+        name = url.rsplit("/", 1)[1]
+        self.admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@contextmanager
+def postgres_server() -> Iterator[PostgresServer]:
+    """Start a PostgreSQL 15 cluster with a PostGIS-enabled template database; remove it after."""
+    server = PostgresServer(Path(tempfile.mkdtemp(prefix="needsmap-pg-")), _free_port(),
+                            postgres_bin())
+    try:
+        server.init()
+        server.start()
+        try:
+            server.admin(f'CREATE DATABASE "{TEMPLATE}"')
+            server.admin("CREATE EXTENSION postgis", dbname=TEMPLATE)
+            yield server
+        finally:
+            server.stop("immediate")
+    finally:
+        shutil.rmtree(server.root, ignore_errors=True)

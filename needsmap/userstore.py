@@ -1,28 +1,46 @@
 """Records that users write (needs, annotations, moderation, decisions) in their own store.
 
 The reference store is rebuilt by ingest and swapped in whole; what residents write must never
-be lost in such a swap, so it lives in a separate DuckDB file that only the app process opens.
-All writes go through one writer thread, one at a time and each in its own transaction (the
-datasette model); reads use their own cursors and never wait for the writer's queue.
+be lost in such a swap, so it lives in a separate store. Two backends, chosen by
+``NEEDSMAP_DATABASE_URL``: a DuckDB file that only the app process opens (the default), or a
+PostgreSQL database shared by many app processes (``needsmap.userstore_postgres``).
+
+Either way all writes of a process go through one writer thread, one at a time and each in its
+own transaction (the datasette model); reads use their own DuckDB cursors, speak DuckDB SQL on
+both backends and never wait for the writer's queue. SQL inside a write function must be
+accepted by DuckDB and PostgreSQL alike (plain INSERT/UPDATE/SELECT, ``RETURNING``,
+``ON CONFLICT``), with ``?`` placeholders.
 """
 
 from __future__ import annotations
 
 import queue
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, Protocol, TypeVar
 
 import duckdb
 
 from needsmap import db
+from needsmap._errors import StoreError, StoreUnavailable
 from needsmap.config import Settings
-from needsmap.schema import migrate
+from needsmap.schema import current_version, migrate
 
 T = TypeVar("T")
-Write = Callable[[duckdb.DuckDBPyConnection], T]
+
+
+class Connection(Protocol):
+    """What a write function is given: a DuckDB connection, or PostgreSQL behind the same call."""
+
+    def execute(self, sql: str, parameters: Any = None) -> Any: ...
+
+
+Write = Callable[[Connection], T]
 
 # Later features add their tables as further steps here; never edit a step once released.
 USER_MIGRATIONS: list[tuple[int, str, str]] = [
@@ -72,57 +90,108 @@ USER_MIGRATIONS: list[tuple[int, str, str]] = [
         );
         """,
     ),
+    (
+        5,
+        "submission keys: a report or note sent again after an error is saved once",
+        """
+        ALTER TABLE needs ADD COLUMN IF NOT EXISTS submission_key VARCHAR;
+        CREATE UNIQUE INDEX IF NOT EXISTS needs_submission_key ON needs (submission_key);
+        ALTER TABLE annotations ADD COLUMN IF NOT EXISTS submission_key VARCHAR;
+        CREATE UNIQUE INDEX IF NOT EXISTS annotations_submission_key ON annotations (submission_key);
+        """,
+    ),
 ]
 
 _STOP = object()
 
 
 class UserStore:
-    """One writer thread owns the read-write connection; ``read()`` gives a cursor per caller."""
+    """The DuckDB file backend. One writer thread owns the read-write connection; ``read()``
+    gives a cursor per caller."""
+
+    backend = "duckdb"
 
     def __init__(self, path: Path | str,
                  migrations: list[tuple[int, str, str]] | None = None) -> None:
         self.path = Path(path) if str(path) != ":memory:" else path
         if isinstance(self.path, Path):
             self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._con = db.connect(self.path)
+        try:
+            self._con = db.connect(self.path)
+        except duckdb.IOException as exc:
+            hint = " (another process, such as the dashboard, has it open)" if "lock" in str(exc) else ""
+            raise StoreError(f"cannot open the user store {self.path}: {exc}{hint}") from exc
         migrate(self._con, migrations or USER_MIGRATIONS)
+        self._start()
+
+    @property
+    def location(self) -> str:
+        """Where the records are, fit to print (no password)."""
+        return str(self.path)
+
+    def _start(self) -> None:
         self._readers = self._con.cursor()
         self._reader_lock = threading.Lock()
+        self._writer_con: duckdb.DuckDBPyConnection | None = None
         self._queue: queue.Queue[object] = queue.Queue()
         self._writer = threading.Thread(target=self._run, name="needsmap-writer", daemon=True)
         self._writer.start()
 
     def _run(self) -> None:
-        con = self._con.cursor()
         while True:
             item = self._queue.get()
             if item is _STOP:
-                con.close()
+                self._stop_writing()
                 return
-            fn, future = item  # type: ignore[misc]
+            fn, idempotent, queued_at, future = item  # type: ignore[misc]
             if not future.set_running_or_notify_cancel():
                 continue
             try:
-                con.execute("BEGIN TRANSACTION")
-                result = fn(con)
-                con.execute("COMMIT")
+                result = self._transact(fn, idempotent, queued_at)
             except BaseException as exc:  # the caller gets the exception, the writer lives on
-                try:
-                    con.execute("ROLLBACK")
-                except duckdb.Error:
-                    pass
                 future.set_exception(exc)
             else:
                 future.set_result(result)
 
-    def write(self, fn: Write[T], *, timeout: float | None = 30.0) -> T:
-        """Run ``fn(con)`` on the writer thread in one transaction; return its result."""
+    def _transact(self, fn: Write[T], idempotent: bool, queued_at: float) -> T:
+        """Run ``fn`` in one transaction on the writer's connection (writer thread only)."""
+        con = self._writer_con
+        if con is None:
+            con = self._writer_con = self._con.cursor()
+        try:
+            con.execute("BEGIN TRANSACTION")
+            result = fn(con)
+            con.execute("COMMIT")
+        except BaseException:
+            try:
+                con.execute("ROLLBACK")
+            except duckdb.Error:
+                pass
+            raise
+        return result
+
+    def _stop_writing(self) -> None:
+        if self._writer_con is not None:
+            self._writer_con.close()
+
+    def write(self, fn: Write[T], *, timeout: float | None = 30.0, idempotent: bool = False) -> T:
+        """Run ``fn(con)`` on the writer thread in one transaction; return its result.
+
+        ``idempotent=True`` says that running ``fn`` twice leaves what running it once does (it
+        inserts under a unique key, say), so a server backend may repeat it when the connection
+        drops while committing.
+        """
         if not self._writer.is_alive():
             raise RuntimeError("the user store is closed")
         future: Future[T] = Future()
-        self._queue.put((fn, future))
-        return future.result(timeout=timeout)
+        self._queue.put((fn, idempotent, time.monotonic(), future))
+        try:
+            return future.result(timeout=timeout)
+        except FutureTimeout:
+            # Still queued: it never runs, so the caller may safely try again. Already running:
+            # it may yet be saved.
+            raise StoreUnavailable(StoreUnavailable.NOT_SAVED if future.cancel()
+                                   else StoreUnavailable.MAYBE_SAVED) from None
 
     def read(self) -> duckdb.DuckDBPyConnection:
         """A cursor for one request in one thread."""
@@ -130,6 +199,7 @@ class UserStore:
             return self._readers.cursor()
 
     def close(self) -> None:
+        """Finish the queued writes and close; closing twice is harmless."""
         if self._writer.is_alive():
             self._queue.put(_STOP)
             self._writer.join(timeout=10)
@@ -137,10 +207,53 @@ class UserStore:
         self._con.close()
 
 
-def open_user_store(settings: Settings) -> UserStore:
+def open_user_store(settings: Settings,
+                    migrations: list[tuple[int, str, str]] | None = None) -> UserStore:
     """The configured user store: every caller (pages, CLI, tests) opens it through here.
 
-    Today the DuckDB file at ``settings.user_store_path``; a server database chosen by
-    ``settings.database_url`` plugs in here.
+    PostgreSQL when ``settings.database_url`` is set, else the DuckDB file at
+    ``settings.user_store_path``. Opening applies any migrations the store lacks.
     """
-    return UserStore(settings.user_store_path)
+    if settings.database_url:
+        from needsmap.userstore_postgres import PostgresUserStore  # psycopg only when used
+
+        return PostgresUserStore(settings.database_url, migrations,
+                                 retry_seconds=settings.database_retry_seconds)
+    return UserStore(settings.user_store_path, migrations)
+
+
+@dataclass(frozen=True)
+class StoreStatus:
+    """What ``needsmap db status`` shows: where the records are and how far migrated."""
+
+    backend: str
+    location: str
+    version: int
+    pending: list[tuple[int, str]]
+    details: dict[str, str] = field(default_factory=dict)
+
+
+def store_status(settings: Settings,
+                 migrations: list[tuple[int, str, str]] | None = None) -> StoreStatus:
+    """The configured store's schema version and the steps it lacks, changing nothing."""
+    steps = migrations or USER_MIGRATIONS
+    details: dict[str, str] = {}
+    if settings.database_url:
+        from needsmap import userstore_postgres
+
+        backend, location = "postgres", userstore_postgres.describe_url(settings.database_url)
+        version, details = userstore_postgres.status(settings.database_url)
+    else:
+        backend, location = "duckdb", str(settings.user_store_path)
+        version = 0
+        if settings.user_store_path.exists():
+            try:  # not read_only: that would clash with this process's own open store
+                con = duckdb.connect(str(settings.user_store_path))
+            except duckdb.Error as exc:
+                raise StoreError(f"cannot read the user store {location}: {exc}") from exc
+            try:
+                version = current_version(con)
+            finally:
+                con.close()
+    pending = [(n, title) for n, title, _sql in steps if n > version]
+    return StoreStatus(backend, location, version, pending, details)

@@ -1,7 +1,12 @@
-"""Shared fixtures: the offline mirror, throw-away settings and a Trafford store built once."""
+"""Shared fixtures: the offline mirror, throw-away settings and a Trafford store built once.
+
+User-store tests run on both backends: ``user_settings`` (and so ``user_store``) is
+parametrised over a DuckDB file and a fresh database on a throw-away PostgreSQL server.
+"""
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,8 +15,10 @@ import pytest
 
 import ingest
 from needsmap.config import Settings, load_settings
-from needsmap.testing import shared_data
+from needsmap.testing import PostgresMissing, PostgresServer, postgres_server, shared_data
 from needsmap.userstore import UserStore, open_user_store
+
+BACKENDS = ("duckdb", "postgres")
 
 
 @pytest.fixture(scope="session")
@@ -20,6 +27,7 @@ def mirror() -> Path:
 
 
 def make_settings(tmp: Path, mirror: Path | str | None, **extra: object) -> Settings:
+    extra.setdefault("database_url", None)  # the DuckDB file unless a test asks for PostgreSQL
     return load_settings(
         data_dir=tmp, store_path=tmp / "needsmap.duckdb", user_store_path=tmp / "user.duckdb",
         cache_dir=tmp / "raw", mirror=str(mirror) if mirror else None,
@@ -32,10 +40,41 @@ def settings(tmp_path: Path, mirror: Path) -> Settings:
     return make_settings(tmp_path, mirror)
 
 
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PostgresServer]:
+    """A throw-away PostgreSQL 15 + PostGIS for the session. Without it the postgres tests are
+    skipped on a developer's machine, but fail under CI, which must run both backends."""
+    try:
+        with postgres_server() as server:
+            yield server
+    except PostgresMissing as exc:
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail(f"{exc}; CI runs the suite on both backends", pytrace=False)
+        pytest.skip(str(exc))
+
+
+@pytest.fixture(params=BACKENDS)
+def user_settings(request: pytest.FixtureRequest, tmp_path: Path, mirror: Path) -> Iterator[Settings]:
+    """Settings whose user store is a new DuckDB file, or a new database on ``pg_server``."""
+    if request.param == "postgres":
+        server: PostgresServer = request.getfixturevalue("pg_server")
+        url = server.create_database()
+        yield make_settings(tmp_path, mirror, database_url=url, database_retry_seconds=1.0)
+        server.drop_database(url)
+    else:
+        yield make_settings(tmp_path, mirror)
+
+
+def user_store_env(s: Settings) -> dict[str, str]:
+    """Environment for a subprocess (the dashboard, the CLI) to open the same user store."""
+    return {"NEEDSMAP_USER_STORE": str(s.user_store_path),
+            "NEEDSMAP_DATABASE_URL": s.database_url or ""}
+
+
 @pytest.fixture
-def user_store(tmp_path: Path, mirror: Path) -> Iterator[UserStore]:
-    """An empty user store (needs, accounts, moderation) from the configured backend."""
-    store = open_user_store(make_settings(tmp_path, mirror))
+def user_store(user_settings: Settings) -> Iterator[UserStore]:
+    """An empty user store (needs, accounts, moderation), on each backend in turn."""
+    store = open_user_store(user_settings)
     yield store
     store.close()
 

@@ -75,6 +75,25 @@ def test_only_approved_needs_count_and_moderation_is_logged(store: UserStore, pl
     assert log[1][3] == "Call me on 07700 900123" and log[1][4] == "Call me on [phone removed]"
 
 
+def test_a_report_sent_again_with_its_key_is_saved_once(store: UserStore, place: needs.Location) -> None:
+    key = needs.new_submission_key()
+    first = needs.submit(store, report(place), session_id="s1", submission_key=key)
+    assert needs.submit(store, report(place), session_id="s1", submission_key=key) == first
+    other = needs.submit(store, report(place), session_id="s1")  # a new form: a new report
+    assert other != first
+    note_key = needs.new_submission_key()
+    notes = [needs.annotate(store, GROUP, area_level="ward", area_code="E05000829", body="No youth club",
+                            submission_key=note_key) for _ in range(2)]
+    assert notes[0] == notes[1]
+    batch = [report(place, description=f"workshop row {i}") for i in range(3)]
+    ids = needs.submit_many(store, batch, facilitator=GROUP, session_id="w", submission_key="upload-1")
+    assert needs.submit_many(store, batch, facilitator=GROUP, session_id="w", submission_key="upload-1") == ids
+    assert len(set(ids)) == 3
+    counts = store.read().execute(
+        "SELECT (SELECT count(*) FROM needs), (SELECT count(*) FROM annotations)").fetchone()
+    assert counts == (5, 1)
+
+
 def test_affects_me_too_counts_once_per_session(store: UserStore, place: needs.Location) -> None:
     a = needs.submit(store, report(place), session_id="s1")
     with pytest.raises(ValidationError):
