@@ -48,6 +48,7 @@ The formula (``METHOD`` says it in words):
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -138,10 +139,12 @@ def bivariate_legend() -> list[dict[str, Any]]:
 
 
 def format_distance(metres: float | None) -> str:
+    """'650 m' under 1 km (to the nearest 10 m, halves up), else '2.4 km' (as ``_distance_sql``)."""
     if metres is None or pd.isna(metres):
         return "no service found"
-    if metres < 1000:
-        return f"{round(metres, -1):.0f} m"
+    tens = math.floor(metres / 10 + 0.5) * 10
+    if tens < 1000:
+        return f"{tens:.0f} m"
     return f"{metres / 1000:.1f}".removesuffix(".0") + " km"
 
 
@@ -217,6 +220,14 @@ def _centres_sql(lad_code: str | None, lsoas: list[str] | None) -> tuple[str, li
         f"FROM boundary b WHERE {' AND '.join(where)}",
         params,
     )
+
+
+def centres(con: duckdb.DuckDBPyConnection, *, lad_code: str | None = None,
+            lsoas: list[str] | None = None) -> pd.DataFrame:
+    """Each LSOA's centre on the British National Grid (code, x, y): see ``CENTRE_NOTE``."""
+    sql, params = _centres_sql(lad_code, lsoas)
+    return con.execute(f"SELECT code, ST_X(g) AS x, ST_Y(g) AS y FROM ({sql}) ORDER BY code",
+                       params).df()
 
 
 def _nearest_sql(radii: tuple[float, ...]) -> str:
@@ -318,7 +329,8 @@ def _need_sql(domains: list[str], weights: dict[str, float], lad_code: str | Non
         f"max(decile) FILTER (WHERE domain = '{d}') AS {d}_decile"
         for d in domains
     )
-    shares = ",\n".join(f"{share_sql(f'-{d}_rank', 'lad_code')} AS {d}_need" for d in domains)
+    shares = "".join(f"{share_sql(f'-{d}_rank', 'lad_code')} AS {d}_need, "
+                     for d in domains if d in weights)
     resident = share_sql("resident_needs_per_1000", "lad_code")
     total = sum(weights.values())
     terms = [f"{w / total!r} * {d}_need" for d, w in weights.items() if d != RESIDENTS]
@@ -345,8 +357,7 @@ def _need_sql(domains: list[str], weights: dict[str, float], lad_code: str | Non
             FROM base b LEFT JOIN ranks r ON r.code = b.code LEFT JOIN resident x ON x.code = b.code
         ),
         shared AS (
-            SELECT *, {shares},
-                   {resident} AS resident_need
+            SELECT *, {shares}{resident} AS resident_need
             FROM joined
         ),
         need AS (
@@ -428,11 +439,14 @@ def gap_table(con: duckdb.DuckDBPyConnection, *, lad_code: str | None, category:
                    row_number() OVER (PARTITION BY lad_code
                        ORDER BY gap_score DESC, need_score DESC, code) AS gap_rank,
                    {tercile_sql('need_share')} AS need_class,
-                   4 - {tercile_sql('lack_share')} AS provision_class
+                   4 - {tercile_sql('lack_share')} AS provision_class,
+                   {_reasons_sql(chosen)} AS reasons
             FROM gap
             ORDER BY lad_code, gap_rank
             """,
-            {**params, "release": release, "category": category},
+            {**params, "release": release, "category": category,
+             "what": taxonomy.label(category).lower(), "reach": format_distance(radius_m),
+             "threshold": suppress_below},
         ).df()
     finally:
         con.unregister("gap_needs_input")
@@ -441,51 +455,45 @@ def gap_table(con: duckdb.DuckDBPyConnection, *, lad_code: str | None, category:
     frame["bivariate_class"] = [c[0] for c in classes]
     frame["bivariate_label"] = [c[1] for c in classes]
     frame["bivariate_colour"] = [c[2] for c in classes]
-    frame["reasons"] = [reasons(row, chosen, category, radius_m, suppress_below)
-                        for row in frame.to_dict("records")]
     lead = ["code", "name", "lad_code", "gap_rank", "gap_score", "need_score", "lack_of_provision",
             "need_class", "provision_class", "bivariate_class", "bivariate_label", "reasons"]
     return frame[lead + [c for c in frame.columns if c not in lead]].reset_index(drop=True)
 
 
-def reasons(row: Mapping[str, Any], weights: Mapping[str, float], category: str,
-            radius_m: float, suppress_below: int | None = None) -> str:
-    """The gap in words: 'IMD decile 1; 3 resident reports on food; nearest food service 2.4 km'."""
-    what = taxonomy.label(category).lower()
-    parts = []
-    for domain in sorted((d for d in weights if d != RESIDENTS), key=lambda d: (-weights[d], DOMAINS.index(d))):
-        decile = row.get(f"{domain}_decile")
-        if decile is not None and not pd.isna(decile):
-            parts.append(f"{SHORT_LABELS[domain]} decile {int(decile)}")
-    reports = int(row.get("resident_reports") or 0)
-    if reports:
-        count = public_count(reports, suppress_below) if suppress_below else f"{reports:,}"
-        noun = "report" if count == "1" else "reports"
-        text = f"{count} resident {noun} on {what}"
-        supporters = int(row.get("resident_supporters") or 0)
-        if supporters and not suppress_below:
-            text += f" ({supporters:,} more said it affects them too)"
-        parts.append(text)
-    else:
-        parts.append(f"no resident reports on {what} yet")
-    if row.get("nearest_m") is None or pd.isna(row.get("nearest_m")):
-        parts.append(f"no {what} service in the loaded lists")
-    else:
-        near = f"nearest {what} service {format_distance(row['nearest_m'])}"
-        notes = []
-        if row.get("nearest_name"):
-            notes.append(str(row["nearest_name"]))
-        if row.get("nearest_outside"):
-            notes.append("outside the authority")
-        if row.get("nearest_head_office"):
-            notes.append("a charity's registered address")
-        if notes:
-            near += f" ({'; '.join(notes)})"
-        parts.append(near)
-        within = int(row.get("within_radius") or 0)
-        reach = format_distance(radius_m)
-        parts.append(f"none within {reach}" if within == 0 else f"{within} within {reach}")
-    return "; ".join(parts)
+def _distance_sql(metres: str) -> str:
+    """SQL words for a distance, as ``format_distance`` writes them."""
+    return (f"CASE WHEN round({metres}, -1) < 1000 THEN format('{{:.0f}}', round({metres}, -1)) || ' m' "
+            f"ELSE regexp_replace(format('{{:.1f}}', {metres} / 1000), '\\.0$', '') || ' km' END")
+
+
+def _reasons_sql(weights: Mapping[str, float]) -> str:
+    """SQL for the gap in words: 'IMD decile 1; 3 resident reports on food; nearest food
+    service 2.4 km (name); none within 1 km'. Uses $what, $reach and $threshold."""
+    domains = sorted((d for d in weights if d != RESIDENTS), key=lambda d: (-weights[d], DOMAINS.index(d)))
+    parts = [f"CASE WHEN {d}_decile IS NOT NULL THEN '{SHORT_LABELS[d]} decile ' || {d}_decile END"
+             for d in domains]
+    suppressed = "($threshold IS NOT NULL AND resident_reports < $threshold)"
+    parts.append(
+        "CASE WHEN resident_reports > 0 THEN "
+        f"CASE WHEN {suppressed} THEN 'fewer than ' || $threshold "
+        "ELSE format('{:,}', resident_reports) END "
+        f"|| CASE WHEN resident_reports = 1 AND NOT {suppressed} THEN ' resident report on '"
+        " ELSE ' resident reports on ' END || $what "
+        "|| CASE WHEN resident_supporters > 0 AND $threshold IS NULL THEN ' (' || "
+        "format('{:,}', resident_supporters) || ' more said it affects them too)' ELSE '' END "
+        "ELSE 'no resident reports on ' || $what || ' yet' END"
+    )
+    parts.append(
+        "CASE WHEN nearest_m IS NULL THEN 'no ' || $what || ' service in the loaded lists' "
+        f"ELSE 'nearest ' || $what || ' service ' || {_distance_sql('nearest_m')} || coalesce(' (' || "
+        "nullif(concat_ws('; ', nearest_name, CASE WHEN nearest_outside THEN 'outside the authority' END, "
+        "CASE WHEN nearest_head_office THEN 'a charity''s registered address' END), '') || ')', '') END"
+    )
+    parts.append(
+        "CASE WHEN nearest_m IS NOT NULL THEN CASE WHEN within_radius = 0 THEN 'none within ' || $reach "
+        "ELSE within_radius || ' within ' || $reach END END"
+    )
+    return "concat_ws('; ', " + ", ".join(parts) + ")"
 
 
 def top_gaps_changes(before: pd.DataFrame, after: pd.DataFrame, top: int = 10) -> dict[str, list[str]]:
