@@ -506,6 +506,46 @@ def top_gaps_changes(before: pd.DataFrame, after: pd.DataFrame, top: int = 10) -
             "left": sorted(was - now, key=previous.index)}
 
 
+# ---------------------------------------------------------------------------- map data
+
+
+def gap_geojson(con: duckdb.DuckDBPyConnection, table: pd.DataFrame) -> str:
+    """The LSOAs of a gap table as GeoJSON (display geometry), each with its rank, class,
+    colour (``fill``) and reasons, for the bivariate map."""
+    from needsmap.mapdata import _feature_collection
+
+    cols = ["code", "name", "gap_rank", "bivariate_label", "bivariate_colour", "reasons"]
+    con.register("gap_map_input", table[cols])
+    try:
+        rows = con.execute(
+            "SELECT ST_AsGeoJSON(b.geom_display), t.code, t.name, t.gap_rank, t.bivariate_label, "
+            "t.bivariate_colour, t.reasons FROM gap_map_input t JOIN boundary b "
+            "ON b.level = 'lsoa21' AND b.code = t.code ORDER BY t.code"
+        ).fetchall()
+    finally:
+        con.unregister("gap_map_input")
+    return _feature_collection(rows, ["code", "name", "gap_rank", "class", "fill", "reasons"])
+
+
+def services_near(con: duckdb.DuckDBPyConnection, *, category: str, lad_code: str,
+                  within_m: float = 3000.0, include_head_offices: bool = True) -> pd.DataFrame:
+    """Services of a category in the authority or within ``within_m`` of its edge (lon/lat,
+    name, whether outside), to draw beside the gaps."""
+    head = "" if include_head_offices else "AND NOT coalesce(s.head_office, FALSE)"
+    return con.execute(
+        f"""
+        WITH edge AS (SELECT ST_Union_Agg(geom_bng) AS g FROM boundary WHERE level = 'lsoa21' AND lad_code = ?)
+        SELECT s.name, s.postcode, s.lon, s.lat, coalesce(s.head_office, FALSE) AS head_office,
+               k.lad_code IS DISTINCT FROM ? AS outside
+        FROM services s LEFT JOIN lsoa21_lookup k ON k.lsoa21_code = s.lsoa21_code, edge
+        WHERE s.category = ? AND s.geom_bng IS NOT NULL AND s.lon IS NOT NULL {head}
+          AND ST_DWithin(s.geom_bng, edge.g, ?)
+        ORDER BY outside, s.name
+        """,
+        [lad_code, lad_code, category, float(within_m)],
+    ).df()
+
+
 # ---------------------------------------------------------------------------- change over time
 
 CHANGE_WORDS = {"U": "unchanged", "S": "split from a 2011 area", "M": "merged from 2011 areas",
