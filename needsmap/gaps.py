@@ -103,13 +103,13 @@ METHOD = (
 
 
 def share_sql(value: str, partition: str) -> str:
-    """SQL for a value's place in its partition, 0 (smallest) to 1 (largest), ties averaged;
-    0.5 when the partition has one row."""
-    return (
-        f"coalesce((rank() OVER (PARTITION BY {partition} ORDER BY {value}) - 1 "
-        f"+ (count(*) OVER (PARTITION BY {partition}, {value}) - 1) / 2.0) "
-        f"/ nullif(count(*) OVER (PARTITION BY {partition}) - 1, 0), 0.5)"
-    )
+    """SQL for a value's place in its partition, 0 (smallest) to 1 (largest), ties sharing the
+    average place; 0.5 when the partition has one row. (rank = first place of the tie,
+    cume_dist x n = its last place.)"""
+    window = f"OVER (PARTITION BY {partition} ORDER BY {value})"
+    n = f"count(*) OVER (PARTITION BY {partition})"
+    return (f"coalesce(((rank() {window} + cume_dist() {window} * {n}) / 2 - 1) "
+            f"/ nullif({n} - 1, 0), 0.5)")
 
 
 def tercile(share: float) -> int:
@@ -231,31 +231,25 @@ def centres(con: duckdb.DuckDBPyConnection, *, lad_code: str | None = None,
 
 
 def _nearest_sql(radii: tuple[float, ...]) -> str:
-    """CTEs ``near_0 .. near_k`` (LSOA x candidate service, distance) and ``nearest``."""
+    """CTEs ``near_0 .. near_k`` (LSOA code, service number ``sid``, distance ``d``): each step
+    joins only the LSOAs with no service within the previous radius; the last compares the rest
+    with every service. ``nearest`` keeps the closest (the lowest ``sid`` on a tie)."""
     parts, unions = [], []
     previous = "centres"
     for i, radius in enumerate(radii):
-        parts.append(
-            f"near_{i} AS (SELECT c.code, s.service_id, s.name, s.postcode, s.head_office, "
-            f"s.lad_code AS service_lad, c.lad_code, ST_Distance(c.g, s.g) AS d "
-            f"FROM {previous} c JOIN svc s ON ST_DWithin(c.g, s.g, {float(radius)}))"
-        )
+        parts.append(f"near_{i} AS (SELECT c.code, s.sid, ST_Distance(c.g, s.g) AS d "
+                     f"FROM {previous} c JOIN svc s ON ST_DWithin(c.g, s.g, {float(radius)}))")
         parts.append(f"left_{i} AS (SELECT * FROM {previous} WHERE code NOT IN "
                      f"(SELECT code FROM near_{i}))")
         unions.append(f"SELECT * FROM near_{i}")
         previous = f"left_{i}"
-    parts.append(
-        f"near_all AS (SELECT c.code, s.service_id, s.name, s.postcode, s.head_office, "
-        f"s.lad_code AS service_lad, c.lad_code, ST_Distance(c.g, s.g) AS d "
-        f"FROM {previous} c CROSS JOIN svc s)"
-    )
+    parts.append(f"near_all AS (SELECT c.code, s.sid, ST_Distance(c.g, s.g) AS d "
+                 f"FROM {previous} c CROSS JOIN svc s)")
     unions.append("SELECT * FROM near_all")
-    parts.append(
-        "nearest AS (SELECT code, min(d) AS nearest_m, "
-        "arg_min({'name': name, 'postcode': postcode, 'head_office': head_office, "
-        "'outside': service_lad IS DISTINCT FROM lad_code}, {'d': d, 'id': service_id}) AS hit "
-        f"FROM ({' UNION ALL '.join(unions)}) GROUP BY code)"
-    )
+    parts.append(f"pairs AS ({' UNION ALL '.join(unions)})")
+    parts.append("closest AS (SELECT code, min(d) AS d FROM pairs GROUP BY code)")
+    parts.append("nearest AS (SELECT p.code, min(p.sid) AS sid, any_value(c.d) AS nearest_m "
+                 "FROM pairs p JOIN closest c ON c.code = p.code AND c.d = p.d GROUP BY p.code)")
     return ",\n".join(parts)
 
 
@@ -268,35 +262,36 @@ def provision_measures(con: duckdb.DuckDBPyConnection, *, category: str, lad_cod
         raise ValidationError(f"the distance for 'services within' must be above 0 m (got {radius_m!r})")
     centres, params = _centres_sql(lad_code, lsoas)
     head = "" if include_head_offices else "AND NOT coalesce(s.head_office, FALSE)"
-    radii = tuple(sorted({float(radius_m), *SEARCH_RADII_M}))
+    # The first step is the 'within' distance, so its pairs are also the services within reach.
+    radii = (float(radius_m), *(r for r in SEARCH_RADII_M if r > radius_m))
     sql = f"""
         WITH centres AS ({centres}),
         svc AS (
-            SELECT s.service_id, s.name, s.postcode, coalesce(s.head_office, FALSE) AS head_office,
-                   s.lsoa21_code, k.lad_code, s.geom_bng AS g
+            SELECT row_number() OVER (ORDER BY s.service_id) AS sid, s.service_id, s.name, s.postcode,
+                   coalesce(s.head_office, FALSE) AS head_office, s.lsoa21_code, k.lad_code,
+                   s.geom_bng AS g
             FROM services s LEFT JOIN lsoa21_lookup k ON k.lsoa21_code = s.lsoa21_code
             WHERE s.category = ? AND s.geom_bng IS NOT NULL {head}
         ),
         {_nearest_sql(radii)},
-        within AS (
-            SELECT c.code, count(*) AS n FROM centres c JOIN svc s ON ST_DWithin(c.g, s.g, ?)
-            GROUP BY c.code
-        ),
+        within AS (SELECT code, count(*) AS n FROM near_0 GROUP BY code),
         inside AS (SELECT lsoa21_code AS code, count(*) AS n FROM svc GROUP BY 1)
         SELECT c.code, c.name, c.lad_code, p.total AS population,
                coalesce(i.n, 0) AS services_in_lsoa,
                1000.0 * coalesce(i.n, 0) / nullif(p.total, 0) AS services_per_1000,
-               n.nearest_m, n.hit.name AS nearest_name, n.hit.postcode AS nearest_postcode,
-               n.hit.outside AS nearest_outside, n.hit.head_office AS nearest_head_office,
+               n.nearest_m, s.name AS nearest_name, s.postcode AS nearest_postcode,
+               CASE WHEN n.sid IS NOT NULL THEN s.lad_code IS DISTINCT FROM c.lad_code END AS nearest_outside,
+               s.head_office AS nearest_head_office,
                coalesce(w.n, 0) AS within_radius
         FROM centres c
         LEFT JOIN population p ON p.lsoa21_code = c.code
         LEFT JOIN nearest n ON n.code = c.code
+        LEFT JOIN svc s ON s.sid = n.sid
         LEFT JOIN within w ON w.code = c.code
         LEFT JOIN inside i ON i.code = c.code
         ORDER BY c.code
     """
-    return con.execute(sql, [*params, category, float(radius_m)]).df()
+    return con.execute(sql, [*params, category]).df()
 
 
 def services_beyond(con: duckdb.DuckDBPyConnection, *, category: str, lad_code: str,
