@@ -40,7 +40,7 @@ def moved_text(moved: dict[str, list[str]], names: dict[str, str], top: int, aga
     if not moved["entered"] and not moved["left"]:
         return f"The top {top} is the same as with {against}."
     def listing(codes: list[str]) -> str:
-        return ", ".join(f"{names[c]} ({c})" for c in codes) or "none"
+        return ", ".join(f"{escape_markdown(names[c])} ({c})" for c in codes) or "none"
     return (f"Compared with {against}: **moved into the top {top}:** {listing(moved['entered'])}; "
             f"**moved out:** {listing(moved['left'])}.")
 
@@ -136,10 +136,15 @@ st.dataframe(
                    "need_score": st.column_config.NumberColumn("Need", format="%.2f"),
                    "lack_of_provision": st.column_config.NumberColumn("Lack of provision", format="%.2f")},
 )
+# Exact resident counts stay with commissioners (`needsmap gaps`); the public page words them.
+public = table.drop(columns=["bivariate_colour", "lad_code", *gaps.EXACT_RESIDENT_COLUMNS])
 with st.expander(f"All {len(table)} small areas with every measure"):
-    st.dataframe(table.drop(columns=["bivariate_colour", "lad_code"]), hide_index=True, width="stretch")
-    st.download_button("Download the ranked gaps (CSV)", table.to_csv(index=False).encode(),
+    st.dataframe(public, hide_index=True, width="stretch")
+    st.download_button("Download the ranked gaps (CSV)", public.to_csv(index=False).encode(),
                        file_name=f"gaps_{lad}_{category}.csv", mime="text/csv")
+    st.caption("Residents' report counts are left out here (small numbers could identify "
+               "people); the reasons word them as 'fewer than "
+               f"{settings.suppress_below}' where they are small.")
 
 st.header("Change since IoD2019")
 counts = change["decile_change"].value_counts().sort_index()
