@@ -3,14 +3,21 @@
 Primary suppression hides every count from 1 to ``threshold - 1``: a small count of reports in a
 small area could point at a household. Hiding those cells is not enough when totals are
 published too, because a hidden cell can be worked out by subtracting the shown cells from the
-total. So secondary (complementary) suppression hides further cells until no hidden value
-follows from the published figures:
+total. So secondary (complementary) suppression hides further cells until no small count follows
+from the published figures:
 
-1. every published sum (a row, a column, a ward's subtotal...) with exactly one hidden part
-   gets a second hidden part, the smallest non-zero one it has (the textbook rule);
-2. then a linear-algebra check finds hidden cells that a longer chain of subtractions could still
-   pin down (for example one hidden cell bridging two otherwise protected blocks) and hides a
-   neighbour of each; both steps repeat until nothing changes.
+1. every published sum (a row, a column, a ward's subtotal...) with exactly one hidden member
+   gets a second, the smallest non-zero one it has (the textbook rule); a zero is taken only
+   to protect a small count itself, never to cover another complement;
+2. then a linear-algebra check finds small counts that a longer chain of additions and
+   subtractions could still pin down (for example one bridging two otherwise protected blocks)
+   and hides the nearest other cell; both steps repeat until nothing changes.
+
+The small counts (1 to threshold - 1, totals included) are the sensitive cells. A complement is
+hidden to protect them; its own value is not sensitive (it is zero or at least the threshold),
+so the check guarantees that no small count can be worked out, and complements are chased only
+through non-zero cells: chasing them through zeros would, in a sparse table of resident
+reports, hide almost every zero in it and tell analysts nothing.
 
 The model is general: ``cells`` are every published quantity (leaves and their sums) and
 ``sums`` say which cell is the sum of which others, so a table with margins, or an LSOA table
@@ -34,11 +41,12 @@ SUPPRESSED_MARK = "c"  # what a hidden cell shows in text (the ONS convention "[
 def rule_text(threshold: int) -> str:
     """The suppression rule in plain words, for every report and export's notes."""
     return (
-        f"Resident counts from 1 to {threshold - 1} are not shown (primary suppression: fewer than "
-        f"{threshold} people could be identified). Where a hidden count could be worked out by "
-        "subtracting the other figures from a total, further counts are hidden too (secondary "
-        "suppression), so no hidden value can be recovered from the published totals. Hidden "
-        f"counts are left empty in data files and shown as '{SUPPRESSED_MARK}' in reports; zero "
+        f"Resident counts from 1 to {threshold - 1} are not shown (primary suppression: counts "
+        "this small could point to a household). Where a hidden count could be worked out by "
+        "subtracting the other figures from a total, further figures are hidden too (secondary "
+        f"suppression), so no count from 1 to {threshold - 1} can be recovered from the published "
+        f"totals. Hidden figures are left empty in data files and shown as '{SUPPRESSED_MARK}' in "
+        "reports; zero "
         "means no approved reports."
     )
 
@@ -67,7 +75,8 @@ def _constraint_matrix(n: int, sums: Sequence[Sum]) -> np.ndarray:
 
 
 def determined(values: Sequence[int], hidden: np.ndarray, sums: Sequence[Sum]) -> np.ndarray:
-    """Hidden cells whose value follows exactly from the shown cells and the sums.
+    """Hidden cells whose value follows exactly from the shown cells and the sums (no SQL, no
+    I/O: a pure check that tests and ``protect`` share).
 
     With A x = 0 split into hidden (H) and shown columns, A_H x_H = -A_S x_S is known; a hidden
     cell is determined exactly when its unit vector lies in the row space of A_H, i.e. when every
@@ -82,14 +91,15 @@ def determined(values: Sequence[int], hidden: np.ndarray, sums: Sequence[Sum]) -
     a = a[np.any(a != 0, axis=1)]
     if a.shape[0] == 0:
         return out
-    _, sv, vt = np.linalg.svd(a, full_matrices=True)
-    rank = int(np.sum(sv > 1e-9 * max(1.0, sv[0])))
-    null = vt[rank:]  # rows span the null space of A_H
-    if null.shape[0] == 0:
-        out[idx] = True
-        return out
-    pinned = np.max(np.abs(null), axis=0) < 1e-9
-    out[idx[pinned]] = True
+    # A cell is pinned when its unit vector lies in the row space of A_H, i.e. when its
+    # diagonal entry of the projector onto that space, A^T (A A^T)^+ A, is 1. The small
+    # symmetric A A^T (one row per sum) keeps this fast for authority-sized tables.
+    gram = a @ a.T
+    eigenvalues, vectors = np.linalg.eigh(gram)
+    keep = eigenvalues > 1e-9 * max(1.0, float(eigenvalues[-1]))
+    b = vectors[:, keep].T @ a
+    projection = np.sum(b**2 / eigenvalues[keep][:, None], axis=0)
+    out[idx[projection > 1 - 1e-7]] = True
     return out
 
 
@@ -97,18 +107,36 @@ def _members(s: Sum) -> list[int]:
     return [s.total, *s.parts]
 
 
-def _pick_complement(candidates: list[int], values: np.ndarray, hidden: np.ndarray) -> int | None:
-    """The smallest shown non-zero candidate (a zero only if nothing else is left)."""
+def _pick_complement(candidates: list[int], values: np.ndarray, hidden: np.ndarray,
+                     allow_zero: bool = True) -> int | None:
+    """The smallest shown non-zero candidate (a zero only if nothing else is left and
+    ``allow_zero``)."""
     open_ = [c for c in candidates if not hidden[c]]
-    if not open_:
-        return None
     nonzero = [c for c in open_ if values[c] > 0]
-    pool = nonzero or open_
+    pool = nonzero or (open_ if allow_zero else [])
+    if not pool:
+        return None
     return min(pool, key=lambda c: (values[c], c))
 
 
+def _nearest_complement(cell: int, by_cell: dict[int, list[Sum]], values: np.ndarray,
+                        hidden: np.ndarray) -> int | None:
+    """A complement as close to ``cell`` as possible: from the sums it is in, else from the sums
+    those sums' members are in, and so on outwards."""
+    seen, layer = {cell}, [cell]
+    while layer:
+        members = sorted({m for c in layer for s in by_cell.get(c, []) for m in _members(s)} - seen)
+        pick = _pick_complement(members, values, hidden)
+        if pick is not None:
+            return pick
+        seen.update(members)
+        layer = members
+    return None
+
+
 def protect(values: Sequence[int], sums: Sequence[Sum], threshold: int) -> np.ndarray:
-    """Which cells to hide: primary suppression, then complements until nothing is recoverable."""
+    """Which cells to hide: primary suppression, then complements until no small count can be
+    worked out from the shown cells and the sums."""
     v = np.asarray(values, dtype=np.int64)
     if np.any(v < 0):
         raise ValueError("counts cannot be negative")
@@ -122,28 +150,26 @@ def protect(values: Sequence[int], sums: Sequence[Sum], threshold: int) -> np.nd
     for s in sums:
         for m in _members(s):
             by_cell.setdefault(m, []).append(s)
+    sensitive = hidden.copy()
     while True:
         changed = False
         # 1. A sum with exactly one hidden member gives that member away.
         for s in sums:
             members = _members(s)
-            if sum(bool(hidden[m]) for m in members) == 1:
-                pick = _pick_complement(members, v, hidden)
+            hid = [m for m in members if hidden[m]]
+            if len(hid) == 1:
+                pick = _pick_complement(members, v, hidden, allow_zero=bool(sensitive[hid[0]]))
                 if pick is not None:
                     hidden[pick] = True
                     changed = True
         if changed:
             continue
-        # 2. Longer chains of subtraction: hide a neighbour of every cell still determined.
-        for cell in np.flatnonzero(determined(v, hidden, sums)):
-            neighbours = sorted({m for s in by_cell.get(int(cell), []) for m in _members(s)})
-            pick = _pick_complement(neighbours, v, hidden)
-            if pick is None:  # every neighbour is hidden already: widen to any published sum
-                pick = _pick_complement(sorted(by_cell), v, hidden)
+        # 2. Longer chains of subtraction: hide a cell near each small count still determined.
+        for cell in np.flatnonzero(determined(v, hidden, sums) & sensitive):
+            pick = _nearest_complement(int(cell), by_cell, v, hidden)
             if pick is not None:
                 hidden[pick] = True
                 changed = True
-                break  # one at a time keeps the hidden set small; recheck after each
         if not changed:
             return hidden
 

@@ -36,8 +36,10 @@ def with_margins(grid: list[list[int]]) -> list[int]:
     return [*a.ravel(), *a.sum(axis=1), *a.sum(axis=0), int(a.sum())]
 
 
-def recoverable(values: list[int], hidden: np.ndarray, sums: list[Sum]) -> dict[int, Fraction]:
-    """Every hidden cell whose exact value follows from the shown cells and the sums."""
+def recoverable(values: list[int], hidden: np.ndarray, sums: list[Sum],
+                small_only: bool = True) -> dict[int, Fraction]:
+    """Hidden small counts (1 to 9; every hidden cell with ``small_only=False``) whose exact
+    value follows from the shown cells and the sums."""
     unknown = [i for i in range(len(values)) if hidden[i]]
     col = {cell: j for j, cell in enumerate(unknown)}
     rows = []
@@ -70,7 +72,8 @@ def recoverable(values: list[int], hidden: np.ndarray, sums: list[Sum]) -> dict[
     found = {}
     for r, j in pivots:
         if sum(1 for x in rows[r][:-1] if x != 0) == 1:
-            found[unknown[j]] = rows[r][-1]
+            if not small_only or 0 < values[unknown[j]] < 10:
+                found[unknown[j]] = rows[r][-1]
     return found
 
 
@@ -187,3 +190,18 @@ def test_bad_input_is_refused() -> None:
 
 def test_show_marks_hidden_cells() -> None:
     assert disclosure.show(pd.NA) == "c" and disclosure.show(1234) == "1,234"
+
+
+def test_a_sparse_table_keeps_its_zeros() -> None:
+    # Most LSOAs have no reports in most categories (as in a real authority): complements must
+    # not spread through the zeros and blank the table.
+    rng = random.Random(7)
+    counts = pd.DataFrame(0, index=[f"L{i:02d}" for i in range(40)], columns=list("abcdefgh"))
+    for _ in range(12):
+        counts.iloc[rng.randrange(40), rng.randrange(8)] += rng.choice([1, 2, 3, 12])
+    wards = pd.Series({a: f"W{i % 6}" for i, a in enumerate(counts.index)})
+    t = disclosure.protect_table(counts, 10, groups=wards)
+    small = int(((counts > 0) & (counts < 10)).to_numpy().sum())
+    hidden_zeros = int((t.hidden & (counts == 0)).to_numpy().sum())
+    assert small > 0 and hidden_zeros <= 2 * small
+    assert int((counts == 0).to_numpy().sum()) - hidden_zeros > 280
