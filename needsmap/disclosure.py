@@ -121,16 +121,18 @@ def _pick_complement(candidates: list[int], values: np.ndarray, hidden: np.ndarr
 
 def _nearest_complement(cell: int, by_cell: dict[int, list[Sum]], values: np.ndarray,
                         hidden: np.ndarray) -> int | None:
-    """A complement as close to ``cell`` as possible: from the sums it is in, else from the sums
-    those sums' members are in, and so on outwards."""
-    seen, layer = {cell}, [cell]
-    while layer:
-        members = sorted({m for c in layer for s in by_cell.get(c, []) for m in _members(s)} - seen)
-        pick = _pick_complement(members, values, hidden)
-        if pick is not None:
-            return pick
-        seen.update(members)
-        layer = members
+    """A non-zero complement as close to ``cell`` as possible: from the sums it is in, else from
+    the sums those sums' members are in, and so on outwards; a zero only if no non-zero cell is
+    left anywhere it connects to."""
+    for allow_zero in (False, True):
+        seen, layer = {cell}, [cell]
+        while layer:
+            members = sorted({m for c in layer for s in by_cell.get(c, []) for m in _members(s)} - seen)
+            pick = _pick_complement(members, values, hidden, allow_zero=allow_zero)
+            if pick is not None:
+                return pick
+            seen.update(members)
+            layer = members
     return None
 
 
