@@ -276,7 +276,8 @@ def _top_gaps(tables: dict[str, pd.DataFrame], area: ReportArea,
     return frame.head(top).reset_index(drop=True)
 
 
-def _sources(con: duckdb.DuckDBPyConnection) -> tuple[pd.DataFrame, list[str]]:
+def sources_and_attribution(con: duckdb.DuckDBPyConnection) -> tuple[pd.DataFrame, list[str]]:
+    """Every loaded dataset (title, publisher, licence, vintage...) and the attribution lines."""
     frame = mapdata.provenance(con)
     lines: list[str] = []
     for text in frame["attribution"]:
@@ -291,48 +292,74 @@ def _sources(con: duckdb.DuckDBPyConnection) -> tuple[pd.DataFrame, list[str]]:
     return frame, lines
 
 
-def build(con: duckdb.DuckDBPyConnection, user_store: UserStore, area: ReportArea,
-          settings: Settings, *, pack: bool = False, release: int = mapdata.DEFAULT_RELEASE,
-          today: date | None = None, with_map: bool = True) -> AreaReport:
-    """Everything a report shows, as plain data; nothing here is exact about a resident."""
-    threshold = settings.suppress_below
-    approved = needs.approved_counts(user_store, area.lad_code)
+@dataclass
+class Evidence:
+    """What reports and exports of one authority share, computed once per request."""
+    lad_code: str
+    approved: list[tuple]
+    wards: pd.Series               # LSOA code -> ward code, every LSOA of the authority
+    names: dict[str, str]          # LSOA and ward codes -> names
+    blurred: blurred_needs.BlurredNeeds
+    gaps: dict[str, pd.DataFrame]  # need category -> gap table
+    decisions: pd.DataFrame        # current decisions in the authority
+    threshold: int
+
+
+def evidence(con: duckdb.DuckDBPyConnection, user_store: UserStore, lad_code: str,
+             settings: Settings, release: int = mapdata.DEFAULT_RELEASE) -> Evidence:
+    approved = needs.approved_counts(user_store, lad_code)
     wards = pd.Series(dict(con.execute(
         "SELECT lsoa21_code, ward_code FROM lsoa21_lookup WHERE lad_code = ? ORDER BY 1",
-        [area.lad_code]).fetchall()))
-    blurred = blurred_needs.protect(approved, wards, threshold, area.lad_code)
-    population = _population(con, list(area.lsoas))
-    lad_population = _population(con, list(wards.index))
-    current = decisions.current(user_store, area.lad_code)
-    tables = gap_tables(con, area.lad_code, approved, release)
+        [lad_code]).fetchall()))
     names = dict(con.execute(
         "SELECT lsoa21_code, lsoa21_name FROM lsoa21_lookup WHERE lad_code = ? UNION "
         "SELECT DISTINCT ward_code, ward_name FROM lsoa21_lookup WHERE lad_code = ?",
-        [area.lad_code, area.lad_code]).fetchall())
-    in_area = current[current["area_code"].isin([*area.lsoas, *area.wards, area.lad_code])] \
-        if not current.empty else current
-    if not in_area.empty:
-        in_area = in_area.assign(
-            area_name=[names.get(c, c) for c in in_area["area_code"]],
-            label=[taxonomy.label(c) for c in in_area["category"]],
-            summary=[decisions.summary_line(r) for _, r in in_area.iterrows()],
-            reports=[_shown_for(blurred, r) for _, r in in_area.iterrows()],
-        )
-    sources, attribution = _sources(con)
+        [lad_code, lad_code]).fetchall())
+    return Evidence(
+        lad_code=lad_code, approved=approved, wards=wards, names=names,
+        blurred=blurred_needs.protect(approved, wards, settings.suppress_below, lad_code),
+        gaps=gap_tables(con, lad_code, approved, release),
+        decisions=decisions.current(user_store, lad_code), threshold=settings.suppress_below,
+    )
+
+
+def decisions_in(ev: Evidence, area: ReportArea) -> pd.DataFrame:
+    """Current decisions about the area's LSOAs, wards or authority, in residents' words."""
+    current = ev.decisions
+    if current.empty:
+        return current.assign(area_name=[], label=[], summary=[], reports=[])
+    rows = current[current["area_code"].isin([*area.lsoas, *area.wards, area.lad_code])]
+    return rows.assign(
+        area_name=[ev.names.get(c, area.lad_name if c == area.lad_code else c) for c in rows["area_code"]],
+        label=[taxonomy.label(c) for c in rows["category"]],
+        summary=[decisions.summary_line(r) for _, r in rows.iterrows()],
+        reports=[_shown_for(ev.blurred, r) for _, r in rows.iterrows()],
+    ).reset_index(drop=True)
+
+
+def build(con: duckdb.DuckDBPyConnection, user_store: UserStore, area: ReportArea,
+          settings: Settings, *, pack: bool = False, release: int = mapdata.DEFAULT_RELEASE,
+          today: date | None = None, with_map: bool = True,
+          ev: Evidence | None = None) -> AreaReport:
+    """Everything a report shows, as plain data; nothing here is exact about a resident."""
+    ev = ev or evidence(con, user_store, area.lad_code, settings, release)
+    population = _population(con, list(area.lsoas))
+    lad_population = _population(con, list(ev.wards.index))
+    sources, attribution = sources_and_attribution(con)
     report = AreaReport(
         area=area, generated=today or date.today(), release=release, population=population,
         profile=_profile(con, area, release),
         provision=_provision(con, area, population, lad_population),
-        needs=_needs_table(blurred, area),
+        needs=_needs_table(ev.blurred, area),
         quotes=blurred_needs.quotes(user_store, list(area.lsoas)),
-        notes=blurred_needs.annotations(user_store, list(area.lsoas), list(area.wards), names),
-        gaps=_top_gaps(tables, area, blurred, current),
-        decisions=in_area, sources=sources, attribution=attribution,
-        suppression_rule=disclosure.rule_text(threshold), threshold=threshold, pack=pack,
+        notes=blurred_needs.annotations(user_store, list(area.lsoas), list(area.wards), ev.names),
+        gaps=_top_gaps(ev.gaps, area, ev.blurred, ev.decisions),
+        decisions=decisions_in(ev, area), sources=sources, attribution=attribution,
+        suppression_rule=disclosure.rule_text(ev.threshold), threshold=ev.threshold, pack=pack,
         notes_on_method=[gaps.METHOD, summaries.METHOD, gaps.CENTRE_NOTE, *mapdata.CAVEATS],
     )
     if with_map:
-        report.map_png = static_map.render(con, area, blurred, services=mapdata.services(
+        report.map_png = static_map.render(con, area, ev.blurred, services=mapdata.services(
             con, lad_code=area.lad_code), attribution=_map_source_line(report))
     return report
 
