@@ -11,7 +11,7 @@ PORT   ?= 8501
 NEEDSMAP_MIRROR ?= $(if $(wildcard ../shared/data/MANIFEST.md),$(abspath ../shared/data),)
 export NEEDSMAP_MIRROR
 
-.PHONY: demo test install assets store serve bench bench-map clean
+.PHONY: demo test install assets store serve bench bench-map bench-gaps clean
 
 install: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
@@ -45,6 +45,9 @@ bench: install
 
 bench-map: install assets
 	$(BIN)/python bench/map_payload.py
+
+bench-gaps: install
+	$(BIN)/python bench/gaps.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info dashboard/static/vendor test-artifacts

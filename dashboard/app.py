@@ -24,6 +24,9 @@ navigation = st.navigation({
         st.Page(PAGES / "map.py", title="Map", url_path="map", default=True),
         st.Page(PAGES / "area.py", title="Area", url_path="area"),
     ],
+    "Analysis": [
+        st.Page(PAGES / "gaps.py", title="Gaps", url_path="gaps"),
+    ],
     "About the data": [
         st.Page(PAGES / "sources.py", title="Sources", url_path="sources"),
     ],

@@ -1,12 +1,14 @@
 """What every page shares: the store reader, cached reads keyed by store generation, wording.
 
-Pages call ``needsmap.mapdata`` through ``read()`` and hold no SQL. Small results (per
+Pages call ``needsmap`` functions (``mapdata``, ``gaps``, ``summaries``) through ``read()`` and
+hold no SQL. Small results (per
 authority GeoJSON, tables) sit in ``st.cache_data`` keyed by the store's generation, so a new
 build shows up without a restart; the reader itself is a ``st.cache_resource``.
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -16,6 +18,7 @@ import streamlit as st
 from needsmap import mapdata
 from needsmap.config import load_settings
 from needsmap.store import StoreReader
+from needsmap.userstore import UserStore, open_user_store
 
 T = TypeVar("T")
 
@@ -36,15 +39,23 @@ def reader() -> StoreReader:
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
-def _cached(name: str, path: str, generation: object, args: tuple, kwargs: tuple) -> Any:
-    return getattr(mapdata, name)(_reader(path).cursor(), *args, **dict(kwargs))
+def _cached(module: str, name: str, path: str, generation: object, args: tuple, kwargs: tuple) -> Any:
+    return getattr(importlib.import_module(module), name)(_reader(path).cursor(), *args, **dict(kwargs))
 
 
 def read(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """Call a ``needsmap.mapdata`` function on a fresh cursor, cached per store generation."""
+    """Call a ``needsmap`` function that takes a store cursor first, cached per store generation."""
+    if not fn.__module__.startswith("needsmap."):
+        raise TypeError(f"read() calls needsmap functions, not {fn.__module__}.{fn.__name__}")
     store = reader()
-    return _cached(fn.__name__, str(store.store_path), store.generation, args,
+    return _cached(fn.__module__, fn.__name__, str(store.store_path), store.generation, args,
                    tuple(sorted(kwargs.items())))
+
+
+@st.cache_resource(show_spinner=False)
+def user_store() -> UserStore:
+    """The process's user store (residents' needs); only the app process opens it."""
+    return open_user_store(load_settings())
 
 
 def legend_html(classes: list[mapdata.LegendClass], title: str) -> str:
@@ -55,6 +66,28 @@ def legend_html(classes: list[mapdata.LegendClass], title: str) -> str:
         for c in classes
     )
     return f'<div role="list" aria-label="{title}"><strong>{title}</strong>{rows}</div>'
+
+
+def bivariate_legend_html(classes: list[dict[str, Any]], *, what: str) -> str:
+    """The 3x3 key as a grid in words: need left to right, provision top (high) to bottom."""
+    cell = "width:3.4em;height:2.2em;border:1px solid #555"
+    rows = []
+    for label, provision in (("High provision", 3), ("Middle", 2), ("Low provision", 1)):
+        cells = "".join(
+            f'<span role="listitem" title="{c["label"]}" aria-label="{c["label"]}" '
+            f'style="{cell};background:{c["colour"]}"></span>'
+            for c in classes if c["provision_class"] == provision)
+        rows.append(f'<span style="font-size:.85em;text-align:right;padding-right:.4em">{label}</span>{cells}')
+    header = '<span></span>' + "".join(
+        f'<span style="font-size:.8em;line-height:1.1;text-align:center">{t}</span>'
+        for t in ("Low need", "Middle", "High need"))
+    grid = ('<div role="list" style="display:grid;grid-template-columns:auto repeat(3, 3.4em);'
+            'gap:2px;align-items:center;margin:.4em 0">' + "".join(rows) + header + "</div>")
+    return (f'<div aria-label="Map key: need and provision of {what}"><strong>Need and provision '
+            f'of {what}</strong><div style="font-size:.8em">Need rises to the right, provision '
+            f'falls downwards.</div>{grid}<div style="font-size:.85em">Darkest blue, bottom right: '
+            "<b>high need, low provision</b> (the biggest gaps). Pink: high need, services nearby. "
+            "Teal: few services, lower need. Grey: low need, services nearby.</div></div>")
 
 
 def choose_authority(container: Any = st.sidebar) -> str | None:

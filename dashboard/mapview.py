@@ -16,6 +16,7 @@ import folium.plugins
 import pandas as pd
 
 from dashboard.assets import use_local_assets
+from needsmap.privacy import escape_html
 
 use_local_assets()
 
@@ -49,22 +50,27 @@ def base_map(bounds: list[list[float]]) -> folium.Map:
     return m
 
 
-def choropleth(geojson: str, title: str) -> folium.FeatureGroup:
-    """The LSOAs filled by their precomputed ``fill`` colour, with a tooltip of the figures."""
+def _filled_areas(data: dict, title: str, tooltip: folium.GeoJsonTooltip,
+                  opacity: float) -> folium.FeatureGroup:
+    """Areas filled by their precomputed ``fill`` colour, outlined in white, with a tooltip."""
     group = folium.FeatureGroup(name=title, overlay=True, control=False)
     folium.GeoJson(
-        json.loads(geojson),
+        data,
         name=title,
         style_function=lambda f: {"fillColor": f["properties"]["fill"], "color": "#ffffff",
-                                  "weight": 0.6, "fillOpacity": 0.85},
+                                  "weight": 0.6, "fillOpacity": opacity},
         highlight_function=lambda f: {"weight": 3, "color": "#000000"},
-        tooltip=folium.GeoJsonTooltip(
-            fields=["name", "code", "decile", "rank", "score"],
-            aliases=["Area", "Code", "Decile (1 = most deprived)", "Rank (1 = most deprived)",
-                     "Score"],
-        ),
+        tooltip=tooltip,
     ).add_to(group)
     return group
+
+
+def choropleth(geojson: str, title: str) -> folium.FeatureGroup:
+    """The LSOAs filled by their precomputed ``fill`` colour, with a tooltip of the figures."""
+    return _filled_areas(json.loads(geojson), title, folium.GeoJsonTooltip(
+        fields=["name", "code", "decile", "rank", "score"],
+        aliases=["Area", "Code", "Decile (1 = most deprived)", "Rank (1 = most deprived)", "Score"],
+    ), 0.85)
 
 
 def outlines(geojson: str, name: str, weight: float, dash: str | None = None) -> folium.FeatureGroup:
@@ -101,6 +107,39 @@ def authority_layers(choropleth_geojson: str, title: str, service_points: pd.Dat
     layers.append(outlines(wards_geojson, OVERLAYS[1].label, 1.5, "4 3"))
     layers.append(outlines(outline_geojson, OVERLAYS[2].label, 3.0))
     return layers
+
+
+def _escaped(geojson: str, fields: tuple[str, ...]) -> dict:
+    """GeoJSON with text properties made safe for Leaflet tooltips (they are HTML)."""
+    data = json.loads(geojson)
+    for feature in data["features"]:
+        props = feature["properties"]
+        for f in fields:
+            if isinstance(props.get(f), str):
+                props[f] = escape_html(props[f])
+    return data
+
+
+def bivariate(geojson: str, title: str) -> folium.FeatureGroup:
+    """LSOAs filled by their need x provision class, with the gap and its reasons on hover."""
+    return _filled_areas(_escaped(geojson, ("name", "class", "reasons")), title, folium.GeoJsonTooltip(
+        fields=["name", "code", "gap_rank", "class", "reasons"],
+        aliases=["Area", "Code", "Gap rank (1 = biggest)", "Class", "Why"],
+        style="max-width:360px;white-space:normal",
+    ), 0.9)
+
+
+def service_points(frame: pd.DataFrame, name: str) -> folium.FeatureGroup:
+    """Services of one category: filled dots inside the authority, hollow ones just outside."""
+    group = folium.FeatureGroup(name=name)
+    for row in frame.itertuples(index=False):
+        where = " (outside the authority)" if row.outside else ""
+        folium.CircleMarker(
+            location=(row.lat, row.lon), radius=5, color="#111111", weight=2, fill=True,
+            fill_color="#ffffff" if row.outside else "#111111", fill_opacity=1.0,
+            tooltip=escape_html(f"{row.name}{where}"),
+        ).add_to(group)
+    return group
 
 
 def layer_control() -> folium.LayerControl:

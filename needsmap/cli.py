@@ -8,8 +8,8 @@ from collections.abc import Callable
 import click
 from tqdm import tqdm
 
-from needsmap import provenance, registry
-from needsmap._errors import NeedsmapError
+from needsmap import provenance, registry, taxonomy
+from needsmap._errors import ConfigError, NeedsmapError
 from needsmap.config import load_settings
 from needsmap.store import StoreReader
 
@@ -103,6 +103,119 @@ def sources() -> None:
         click.echo(f"  vintage    {r['vintage']} ({r['geography']})")
         click.echo(f"  licence    {r['licence']}")
         click.echo(f"  attribution {r['attribution']}")
+
+
+def _area_code(con: object, area: str | None) -> str | None:
+    from needsmap import areas
+
+    return areas.resolve(con, area).lad_code if area else None  # type: ignore[arg-type]
+
+
+def _write_csv(frame: object, out: str) -> None:
+    try:
+        frame.to_csv(out, index=False)  # type: ignore[attr-defined]
+    except OSError as exc:
+        raise NeedsmapError(f"could not write {out}: {exc.strerror}") from exc
+
+
+@main.command()
+@click.option("--level", type=click.Choice(["msoa", "ward", "lad", "selection"]), required=True,
+              help="Areas to summarise; 'selection' is the --lsoas codes taken together.")
+@click.option("--area", help="Only this local authority's areas (code or name, e.g. Trafford).")
+@click.option("--lsoas", help="Only these LSOA codes, comma-separated (a drawn selection).")
+@click.option("--release", type=click.Choice(["2025", "2019"]), default="2025", show_default=True)
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="CSV file to write.")
+def summaries(level: str, area: str | None, lsoas: str | None, release: str, out: str) -> None:
+    """Deprivation summaries per area as MHCLG's File 10 computes them, to a CSV file.
+
+    One row per area, its GSS code first, then one column per domain and statistic
+    (average score and rank, share in the most deprived 10%, extent, local concentration).
+    """
+    from needsmap import summaries as sums
+
+    try:
+        settings = load_settings()
+        con = StoreReader(settings.store_path).cursor()
+        codes = [c.strip() for c in lsoas.split(",") if c.strip()] if lsoas else None
+        frame = sums.area_summaries(con, level, release=int(release), lad_code=_area_code(con, area),
+                                    lsoas=codes)
+        if frame.empty:
+            raise NeedsmapError("no areas matched: check --area and --lsoas against the loaded store")
+        _write_csv(frame, out)
+        basis = sums.population_basis(con, int(release))
+    except NeedsmapError as exc:
+        _fail(exc)
+    click.echo(f"Wrote {len(frame):,} {level} summaries of IoD{release} to {out}.")
+    click.echo(f"Weighted by: {basis}.")
+
+
+@main.command()
+@click.option("--area", required=True, help="Local authority code or name (e.g. Trafford).")
+@click.option("--category", required=True, type=click.Choice([c.id for c in taxonomy.CATEGORIES]),
+              help="Service and need category.")
+@click.option("--weight", "weights", multiple=True, metavar="MEASURE=W",
+              help="Need weight, repeatable: a domain (imd, income, health, ...) or 'residents'. "
+                   "Default: imd=1 residents=1.")
+@click.option("--radius", type=float, default=1000.0, show_default=True,
+              help="Metres for 'services within'.")
+@click.option("--exclude-head-offices", is_flag=True,
+              help="Leave out charities' registered addresses when counting services.")
+@click.option("--resident-needs/--no-resident-needs", default=True, show_default=True,
+              help="Use approved resident needs from the user store.")
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="CSV file to write.")
+def gaps(area: str, category: str, weights: tuple[str, ...], radius: float,
+         exclude_head_offices: bool, resident_needs: bool, out: str) -> None:
+    """Small areas ranked by gap (high need, low provision), with reasons, to a CSV file."""
+    from needsmap import gaps as gap
+
+    try:
+        settings = load_settings()
+        con = StoreReader(settings.store_path).cursor()
+        lad = _area_code(con, area)
+        chosen = _parse_weights(weights) if weights else None
+        approved = _approved_needs(settings, lad) if resident_needs else []
+        frame = gap.gap_table(con, lad_code=lad, category=category, needs=approved, weights=chosen,
+                              radius_m=radius, include_head_offices=not exclude_head_offices)
+        _write_csv(frame, out)
+    except NeedsmapError as exc:
+        _fail(exc)
+    click.echo(f"Wrote {len(frame):,} small areas ranked by gap for {taxonomy.label(category)} to {out}.")
+    for row in frame.head(5).itertuples():
+        click.echo(f"  {row.gap_rank:>3}. {row.name} ({row.code}): {row.reasons}")
+
+
+def _parse_weights(pairs: tuple[str, ...]) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        try:
+            out[name.strip()] = float(value)
+        except ValueError:
+            raise ConfigError(f"--weight {pair!r}: write MEASURE=NUMBER, e.g. income=2") from None
+        if not sep:
+            raise ConfigError(f"--weight {pair!r}: write MEASURE=NUMBER, e.g. income=2")
+    return out
+
+
+def _approved_needs(settings: object, lad_code: str | None) -> list[tuple[str, str, int, int]]:
+    """Approved needs from the user store; none when no one has reported yet."""
+    import duckdb
+
+    from needsmap import needs
+    from needsmap.userstore import open_user_store
+
+    if not settings.database_url and not settings.user_store_path.exists():  # type: ignore[attr-defined]
+        return []
+    try:
+        store = open_user_store(settings)  # type: ignore[arg-type]
+    except duckdb.IOException as exc:
+        raise NeedsmapError(
+            f"cannot read resident needs from {settings.user_store_path}: it is open in the "  # type: ignore[attr-defined]
+            f"running app ({exc}). Stop the app or use --no-resident-needs.") from exc
+    try:
+        return needs.approved_counts(store, lad_code)
+    finally:
+        store.close()
 
 
 @main.command()

@@ -48,6 +48,7 @@ The formula (``METHOD`` says it in words):
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -102,13 +103,13 @@ METHOD = (
 
 
 def share_sql(value: str, partition: str) -> str:
-    """SQL for a value's place in its partition, 0 (smallest) to 1 (largest), ties averaged;
-    0.5 when the partition has one row."""
-    return (
-        f"coalesce((rank() OVER (PARTITION BY {partition} ORDER BY {value}) - 1 "
-        f"+ (count(*) OVER (PARTITION BY {partition}, {value}) - 1) / 2.0) "
-        f"/ nullif(count(*) OVER (PARTITION BY {partition}) - 1, 0), 0.5)"
-    )
+    """SQL for a value's place in its partition, 0 (smallest) to 1 (largest), ties sharing the
+    average place; 0.5 when the partition has one row. (rank = first place of the tie,
+    cume_dist x n = its last place.)"""
+    window = f"OVER (PARTITION BY {partition} ORDER BY {value})"
+    n = f"count(*) OVER (PARTITION BY {partition})"
+    return (f"coalesce(((rank() {window} + cume_dist() {window} * {n}) / 2 - 1) "
+            f"/ nullif({n} - 1, 0), 0.5)")
 
 
 def tercile(share: float) -> int:
@@ -138,10 +139,12 @@ def bivariate_legend() -> list[dict[str, Any]]:
 
 
 def format_distance(metres: float | None) -> str:
+    """'650 m' under 1 km (to the nearest 10 m, halves up), else '2.4 km' (as ``_distance_sql``)."""
     if metres is None or pd.isna(metres):
         return "no service found"
-    if metres < 1000:
-        return f"{round(metres, -1):.0f} m"
+    tens = math.floor(metres / 10 + 0.5) * 10
+    if tens < 1000:
+        return f"{tens:.0f} m"
     return f"{metres / 1000:.1f}".removesuffix(".0") + " km"
 
 
@@ -219,32 +222,34 @@ def _centres_sql(lad_code: str | None, lsoas: list[str] | None) -> tuple[str, li
     )
 
 
+def centres(con: duckdb.DuckDBPyConnection, *, lad_code: str | None = None,
+            lsoas: list[str] | None = None) -> pd.DataFrame:
+    """Each LSOA's centre on the British National Grid (code, x, y): see ``CENTRE_NOTE``."""
+    sql, params = _centres_sql(lad_code, lsoas)
+    return con.execute(f"SELECT code, ST_X(g) AS x, ST_Y(g) AS y FROM ({sql}) ORDER BY code",
+                       params).df()
+
+
 def _nearest_sql(radii: tuple[float, ...]) -> str:
-    """CTEs ``near_0 .. near_k`` (LSOA x candidate service, distance) and ``nearest``."""
+    """CTEs ``near_0 .. near_k`` (LSOA code, service number ``sid``, distance ``d``): each step
+    joins only the LSOAs with no service within the previous radius; the last compares the rest
+    with every service. ``nearest`` keeps the closest (the lowest ``sid`` on a tie)."""
     parts, unions = [], []
     previous = "centres"
     for i, radius in enumerate(radii):
-        parts.append(
-            f"near_{i} AS (SELECT c.code, s.service_id, s.name, s.postcode, s.head_office, "
-            f"s.lad_code AS service_lad, c.lad_code, ST_Distance(c.g, s.g) AS d "
-            f"FROM {previous} c JOIN svc s ON ST_DWithin(c.g, s.g, {float(radius)}))"
-        )
+        parts.append(f"near_{i} AS (SELECT c.code, s.sid, ST_Distance(c.g, s.g) AS d "
+                     f"FROM {previous} c JOIN svc s ON ST_DWithin(c.g, s.g, {float(radius)}))")
         parts.append(f"left_{i} AS (SELECT * FROM {previous} WHERE code NOT IN "
                      f"(SELECT code FROM near_{i}))")
         unions.append(f"SELECT * FROM near_{i}")
         previous = f"left_{i}"
-    parts.append(
-        f"near_all AS (SELECT c.code, s.service_id, s.name, s.postcode, s.head_office, "
-        f"s.lad_code AS service_lad, c.lad_code, ST_Distance(c.g, s.g) AS d "
-        f"FROM {previous} c CROSS JOIN svc s)"
-    )
+    parts.append(f"near_all AS (SELECT c.code, s.sid, ST_Distance(c.g, s.g) AS d "
+                 f"FROM {previous} c CROSS JOIN svc s)")
     unions.append("SELECT * FROM near_all")
-    parts.append(
-        "nearest AS (SELECT code, min(d) AS nearest_m, "
-        "arg_min({'name': name, 'postcode': postcode, 'head_office': head_office, "
-        "'outside': service_lad IS DISTINCT FROM lad_code}, {'d': d, 'id': service_id}) AS hit "
-        f"FROM ({' UNION ALL '.join(unions)}) GROUP BY code)"
-    )
+    parts.append(f"pairs AS ({' UNION ALL '.join(unions)})")
+    parts.append("closest AS (SELECT code, min(d) AS d FROM pairs GROUP BY code)")
+    parts.append("nearest AS (SELECT p.code, min(p.sid) AS sid, any_value(c.d) AS nearest_m "
+                 "FROM pairs p JOIN closest c ON c.code = p.code AND c.d = p.d GROUP BY p.code)")
     return ",\n".join(parts)
 
 
@@ -257,35 +262,36 @@ def provision_measures(con: duckdb.DuckDBPyConnection, *, category: str, lad_cod
         raise ValidationError(f"the distance for 'services within' must be above 0 m (got {radius_m!r})")
     centres, params = _centres_sql(lad_code, lsoas)
     head = "" if include_head_offices else "AND NOT coalesce(s.head_office, FALSE)"
-    radii = tuple(sorted({float(radius_m), *SEARCH_RADII_M}))
+    # The first step is the 'within' distance, so its pairs are also the services within reach.
+    radii = (float(radius_m), *(r for r in SEARCH_RADII_M if r > radius_m))
     sql = f"""
         WITH centres AS ({centres}),
         svc AS (
-            SELECT s.service_id, s.name, s.postcode, coalesce(s.head_office, FALSE) AS head_office,
-                   s.lsoa21_code, k.lad_code, s.geom_bng AS g
+            SELECT row_number() OVER (ORDER BY s.service_id) AS sid, s.service_id, s.name, s.postcode,
+                   coalesce(s.head_office, FALSE) AS head_office, s.lsoa21_code, k.lad_code,
+                   s.geom_bng AS g
             FROM services s LEFT JOIN lsoa21_lookup k ON k.lsoa21_code = s.lsoa21_code
             WHERE s.category = ? AND s.geom_bng IS NOT NULL {head}
         ),
         {_nearest_sql(radii)},
-        within AS (
-            SELECT c.code, count(*) AS n FROM centres c JOIN svc s ON ST_DWithin(c.g, s.g, ?)
-            GROUP BY c.code
-        ),
+        within AS (SELECT code, count(*) AS n FROM near_0 GROUP BY code),
         inside AS (SELECT lsoa21_code AS code, count(*) AS n FROM svc GROUP BY 1)
         SELECT c.code, c.name, c.lad_code, p.total AS population,
                coalesce(i.n, 0) AS services_in_lsoa,
                1000.0 * coalesce(i.n, 0) / nullif(p.total, 0) AS services_per_1000,
-               n.nearest_m, n.hit.name AS nearest_name, n.hit.postcode AS nearest_postcode,
-               n.hit.outside AS nearest_outside, n.hit.head_office AS nearest_head_office,
+               n.nearest_m, s.name AS nearest_name, s.postcode AS nearest_postcode,
+               CASE WHEN n.sid IS NOT NULL THEN s.lad_code IS DISTINCT FROM c.lad_code END AS nearest_outside,
+               s.head_office AS nearest_head_office,
                coalesce(w.n, 0) AS within_radius
         FROM centres c
         LEFT JOIN population p ON p.lsoa21_code = c.code
         LEFT JOIN nearest n ON n.code = c.code
+        LEFT JOIN svc s ON s.sid = n.sid
         LEFT JOIN within w ON w.code = c.code
         LEFT JOIN inside i ON i.code = c.code
         ORDER BY c.code
     """
-    return con.execute(sql, [*params, category, float(radius_m)]).df()
+    return con.execute(sql, [*params, category]).df()
 
 
 def services_beyond(con: duckdb.DuckDBPyConnection, *, category: str, lad_code: str,
@@ -318,7 +324,8 @@ def _need_sql(domains: list[str], weights: dict[str, float], lad_code: str | Non
         f"max(decile) FILTER (WHERE domain = '{d}') AS {d}_decile"
         for d in domains
     )
-    shares = ",\n".join(f"{share_sql(f'-{d}_rank', 'lad_code')} AS {d}_need" for d in domains)
+    shares = "".join(f"{share_sql(f'-{d}_rank', 'lad_code')} AS {d}_need, "
+                     for d in domains if d in weights)
     resident = share_sql("resident_needs_per_1000", "lad_code")
     total = sum(weights.values())
     terms = [f"{w / total!r} * {d}_need" for d, w in weights.items() if d != RESIDENTS]
@@ -345,8 +352,7 @@ def _need_sql(domains: list[str], weights: dict[str, float], lad_code: str | Non
             FROM base b LEFT JOIN ranks r ON r.code = b.code LEFT JOIN resident x ON x.code = b.code
         ),
         shared AS (
-            SELECT *, {shares},
-                   {resident} AS resident_need
+            SELECT *, {shares}{resident} AS resident_need
             FROM joined
         ),
         need AS (
@@ -428,11 +434,14 @@ def gap_table(con: duckdb.DuckDBPyConnection, *, lad_code: str | None, category:
                    row_number() OVER (PARTITION BY lad_code
                        ORDER BY gap_score DESC, need_score DESC, code) AS gap_rank,
                    {tercile_sql('need_share')} AS need_class,
-                   4 - {tercile_sql('lack_share')} AS provision_class
+                   4 - {tercile_sql('lack_share')} AS provision_class,
+                   {_reasons_sql(chosen)} AS reasons
             FROM gap
             ORDER BY lad_code, gap_rank
             """,
-            {**params, "release": release, "category": category},
+            {**params, "release": release, "category": category,
+             "what": taxonomy.label(category).lower(), "reach": format_distance(radius_m),
+             "threshold": suppress_below},
         ).df()
     finally:
         con.unregister("gap_needs_input")
@@ -441,51 +450,45 @@ def gap_table(con: duckdb.DuckDBPyConnection, *, lad_code: str | None, category:
     frame["bivariate_class"] = [c[0] for c in classes]
     frame["bivariate_label"] = [c[1] for c in classes]
     frame["bivariate_colour"] = [c[2] for c in classes]
-    frame["reasons"] = [reasons(row, chosen, category, radius_m, suppress_below)
-                        for row in frame.to_dict("records")]
     lead = ["code", "name", "lad_code", "gap_rank", "gap_score", "need_score", "lack_of_provision",
             "need_class", "provision_class", "bivariate_class", "bivariate_label", "reasons"]
     return frame[lead + [c for c in frame.columns if c not in lead]].reset_index(drop=True)
 
 
-def reasons(row: Mapping[str, Any], weights: Mapping[str, float], category: str,
-            radius_m: float, suppress_below: int | None = None) -> str:
-    """The gap in words: 'IMD decile 1; 3 resident reports on food; nearest food service 2.4 km'."""
-    what = taxonomy.label(category).lower()
-    parts = []
-    for domain in sorted((d for d in weights if d != RESIDENTS), key=lambda d: (-weights[d], DOMAINS.index(d))):
-        decile = row.get(f"{domain}_decile")
-        if decile is not None and not pd.isna(decile):
-            parts.append(f"{SHORT_LABELS[domain]} decile {int(decile)}")
-    reports = int(row.get("resident_reports") or 0)
-    if reports:
-        count = public_count(reports, suppress_below) if suppress_below else f"{reports:,}"
-        noun = "report" if count == "1" else "reports"
-        text = f"{count} resident {noun} on {what}"
-        supporters = int(row.get("resident_supporters") or 0)
-        if supporters and not suppress_below:
-            text += f" ({supporters:,} more said it affects them too)"
-        parts.append(text)
-    else:
-        parts.append(f"no resident reports on {what} yet")
-    if row.get("nearest_m") is None or pd.isna(row.get("nearest_m")):
-        parts.append(f"no {what} service in the loaded lists")
-    else:
-        near = f"nearest {what} service {format_distance(row['nearest_m'])}"
-        notes = []
-        if row.get("nearest_name"):
-            notes.append(str(row["nearest_name"]))
-        if row.get("nearest_outside"):
-            notes.append("outside the authority")
-        if row.get("nearest_head_office"):
-            notes.append("a charity's registered address")
-        if notes:
-            near += f" ({'; '.join(notes)})"
-        parts.append(near)
-        within = int(row.get("within_radius") or 0)
-        reach = format_distance(radius_m)
-        parts.append(f"none within {reach}" if within == 0 else f"{within} within {reach}")
-    return "; ".join(parts)
+def _distance_sql(metres: str) -> str:
+    """SQL words for a distance, as ``format_distance`` writes them."""
+    return (f"CASE WHEN round({metres}, -1) < 1000 THEN format('{{:.0f}}', round({metres}, -1)) || ' m' "
+            f"ELSE regexp_replace(format('{{:.1f}}', {metres} / 1000), '\\.0$', '') || ' km' END")
+
+
+def _reasons_sql(weights: Mapping[str, float]) -> str:
+    """SQL for the gap in words: 'IMD decile 1; 3 resident reports on food; nearest food
+    service 2.4 km (name); none within 1 km'. Uses $what, $reach and $threshold."""
+    domains = sorted((d for d in weights if d != RESIDENTS), key=lambda d: (-weights[d], DOMAINS.index(d)))
+    parts = [f"CASE WHEN {d}_decile IS NOT NULL THEN '{SHORT_LABELS[d]} decile ' || {d}_decile END"
+             for d in domains]
+    suppressed = "($threshold IS NOT NULL AND resident_reports < $threshold)"
+    parts.append(
+        "CASE WHEN resident_reports > 0 THEN "
+        f"CASE WHEN {suppressed} THEN 'fewer than ' || $threshold "
+        "ELSE format('{:,}', resident_reports) END "
+        f"|| CASE WHEN resident_reports = 1 AND NOT {suppressed} THEN ' resident report on '"
+        " ELSE ' resident reports on ' END || $what "
+        "|| CASE WHEN resident_supporters > 0 AND $threshold IS NULL THEN ' (' || "
+        "format('{:,}', resident_supporters) || ' more said it affects them too)' ELSE '' END "
+        "ELSE 'no resident reports on ' || $what || ' yet' END"
+    )
+    parts.append(
+        "CASE WHEN nearest_m IS NULL THEN 'no ' || $what || ' service in the loaded lists' "
+        f"ELSE 'nearest ' || $what || ' service ' || {_distance_sql('nearest_m')} || coalesce(' (' || "
+        "nullif(concat_ws('; ', nearest_name, CASE WHEN nearest_outside THEN 'outside the authority' END, "
+        "CASE WHEN nearest_head_office THEN 'a charity''s registered address' END), '') || ')', '') END"
+    )
+    parts.append(
+        "CASE WHEN nearest_m IS NOT NULL THEN CASE WHEN within_radius = 0 THEN 'none within ' || $reach "
+        "ELSE within_radius || ' within ' || $reach END END"
+    )
+    return "concat_ws('; ', " + ", ".join(parts) + ")"
 
 
 def top_gaps_changes(before: pd.DataFrame, after: pd.DataFrame, top: int = 10) -> dict[str, list[str]]:
@@ -496,6 +499,46 @@ def top_gaps_changes(before: pd.DataFrame, after: pd.DataFrame, top: int = 10) -
     previous = list(before["code"])
     return {"entered": sorted(now - was, key=order.index),
             "left": sorted(was - now, key=previous.index)}
+
+
+# ---------------------------------------------------------------------------- map data
+
+
+def gap_geojson(con: duckdb.DuckDBPyConnection, table: pd.DataFrame) -> str:
+    """The LSOAs of a gap table as GeoJSON (display geometry), each with its rank, class,
+    colour (``fill``) and reasons, for the bivariate map."""
+    from needsmap.mapdata import _feature_collection
+
+    cols = ["code", "name", "gap_rank", "bivariate_label", "bivariate_colour", "reasons"]
+    con.register("gap_map_input", table[cols])
+    try:
+        rows = con.execute(
+            "SELECT ST_AsGeoJSON(b.geom_display), t.code, t.name, t.gap_rank, t.bivariate_label, "
+            "t.bivariate_colour, t.reasons FROM gap_map_input t JOIN boundary b "
+            "ON b.level = 'lsoa21' AND b.code = t.code ORDER BY t.code"
+        ).fetchall()
+    finally:
+        con.unregister("gap_map_input")
+    return _feature_collection(rows, ["code", "name", "gap_rank", "class", "fill", "reasons"])
+
+
+def services_near(con: duckdb.DuckDBPyConnection, *, category: str, lad_code: str,
+                  within_m: float = 3000.0, include_head_offices: bool = True) -> pd.DataFrame:
+    """Services of a category in the authority or within ``within_m`` of its edge (lon/lat,
+    name, whether outside), to draw beside the gaps."""
+    head = "" if include_head_offices else "AND NOT coalesce(s.head_office, FALSE)"
+    return con.execute(
+        f"""
+        WITH edge AS (SELECT ST_Union_Agg(geom_bng) AS g FROM boundary WHERE level = 'lsoa21' AND lad_code = ?)
+        SELECT s.name, s.postcode, s.lon, s.lat, coalesce(s.head_office, FALSE) AS head_office,
+               k.lad_code IS DISTINCT FROM ? AS outside
+        FROM services s LEFT JOIN lsoa21_lookup k ON k.lsoa21_code = s.lsoa21_code, edge
+        WHERE s.category = ? AND s.geom_bng IS NOT NULL AND s.lon IS NOT NULL {head}
+          AND ST_DWithin(s.geom_bng, edge.g, ?)
+        ORDER BY outside, s.name
+        """,
+        [lad_code, lad_code, category, float(within_m)],
+    ).df()
 
 
 # ---------------------------------------------------------------------------- change over time

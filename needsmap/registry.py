@@ -241,13 +241,15 @@ LOCAL_LIST_FILES = {
     "care_homes": "trafford/services/trafford_care_homes.csv",
     "childrens_centres": "trafford/services/trafford_childrens_centres.csv",
     "jobcentres": "trafford/services/trafford_jobcentreplus.csv",
+    # All of Greater Manchester: food banks just outside Trafford count for its edge areas.
+    "gm_food_banks": "trafford/services/gm_food_banks.csv",
 }
 # Each local list's category when the file's own type column does not name one.
 LOCAL_LIST_CATEGORIES = {
     "food_banks": "food", "gp_practices": "health", "pharmacies": "health", "libraries": "library",
     "mental_health": "mental_health", "community_hubs": "community_space", "dentists": "health",
     "care_homes": "older_people", "childrens_centres": "children_families",
-    "jobcentres": "money_advice",
+    "jobcentres": "money_advice", "gm_food_banks": "food",
 }
 
 SERVICE_DATASETS: tuple[Dataset, ...] = (
@@ -341,6 +343,12 @@ SERVICE_DATASETS: tuple[Dataset, ...] = (
                 "children_families"),
     _local_list("jobcentres", "Trafford Jobcentre Plus offices", "Department for Work and Pensions",
                 "money_advice"),
+    _local_list("gm_food_banks", "Greater Manchester food banks", "GM Poverty Action (via Trafford Data Lab)",
+                "food", attribution="Data gathered by GM Poverty Action",
+                licence="Open Government Licence (as stated by Trafford Data Lab; verify)",
+                notes="Covers all ten Greater Manchester authorities, so gap analysis counts food "
+                      "banks just over Trafford's edge; Trafford's own rows match the Trafford list "
+                      "and are de-duplicated against it."),
 )
 
 DATASETS = DATASETS + SERVICE_DATASETS

@@ -1,11 +1,29 @@
-"""Helpers shared by the dashboard tests: a copy of the Trafford store with a few services."""
+"""Helpers shared by the dashboard tests: a copy of the Trafford store with a few services, the
+real Streamlit server on a free port, and Chromium with every non-local request blocked."""
 
 from __future__ import annotations
 
+import os
 import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
 
+import pytest
+
+from dashboard import assets
 from needsmap.store import StoreBuild
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = "/usr/bin/chromium"
+LOCAL_HOSTS = {"localhost", "127.0.0.1", "[::1]", "::1"}
 
 TRAFFORD = "E08000009"
 # (name, category, lon, lat, LSOA 2021): real Trafford places, invented services for testing.
@@ -33,3 +51,98 @@ def store_with_services(source: Path, target_dir: Path) -> Path:
                 [f"test:{i}", name, category, lon, lat, lon, lat, lsoa],
             )
     return target
+
+
+def require_browser() -> None:
+    """Skip browser tests where Chromium or the vendored map files are missing."""
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian chromium is not installed")
+    if assets.missing():
+        pytest.skip("map assets not installed: run `python -m dashboard.assets install`")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def serve(log_dir: Path, **env: str) -> Iterator[str]:
+    """`streamlit run dashboard/app.py` on a free port with ``env`` (NEEDSMAP_STORE...); the URL."""
+    port = _free_port()
+    full_env = dict(os.environ, PYTHONPATH=str(ROOT), **env)
+    log = open(log_dir / "streamlit.log", "w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "dashboard/app.py",
+         "--server.port", str(port), "--server.headless", "true",
+         "--server.enableStaticServing", "true", "--browser.gatherUsageStats", "false"],
+        cwd=ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    url = f"http://localhost:{port}/"
+    deadline = time.monotonic() + 60
+    try:
+        while True:
+            try:
+                urllib.request.urlopen(url + "_stcore/health", timeout=2)
+                break
+            except OSError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    pytest.fail(f"streamlit did not start; see {log.name}")
+                time.sleep(0.5)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+@contextmanager
+def chromium_page(width: int = 1400, height: int = 1000) -> Iterator[Any]:
+    """A Playwright page in Debian's Chromium; requests to other hosts are refused and listed
+    in ``page.context.external``."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--headless", "--no-sandbox", "--disable-gpu",
+                  "--disable-background-networking", "--disable-component-update"],
+        )
+        context = browser.new_context(viewport={"width": width, "height": height})
+        context.external = []
+
+        def route(r: Any) -> None:
+            if urlparse(r.request.url).hostname in LOCAL_HOSTS or \
+                    r.request.url.startswith(("data:", "blob:", "about:")):
+                r.continue_()
+            else:
+                context.external.append(r.request.url)
+                r.abort()
+
+        context.route("**/*", route)
+        pg = context.new_page()
+        pg.set_default_timeout(60_000)
+        try:
+            yield pg
+        finally:
+            browser.close()
+
+
+def map_frame(pg: Any, count_js: str) -> Any:
+    """The folium map's frame once ``count_js`` (run in it) finds something drawn."""
+    pg.wait_for_selector("iframe[title='streamlit_folium.st_folium']")
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        frames = [f for f in pg.frames if "streamlit_folium" in f.url]
+        if frames:
+            try:
+                if frames[0].evaluate(f"() => window.map ? ({count_js})() : 0") > 0:
+                    return frames[0]
+            except Exception:  # the frame is still loading
+                pass
+        time.sleep(0.3)
+    raise AssertionError("the map never drew its areas")

@@ -8,20 +8,14 @@ small area and follows it to the Area page. Screenshots go to test-artifacts/.
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
-from urllib.parse import urlparse
 
 import pytest
 import shapely
-from dashboard_support import TRAFFORD, store_with_services
+from dashboard_support import (TRAFFORD, chromium_page, map_frame, require_browser, serve,
+                               store_with_services)
 
-from dashboard import assets
 from needsmap import mapdata
 from needsmap.store import StoreReader
 
@@ -29,8 +23,6 @@ pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM = "/usr/bin/chromium"
-LOCAL_HOSTS = {"localhost", "127.0.0.1", "[::1]", "::1"}
 
 # JavaScript run inside the map's iframe (streamlit-folium names the Leaflet map `map`).
 JS_FILL = """code => { let fill = null; window.map.eachLayer(l => {
@@ -47,87 +39,23 @@ JS_POINT = """([lat, lon]) => { const p = window.map.latLngToContainerPoint([lat
     return [r.left + p.x, r.top + p.y]; }"""
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(trafford_store, tmp_path_factory):
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian chromium is not installed")
-    if assets.missing():
-        pytest.skip("map assets not installed: run `python -m dashboard.assets install`")
+    require_browser()
     store = store_with_services(trafford_store.store_path, tmp_path_factory.mktemp("e2e"))
-    port = _free_port()
-    env = dict(os.environ, NEEDSMAP_STORE=str(store), PYTHONPATH=str(ROOT))
-    log = open(tmp_path_factory.mktemp("log") / "streamlit.log", "w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "dashboard/app.py",
-         "--server.port", str(port), "--server.headless", "true",
-         "--server.enableStaticServing", "true", "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )
-    url = f"http://localhost:{port}/"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            urllib.request.urlopen(url + "_stcore/health", timeout=2)
-            break
-        except OSError:
-            if time.monotonic() > deadline or proc.poll() is not None:
-                proc.kill()
-                pytest.fail(f"streamlit did not start; see {log.name}")
-            time.sleep(0.5)
-    yield url, store
-    proc.terminate()
-    proc.wait(timeout=20)
-    log.close()
+    with serve(tmp_path_factory.mktemp("log"), NEEDSMAP_STORE=str(store)) as url:
+        yield url, store
 
 
 @pytest.fixture
 def page(server):
-    from playwright.sync_api import sync_playwright
-
     ARTIFACTS.mkdir(exist_ok=True)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--headless", "--no-sandbox", "--disable-gpu",
-                  "--disable-background-networking", "--disable-component-update"],
-        )
-        context = browser.new_context(viewport={"width": 1400, "height": 1000})
-        context.external = []
-
-        def route(r):
-            if urlparse(r.request.url).hostname in LOCAL_HOSTS or \
-                    r.request.url.startswith(("data:", "blob:", "about:")):
-                r.continue_()
-            else:
-                context.external.append(r.request.url)
-                r.abort()
-
-        context.route("**/*", route)
-        pg = context.new_page()
-        pg.set_default_timeout(60_000)
+    with chromium_page() as pg:
         yield pg
-        browser.close()
 
 
 def _map_frame(pg):
-    pg.wait_for_selector("iframe[title='streamlit_folium.st_folium']")
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        frames = [f for f in pg.frames if "streamlit_folium" in f.url]
-        if frames:
-            try:
-                if frames[0].evaluate(f"() => window.map ? ({JS_COUNT_FILLED})() : 0") > 0:
-                    return frames[0]
-            except Exception:  # the frame is still loading
-                pass
-        time.sleep(0.3)
-    raise AssertionError("the map never drew its areas")
+    return map_frame(pg, JS_COUNT_FILLED)
 
 
 def _choose(pg, label: str, text: str) -> None:

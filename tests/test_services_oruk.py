@@ -227,9 +227,13 @@ def test_same_organisation_across_sources_is_one_row(store_copy: Settings, mirro
                          "('oruk:svc-1', 'oruk:svc-2', ?, ?) ORDER BY 1",
                          [f"charities_trafford:{number}", bank_id]).fetchall()
     # the feed's rows are kept: an exact place beats a head office; a service list beats a list
-    assert listed == [("oruk:svc-1", [f"charities_trafford:{number}"]), ("oruk:svc-2", [bank_id])]
-    assert cur.execute("SELECT count(*) FROM services_source WHERE service_id IN (?, ?)",
-                       [f"charities_trafford:{number}", bank_id]).fetchone()[0] == 2
+    # (the food bank is in the Greater Manchester list too, so that listing joins the group)
+    gm_id = cur.execute("SELECT service_id FROM services_source WHERE source_dataset = "
+                        "'services_trafford_gm_food_banks' AND postcode = 'M32 9AF'").fetchone()[0]
+    assert [(sid, sorted(also)) for sid, also in listed] == [
+        ("oruk:svc-1", [f"charities_trafford:{number}"]), ("oruk:svc-2", sorted([bank_id, gm_id]))]
+    assert cur.execute("SELECT count(*) FROM services_source WHERE service_id IN (?, ?, ?)",
+                       [f"charities_trafford:{number}", bank_id, gm_id]).fetchone()[0] == 3
     n_source, n_services, n_also = cur.execute(
         "SELECT (SELECT count(*) FROM services_source), count(*), sum(len(also_listed_as)) "
         "FROM services").fetchone()

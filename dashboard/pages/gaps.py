@@ -1,0 +1,191 @@
+"""Gaps: where need is high and provision is low, with the weights set by the community."""
+
+from __future__ import annotations
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+from streamlit_folium import st_folium
+
+from dashboard import mapview
+from dashboard.common import bivariate_legend_html, caveats, choose_authority, read, user_store
+from needsmap import gaps, mapdata, needs, summaries, taxonomy
+from needsmap.config import load_settings
+from needsmap.privacy import escape_markdown
+
+RADII = (250, 500, 750, 1000, 1500, 2000, 3000, 5000)
+TOP_CHOICES = (5, 10, 15, 20, 30)
+LEVELS = {"ward": "Wards", "msoa": "MSOAs", "lad": "The whole authority",
+          "selection": "Small areas I choose"}
+
+
+def weight_sliders(domains: list[str]) -> dict[str, float]:
+    st.sidebar.subheader("What counts as need")
+    st.sidebar.caption("Move the sliders to weigh each kind of need; 0 leaves it out. The list "
+                       "and map follow, and the page shows which areas move in or out of the "
+                       "top gaps.")
+    weights = {}
+    for d in domains:
+        start = gaps.DEFAULT_WEIGHTS.get(d, 0.0)
+        weights[d] = st.sidebar.slider(mapdata.DOMAIN_LABELS[d], 0.0, 3.0, start, 0.5, key=f"gap_w_{d}")
+    weights[gaps.RESIDENTS] = st.sidebar.slider(
+        "Residents' reports (per 1,000 residents)", 0.0, 3.0, gaps.DEFAULT_WEIGHTS[gaps.RESIDENTS], 0.5,
+        key="gap_w_residents")
+    return weights
+
+
+def moved_text(moved: dict[str, list[str]], names: dict[str, str], top: int, against: str) -> str:
+    if not moved["entered"] and not moved["left"]:
+        return f"The top {top} is the same as with {against}."
+    def listing(codes: list[str]) -> str:
+        return ", ".join(f"{names[c]} ({c})" for c in codes) or "none"
+    return (f"Compared with {against}: **moved into the top {top}:** {listing(moved['entered'])}; "
+            f"**moved out:** {listing(moved['left'])}.")
+
+
+st.title("Gaps: where need is high and provision is low")
+
+lad = choose_authority()
+if lad is None:
+    st.stop()
+settings = load_settings()
+lad_name = read(mapdata.authorities).set_index("lad_code")["lad_name"][lad]
+category = st.sidebar.selectbox("Service and need", [c.id for c in taxonomy.CATEGORIES],
+                                format_func=taxonomy.label, key="gap_category")
+what = taxonomy.label(category).lower()
+radius = st.sidebar.select_slider("Count services within", RADII, value=1000,
+                                  format_func=gaps.format_distance, key="gap_radius")
+head_offices = st.sidebar.checkbox(
+    "Count charities' registered addresses", value=True, key="gap_head_offices",
+    help="A charity's registered address is where it is registered, which is not always where "
+         "it helps people.")
+have, _ = read(mapdata.measures, mapdata.DEFAULT_RELEASE)
+weights = weight_sliders(have)
+if not any(v > 0 for v in weights.values()):
+    st.warning("Give at least one kind of need a weight above 0.")
+    st.stop()
+
+approved = tuple(needs.approved_counts(user_store(), lad))
+options = dict(lad_code=lad, category=category, needs=approved, radius_m=float(radius),
+               include_head_offices=head_offices, suppress_below=settings.suppress_below)
+table = read(gaps.gap_table, weights=weights, **options)
+start = read(gaps.gap_table, weights=dict(gaps.DEFAULT_WEIGHTS), **options)
+change = read(gaps.change_since_2019, lad)
+names = dict(zip(table["code"], table["name"]))
+top = st.sidebar.select_slider("How many top gaps to list", TOP_CHOICES, value=10, key="gap_top")
+
+beyond = read(gaps.services_beyond, category=category, lad_code=lad, include_head_offices=head_offices)
+inside = int(table["services_in_lsoa"].sum())
+st.caption(f"{lad_name}: {len(table)} small areas (LSOAs). {taxonomy.label(category)}: {inside} "
+           f"service(s) in {lad_name} and {beyond} outside it in the loaded lists (those count for "
+           "areas near the edge).")
+
+left, right = st.columns([3, 2])
+with left:
+    layers = [mapview.bivariate(read(gaps.gap_geojson, table), f"Gaps: {what}"),
+              mapview.service_points(read(gaps.services_near, category=category, lad_code=lad,
+                                          include_head_offices=head_offices),
+                                     f"{taxonomy.label(category)} services"),
+              mapview.outlines(read(mapdata.outlines_geojson, "ward", lad), "Ward outlines", 1.2, "4 3"),
+              mapview.outlines(read(mapdata.authority_outline_geojson, lad), "Authority outline", 3.0)]
+    st_folium(mapview.base_map(read(mapdata.bounds, lad)), key=f"gapmap-{lad}",
+              feature_group_to_add=layers, layer_control=mapview.layer_control(),
+              returned_objects=[], height=560, use_container_width=True)
+    st.caption(f"Black dots: {what} services in {lad_name}; white dots: just outside it. "
+               "Hover over an area for its gap in words.")
+    moved = gaps.top_gaps_changes(start, table, top)
+    st.markdown(moved_text(moved, names, top, "the starting weights (overall deprivation 1, residents' reports 1)"))
+    previous = st.session_state.get("gap_previous")
+    current = (lad, category, radius, head_offices, tuple(sorted(weights.items())))
+    starting = tuple(sorted({**{d: 0.0 for d in weights}, **gaps.DEFAULT_WEIGHTS}.items()))
+    if previous is not None and previous[0] != current and previous[0][:4] == current[:4] \
+            and previous[0][4] != starting:
+        st.markdown(moved_text(gaps.top_gaps_changes(previous[1], table, top), names, top,
+                               "your last weights"))
+    st.session_state["gap_previous"] = (current, table[["code", "gap_rank"]])
+
+    st.caption("How the gap is scored: " + gaps.METHOD + " " + gaps.CENTRE_NOTE)
+    used = ", ".join(f"{gaps.SHORT_LABELS[k]} {v:g}" for k, v in weights.items() if v > 0)
+    st.caption(
+        f"Weights used: {used}. Resident reports are approved reports on {what} from the needs store "
+        f"(counts under {settings.suppress_below} are shown as 'fewer than {settings.suppress_below}'). "
+        "Sources: " + " ".join(read(mapdata.attribution, mapdata.DEFAULT_RELEASE)) + " Services: the "
+        "loaded lists (see Sources for each list's publisher and date).")
+shown = table.head(top).merge(change[["code", "decile_change"]], on="code", how="left")
+shown["since_2019"] = [gaps.describe_change(c) for c in shown["decile_change"]]
+with right:
+    st.markdown(bivariate_legend_html(gaps.bivariate_legend(), what=what), unsafe_allow_html=True)
+    st.subheader(f"Top {top} gaps")
+    st.markdown("\n".join(
+        f"{r.gap_rank}. **{escape_markdown(r.name)}** ({r.code}), {r.bivariate_label}: "
+        f"{escape_markdown(r.reasons)}."
+        for r in shown.itertuples()))
+
+st.subheader(f"The top {top} gaps as a table")
+st.dataframe(
+    shown[["gap_rank", "name", "code", "bivariate_label", "reasons", "since_2019", "gap_score",
+           "need_score", "lack_of_provision"]],
+    hide_index=True, width="stretch", key="gap_top_table",
+    column_config={"gap_rank": st.column_config.NumberColumn("Rank", width="small"),
+                   "name": "Area", "code": "Code", "bivariate_label": "Class",
+                   "reasons": st.column_config.TextColumn("Why", width="large"),
+                   "since_2019": "IMD decile since 2019",
+                   "gap_score": st.column_config.NumberColumn("Gap score", format="%.2f"),
+                   "need_score": st.column_config.NumberColumn("Need", format="%.2f"),
+                   "lack_of_provision": st.column_config.NumberColumn("Lack of provision", format="%.2f")},
+)
+with st.expander(f"All {len(table)} small areas with every measure"):
+    st.dataframe(table.drop(columns=["bivariate_colour", "lad_code"]), hide_index=True, width="stretch")
+    st.download_button("Download the ranked gaps (CSV)", table.to_csv(index=False).encode(),
+                       file_name=f"gaps_{lad}_{category}.csv", mime="text/csv")
+
+st.header("Change since IoD2019")
+counts = change["decile_change"].value_counts().sort_index()
+summary = pd.DataFrame({"change": [gaps.describe_change(c) for c in counts.index],
+                        "order": counts.index, "areas": counts.values})
+st.altair_chart(
+    alt.Chart(summary).mark_bar(color="#3b4994").encode(
+        y=alt.Y("change:N", sort=alt.SortField("order"), axis=alt.Axis(labelLimit=300),
+                title="Overall deprivation decile, IoD2019 to IoD2025"),
+        x=alt.X("areas:Q", title="Small areas"), tooltip=["change", "areas"],
+    ).properties(height=34 * len(summary)),
+    width="stretch",
+)
+st.caption(gaps.CHANGE_CAVEAT)
+moved_most = change.reindex(change["decile_change"].abs().sort_values(ascending=False).index).head(10)
+st.dataframe(moved_most[["name", "code", "change", "decile_2019", "decile_2025", "decile_change"]],
+             hide_index=True, width="stretch",
+             column_config={"name": "Area", "code": "Code", "change": "2011 to 2021 areas",
+                            "decile_2019": "Decile 2019",
+                            "decile_2025": "Decile 2025", "decile_change": "Change"})
+st.caption("Source: English Indices of Deprivation 2019 and 2025 (MHCLG); LSOA 2011 to 2021 lookup "
+           "(ONS). Open Government Licence v3.0.")
+
+st.header("Area summaries")
+level = st.radio("Summarise", list(LEVELS), format_func=LEVELS.get, horizontal=True, key="sum_level")
+chosen = None
+if level == "selection":
+    places = read(mapdata.places, "lsoa", lad)
+    labels = dict(zip(places["code"], places["name"]))
+    default = list(table["code"].head(3))
+    chosen = st.multiselect("Small areas (type to search)", list(labels), default=default,
+                            format_func=lambda c: f"{labels[c]} ({c})", key="sum_lsoas")
+    if not chosen:
+        st.info("Choose one or more small areas to summarise them together.")
+if level != "selection" or chosen:
+    frame = read(summaries.area_summaries, level, lad_code=lad, lsoas=chosen or None)
+    domain = st.selectbox("Measure", have, format_func=mapdata.DOMAIN_LABELS.get, key="sum_domain")
+    formats = {"average_score": "%.2f", "average_rank": "%.0f", "proportion_most_deprived_10pc": "percent",
+               "extent": "percent", "local_concentration": "%.0f"}
+    columns = {f"{domain}_{stat}": st.column_config.NumberColumn(summaries.STATISTIC_LABELS[stat],
+                                                                 format=formats[stat])
+               for stat in summaries.STATISTICS}
+    st.dataframe(frame[["code", "name", "lsoas", "population", *columns]], hide_index=True, width="stretch",
+                 key="sum_table", column_config={"code": "Code", "name": "Area", "lsoas": "Small areas",
+                                                 "population": "Residents", **columns})
+    st.download_button("Download the summaries (CSV, every measure)", frame.to_csv(index=False).encode(),
+                       file_name=f"summaries_{lad}_{level}.csv", mime="text/csv")
+st.caption("Method: " + summaries.METHOD + " Population: "
+           + read(summaries.population_basis, mapdata.DEFAULT_RELEASE) + ".")
+
+caveats()

@@ -1,0 +1,134 @@
+"""The Gaps page through streamlit.testing: figures agree with needsmap.gaps, weights move the list."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from needsmap import gaps, needs
+from needsmap.accounts import User
+from needsmap.locate import locate_point
+from needsmap.store import StoreReader
+from needsmap.userstore import UserStore
+
+APP = str(Path(__file__).resolve().parent.parent / "dashboard" / "app.py")
+TRAFFORD = "E08000009"
+START = dict(gaps.DEFAULT_WEIGHTS)
+
+
+def seed_needs(store_path: Path, user_store: Path) -> str:
+    """Three approved food needs in one Stretford LSOA (fewer than 10: shown suppressed)."""
+    place = locate_point(StoreReader(store_path).cursor(), -2.3160, 53.4460)
+    store = UserStore(user_store)
+    try:
+        for i in range(3):
+            nid = needs.submit(store, needs.NeedReport("food", f"Need {i}", place), session_id=f"s{i}")
+            needs.moderate(store, User("mod", "moderator"), "need", nid, "approve")
+    finally:
+        store.close()
+    return place.lsoa21_code
+
+
+@pytest.fixture(scope="module")
+def env(trafford_store, tmp_path_factory):
+    user = tmp_path_factory.mktemp("gaps_user") / "user.duckdb"
+    lsoa = seed_needs(trafford_store.store_path, user)
+    return {"NEEDSMAP_STORE": str(trafford_store.store_path), "NEEDSMAP_USER_STORE": str(user)}, lsoa
+
+
+@pytest.fixture
+def page(env, monkeypatch):
+    variables, _ = env
+    for k, v in variables.items():
+        monkeypatch.setenv(k, v)
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    at.switch_page("pages/gaps.py").run()
+    assert not at.exception, at.exception
+    return at
+
+
+def texts(at: AppTest) -> str:
+    return "\n".join([m.value for m in at.markdown] + [c.value for c in at.caption]
+                     + [h.value for h in at.subheader] + [h.value for h in at.header])
+
+
+def expected(trafford_store, env, **weights):
+    """The gap table computed directly, as the page should show it."""
+    user = UserStore(env[0]["NEEDSMAP_USER_STORE"])
+    try:
+        approved = needs.approved_counts(user, TRAFFORD)
+    finally:
+        user.close()
+    return gaps.gap_table(StoreReader(trafford_store.store_path).cursor(), lad_code=TRAFFORD,
+                          category="food", needs=approved, weights=weights or START,
+                          suppress_below=10)
+
+
+def test_page_shows_legend_ranked_list_and_method(page, trafford_store, env):
+    assert page.title[0].value == "Gaps: where need is high and provision is low"
+    words = texts(page)
+    assert "high need, low provision" in words and "Need rises to the right" in words
+    assert "Top 10 gaps" in words
+    assert "Gap score = need score x lack-of-provision score" in words
+    assert "British National Grid" in words and "Open Government Licence" in words
+    top = page.dataframe[0].value
+    assert len(top) == 10
+    # The page's numbers are the unit-tested function's numbers.
+    table = expected(trafford_store, env)
+    assert list(top["code"]) == list(table["code"].head(10))
+    assert list(top["reasons"]) == list(table["reasons"].head(10))
+    assert (top["gap_score"].to_numpy() == table["gap_score"].head(10).to_numpy()).all()
+    # Resident counts below the threshold are worded for the public.
+    _, lsoa = env
+    reasons = table.set_index("code").loc[lsoa, "reasons"]
+    assert "fewer than 10 resident reports on food" in reasons
+
+
+def test_weights_move_the_list_and_say_which_areas_moved(page, trafford_store, env):
+    before = list(page.dataframe[0].value["code"])
+    page.slider(key="gap_w_living_environment").set_value(3.0).run()
+    assert not page.exception
+    after = list(page.dataframe[0].value["code"])
+    assert after != before
+    table = expected(trafford_store, env, imd=1.0, residents=1.0, living_environment=3.0)
+    assert after == list(table["code"].head(10))
+    moved = gaps.top_gaps_changes(expected(trafford_store, env), table, 10)
+    words = texts(page)
+    assert "moved into the top 10:" in words and "Compared with the starting weights" in words
+    for code in moved["entered"] + moved["left"]:
+        assert code in words
+    assert "Compared with your last weights" not in words  # the last weights were the starting ones
+    page.slider(key="gap_w_crime").set_value(3.0).run()
+    last = expected(trafford_store, env, imd=1.0, residents=1.0, living_environment=3.0, crime=3.0)
+    assert list(page.dataframe[0].value["code"]) == list(last["code"].head(10))
+    moved = gaps.top_gaps_changes(table, last, 10)
+    assert moved["entered"]  # crime changes the top 10, so the page says what moved since
+    words = texts(page)
+    since_last = words[words.index("Compared with your last weights"):]
+    for code in moved["entered"] + moved["left"]:
+        assert code in since_last
+
+
+def test_change_since_2019_and_area_summaries(page):
+    words = texts(page)
+    assert "Change since IoD2019" in words and "Ranks and deciles are relative" in words
+    # Tables in page order: top gaps, every area (in an expander), change, summaries.
+    change = page.dataframe[2].value
+    assert change["decile_2019"].between(1, 10).all()
+    page.radio(key="sum_level").set_value("msoa").run()
+    summary = page.dataframe[-1].value
+    assert len(summary) == 28 and summary["code"].str.startswith("E02").all()
+    assert "File 10" in texts(page)
+    page.radio(key="sum_level").set_value("selection").run()
+    chosen = page.dataframe[-1].value
+    assert list(chosen["code"]) == ["selection"] and chosen["lsoas"].iloc[0] == 3
+
+
+def test_no_weight_at_all_is_explained(page):
+    page.slider(key="gap_w_imd").set_value(0.0).run()
+    page.slider(key="gap_w_residents").set_value(0.0).run()
+    assert not page.exception
+    assert any("at least one kind of need" in w.value for w in page.warning)
