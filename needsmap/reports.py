@@ -226,18 +226,21 @@ def _needs_table(blurred: blurred_needs.BlurredNeeds, area: ReportArea) -> pd.Da
     return pd.DataFrame(rows)
 
 
-def public_reasons(row: dict, category: str, shown_reports: object, radius_m: float) -> str:
-    """The gap in words with the resident count as published (protected), never the raw count."""
-    quiet = dict(row, resident_reports=0, resident_supporters=0)
-    text = gaps.reasons(quiet, gaps.DEFAULT_WEIGHTS, category, radius_m)
+def public_reasons(reasons: str, category: str, shown_reports: object) -> str:
+    """The gap in words with the resident count as published (protected), never the raw count.
+
+    ``gaps.gap_table`` words its reasons as '; '-separated parts, one of them about resident
+    reports; that part is replaced, so the exact count never reaches a report or export.
+    """
     what = taxonomy.label(category).lower()
-    if shown_reports is pd.NA or shown_reports is None or pd.isna(shown_reports):
-        said = f"resident reports on {what}: a few (exact count not shown to protect residents)"
+    if shown_reports is None or shown_reports is pd.NA or pd.isna(shown_reports):
+        said = f"a few resident reports on {what} (number hidden to protect residents)"
     elif int(shown_reports) == 0:
         said = f"no resident reports on {what} yet"
     else:
-        said = f"{int(shown_reports):,} resident reports on {what}"
-    return text.replace(f"no resident reports on {what} yet", said)
+        said = f"{int(shown_reports):,} resident report{'s' if int(shown_reports) != 1 else ''} on {what}"
+    parts = [said if "resident report" in part else part for part in str(reasons).split("; ")]
+    return "; ".join(parts)
 
 
 def gap_tables(con: duckdb.DuckDBPyConnection, lad_code: str, approved: list[tuple],
@@ -265,7 +268,7 @@ def _top_gaps(tables: dict[str, pd.DataFrame], area: ReportArea,
                 "bivariate_label": row["bivariate_label"],
                 "colour": row["bivariate_colour"],
                 "reports": shown.loc[row["code"], category],
-                "reasons": public_reasons(row, category, shown.loc[row["code"], category], 1000.0),
+                "reasons": public_reasons(row["reasons"], category, shown.loc[row["code"], category]),
                 "decision": status.get((row["code"], category), "No decision recorded yet"),
             })
     frame = pd.DataFrame(rows)
@@ -390,6 +393,7 @@ def _environment() -> Environment:
     env.filters["pct"] = lambda v: "" if v is None or pd.isna(v) else f"{100 * float(v):.0f}%"
     env.filters["num"] = lambda v, d=1: "" if v is None or pd.isna(v) else f"{float(v):,.{d}f}"
     env.filters["count"] = disclosure.show
+    env.filters["day"] = lambda v: "" if v is None or pd.isna(v) else pd.Timestamp(v).strftime("%-d %b %Y")
     env.filters["records"] = lambda f: [] if f is None or f.empty else f.to_dict("records")
     return env
 
