@@ -147,3 +147,29 @@ def summary_line(row: pd.Series) -> str:
     elif row.get("action"):
         text += f". {row['action']}"
     return text
+
+
+def on_map(con: duckdb.DuckDBPyConnection, current_decisions: pd.DataFrame) -> pd.DataFrame:
+    """Where each decision shows on the map: a point inside its small area, ward or authority
+    (never a resident's place), with the area's name and the status in words."""
+    if current_decisions.empty:
+        return current_decisions.assign(lon=[], lat=[], area_name=[], text=[])
+    keys = sorted(set(zip(current_decisions["area_level"], current_decisions["area_code"])))
+    rows = con.execute(
+        """
+        SELECT level, code, name, ST_X(p), ST_Y(p)
+        FROM (SELECT level, code, name, ST_PointOnSurface(geom) AS p FROM boundary
+              WHERE (level, code) IN (SELECT (unnest(?), unnest(?))))
+        """,
+        [[k[0] for k in keys], [k[1] for k in keys]],
+    ).fetchall()
+    where = {(r[0], r[1]): (r[2], r[3], r[4]) for r in rows}
+    out = current_decisions[[k in where for k in zip(current_decisions["area_level"],
+                                                       current_decisions["area_code"])]].copy()
+    places = [where[k] for k in zip(out["area_level"], out["area_code"])]
+    out["area_name"] = [p[0] for p in places]
+    out["lon"] = [p[1] for p in places]
+    out["lat"] = [p[2] for p in places]
+    out["text"] = [f"{BY_ID[c].label if c in BY_ID else c}: {summary_line(r)}"
+                   for c, (_, r) in zip(out["category"], out.iterrows())]
+    return out.reset_index(drop=True)
