@@ -11,7 +11,7 @@ import time
 import pandas as pd
 import pyogrio
 import pytest
-from dashboard_support import ROOT, chromium_page, map_frame, require_browser, serve
+from dashboard_support import ROOT, choose, chromium_page, map_frame, require_browser, serve
 from reports_support import CONTACT, PHONE, seed
 
 from needsmap.accounts import create_account
@@ -42,13 +42,6 @@ def app(trafford_store, tmp_path_factory):
         yield url, seeded
 
 
-def _choose(pg, label: str, text: str) -> None:
-    combo = pg.get_by_role("combobox", name=label)
-    combo.click()
-    combo.fill(text)
-    pg.get_by_role("option").first.wait_for()
-    pg.keyboard.press("Enter")
-
 
 def _download(pg, label: str, target):
     with pg.expect_download() as info:
@@ -66,7 +59,7 @@ def test_reports_page_downloads_open(app, tmp_path) -> None:
         pg.goto(url)
         pg.get_by_role("link", name="Reports").click()
         pg.get_by_role("heading", name="Reports and data").wait_for()
-        _choose(pg, "Ward (type to search)", seeded.ward_name)
+        choose(pg, "Ward (type to search)", seeded.ward_name)
         pg.get_by_text("Commissioning pack (adds the").click()
         pg.get_by_role("button", name="Prepare the report and data files").click()
         pg.get_by_role("button", name="Report (PDF)").wait_for(timeout=120_000)
@@ -96,8 +89,8 @@ def test_reports_page_downloads_open(app, tmp_path) -> None:
         pg.get_by_role("textbox", name="Password").fill(PASSWORD)
         pg.get_by_role("button", name="Sign in").click()
         pg.get_by_text("Recording as Cara Commissioner").wait_for()
-        _choose(pg, "Category", "Young people")
-        _choose(pg, "Decision", "Declined")
+        choose(pg, "Category", "Young people")
+        choose(pg, "Decision", "Declined")
         pg.get_by_label("Reason, if declined (residents read this)").fill(
             "A youth club opened <next door> in 2025")
         pg.get_by_role("button", name="Record the decision").click()
