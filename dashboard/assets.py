@@ -25,7 +25,8 @@ MANIFEST = HERE / "assets.json"
 VENDOR = HERE / "static" / "vendor"
 STAMP = VENDOR / ".installed"
 URL_BASE = "/app/static/vendor"
-_FOLIUM_CLASSES = {"Map": folium.Map, "MarkerCluster": folium.plugins.MarkerCluster}
+_FOLIUM_CLASSES = {"Map": folium.Map, "MarkerCluster": folium.plugins.MarkerCluster,
+                   "Draw": folium.plugins.Draw}
 
 
 def manifest() -> dict:

@@ -142,6 +142,19 @@ def service_points(frame: pd.DataFrame, name: str) -> folium.FeatureGroup:
     return group
 
 
+def drawing_map(bounds: list[list[float]], lsoa_outlines: str) -> folium.Map:
+    """A map of the authority's small areas on which a user draws shapes to choose some."""
+    m = base_map(bounds)
+    outlines(lsoa_outlines, "Small areas", 0.8).add_to(m)
+    folium.plugins.Draw(
+        position="topleft",
+        draw_options={"polyline": False, "circle": False, "marker": False, "circlemarker": False,
+                      "polygon": {"allowIntersection": False}, "rectangle": True},
+        edit_options={"edit": False, "remove": True},
+    ).add_to(m)
+    return m
+
+
 def layer_control() -> folium.LayerControl:
     return folium.LayerControl(collapsed=False, position="topright")
 

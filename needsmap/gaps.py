@@ -23,9 +23,18 @@ include_head_offices=True, suppress_below=None) -> DataFrame``
     one row per LSOA, largest gap first: the need and provision measures, ``lack_of_provision``,
     ``gap_score``, ``gap_rank``, ``need_class``/``provision_class`` (1 low .. 3 high),
     ``bivariate_class`` ("3-1" = high need, low provision), ``bivariate_label``,
-    ``bivariate_colour`` and ``reasons`` (the gap in words).
+    ``bivariate_colour`` and ``reasons`` (the gap in words), then the need and provision
+    columns above.
 ``change_since_2019(con, lad_code, domain="imd") -> DataFrame``
-    IoD2019 deciles carried to 2021 areas through the ONS LSOA11→LSOA21 lookup, beside IoD2025.
+    one row per LSOA 2021: ``code, name, change_code, lsoa11_codes, parents_2011, rank_2025,
+    decile_2025, rank_2019, decile_2019, decile_change, change``: IoD2019 carried to 2021 areas
+    through the ONS LSOA11→LSOA21 lookup (``CHANGE_CAVEAT`` says how, and why ranks are relative).
+
+Also: ``centres`` (each LSOA's centre, BNG x/y), ``services_beyond`` (services of a category
+outside the authority), ``services_near`` (points to draw), ``gap_geojson`` (the map layer),
+``top_gaps_changes`` (which LSOAs enter and leave the top N between two gap tables),
+``bivariate_legend`` and ``BIVARIATE_COLOURS`` (the 3x3 key), ``EXACT_RESIDENT_COLUMNS``
+(columns public views leave out), ``format_distance`` and ``describe_change`` (words).
 
 ``needs`` is what ``needsmap.needs.approved_counts`` returns: rows of (lsoa21_code, category,
 reports, supporters), or a DataFrame with those columns. ``weights`` maps domain ids
@@ -86,6 +95,9 @@ BIVARIATE_COLOURS: tuple[tuple[str, str, str], ...] = (
     ("#5ac8c8", "#5698b9", "#3b4994"),
 )
 CLASS_WORDS = {1: "low", 2: "middle", 3: "high"}
+# Columns of ``gap_table`` that hold exact resident counts (or rates that reveal them): public
+# views leave them out and rely on ``reasons`` worded with ``suppress_below``.
+EXACT_RESIDENT_COLUMNS = ("resident_reports", "resident_supporters", "resident_needs_per_1000")
 
 METHOD = (
     "Gap score = need score x lack-of-provision score, both between 0 and 1 within the "

@@ -231,6 +231,29 @@ def area_summaries(con: duckdb.DuckDBPyConnection, level: str, *, release: int =
     return out[base + list(columns)]
 
 
+def lsoas_within(con: duckdb.DuckDBPyConnection, geometry: str, *, lad_code: str | None = None) -> list[str]:
+    """LSOA 2021 codes whose centre lies inside a drawn shape (GeoJSON geometry, lon/lat).
+
+    The centre is a point inside each LSOA (``ST_PointOnSurface``), so an LSOA counts once
+    however the shape cuts it: an LSOA is in the selection when most people would say it is.
+    """
+    try:
+        shape = con.execute("SELECT ST_GeomFromGeoJSON(?)", [geometry]).fetchone()[0]
+    except duckdb.Error as exc:
+        raise ValidationError(f"the drawn shape is not a GeoJSON geometry: {exc}") from exc
+    if shape is None:
+        return []
+    where, params = "", [geometry]
+    if lad_code is not None:
+        where, params = "AND lad_code = ?", [geometry, lad_code]
+    rows = con.execute(
+        "SELECT code FROM boundary WHERE level = 'lsoa21' "
+        f"AND ST_Within(ST_PointOnSurface(geom), ST_GeomFromGeoJSON(?)) {where} ORDER BY code",
+        params,
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
 def column_label(column: str) -> str:
     """'imd_extent' -> 'Overall deprivation (IMD): Extent ...' for tables and CSV notes."""
     from needsmap.mapdata import DOMAIN_LABELS

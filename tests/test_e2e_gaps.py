@@ -62,4 +62,25 @@ def test_gaps_page_in_the_browser(server):
         assert _top_list(pg) != before
         time.sleep(1)
         pg.screenshot(path=ARTIFACTS / "11-gaps-weights-moved.png")
+
+        # Area summaries of a drawn shape: a rectangle over the middle of the authority.
+        pg.get_by_text("Small areas I choose").click()
+        pg.get_by_text("Nothing drawn yet").wait_for()
+        frame = pg.frame_locator("iframe[title='streamlit_folium.st_folium'] >> nth=1")
+        frame.locator(".leaflet-draw-draw-rectangle").click()
+        box = pg.locator("iframe[title='streamlit_folium.st_folium']").nth(1).bounding_box()
+        x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+        pg.mouse.move(x - 60, y - 40)
+        pg.mouse.down()
+        pg.mouse.move(x + 60, y + 40, steps=8)
+        pg.mouse.up()
+        pg.get_by_text("Nothing drawn yet").wait_for(state="detached")
+        chosen = pg.locator("[data-testid=stMultiSelect]")
+        deadline = time.monotonic() + 30
+        while chosen.inner_text().count("(E01") < 2 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert chosen.inner_text().count("(E01") >= 2  # the areas inside the rectangle
+        chosen.scroll_into_view_if_needed()
+        time.sleep(1)
+        pg.screenshot(path=ARTIFACTS / "12-gaps-drawn-selection.png")
         assert pg.context.external == [], pg.context.external

@@ -112,6 +112,13 @@ def test_weights_move_the_list_and_say_which_areas_moved(page, trafford_store, e
         assert code in since_last
 
 
+def test_public_tables_hold_no_exact_resident_counts(page):
+    every = page.dataframe[1].value
+    assert len(every) == 139 and "reasons" in every.columns
+    assert not set(gaps.EXACT_RESIDENT_COLUMNS) & set(every.columns)
+    assert not set(gaps.EXACT_RESIDENT_COLUMNS) & set(page.dataframe[0].value.columns)
+
+
 def test_change_since_2019_and_area_summaries(page):
     words = texts(page)
     assert "Change since IoD2019" in words and "Ranks and deciles are relative" in words

@@ -301,3 +301,21 @@ def test_split_and_merged_lsoas_carry_2019_deciles():
     assert gaps.describe_change(-1) == "1 decile more deprived"
     assert gaps.describe_change(2) == "2 deciles less deprived"
     assert gaps.describe_change(0) == "same decile"
+
+
+def test_lsoas_within_a_drawn_shape():
+    con = _store()
+    for code, lon in [("E1", -2.30), ("E2", -2.20), ("E3", -2.10)]:
+        _lsoa(con, code, "A" if code != "E3" else "B", rank=1, pop=100)
+        con.execute("INSERT INTO boundary (level, code, name, lad_code, geom) VALUES ('lsoa21', ?, ?, ?, "
+                    "ST_MakeEnvelope(?, 53.40, ?, 53.42))", [code, code, "A" if code != "E3" else "B",
+                                                             lon, lon + 0.02])
+    # A rectangle over E1 and most of E2 (its centre included), and the edge of E3.
+    shape = ('{"type": "Polygon", "coordinates": [[[-2.31, 53.39], [-2.185, 53.39], [-2.185, 53.43], '
+             '[-2.31, 53.43], [-2.31, 53.39]]]}')
+    assert summaries.lsoas_within(con, shape) == ["E1", "E2"]
+    assert summaries.lsoas_within(con, shape, lad_code="B") == []
+    chosen = summaries.area_summaries(con, "selection", lsoas=summaries.lsoas_within(con, shape))
+    assert chosen["lsoas"].iloc[0] == 2 and chosen["population"].iloc[0] == 200
+    with pytest.raises(ValidationError, match="not a GeoJSON geometry"):
+        summaries.lsoas_within(con, '{"type": "Polygon", "coordinates": "x"}')

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import altair as alt
 import pandas as pd
 import streamlit as st
@@ -38,7 +40,7 @@ def moved_text(moved: dict[str, list[str]], names: dict[str, str], top: int, aga
     if not moved["entered"] and not moved["left"]:
         return f"The top {top} is the same as with {against}."
     def listing(codes: list[str]) -> str:
-        return ", ".join(f"{names[c]} ({c})" for c in codes) or "none"
+        return ", ".join(f"{escape_markdown(names[c])} ({c})" for c in codes) or "none"
     return (f"Compared with {against}: **moved into the top {top}:** {listing(moved['entered'])}; "
             f"**moved out:** {listing(moved['left'])}.")
 
@@ -134,10 +136,15 @@ st.dataframe(
                    "need_score": st.column_config.NumberColumn("Need", format="%.2f"),
                    "lack_of_provision": st.column_config.NumberColumn("Lack of provision", format="%.2f")},
 )
+# Exact resident counts stay with commissioners (`needsmap gaps`); the public page words them.
+public = table.drop(columns=["bivariate_colour", "lad_code", *gaps.EXACT_RESIDENT_COLUMNS])
 with st.expander(f"All {len(table)} small areas with every measure"):
-    st.dataframe(table.drop(columns=["bivariate_colour", "lad_code"]), hide_index=True, width="stretch")
-    st.download_button("Download the ranked gaps (CSV)", table.to_csv(index=False).encode(),
+    st.dataframe(public, hide_index=True, width="stretch")
+    st.download_button("Download the ranked gaps (CSV)", public.to_csv(index=False).encode(),
                        file_name=f"gaps_{lad}_{category}.csv", mime="text/csv")
+    st.caption("Residents' report counts are left out here (small numbers could identify "
+               "people); the reasons word them as 'fewer than "
+               f"{settings.suppress_below}' where they are small.")
 
 st.header("Change since IoD2019")
 counts = change["decile_change"].value_counts().sort_index()
@@ -165,11 +172,24 @@ st.header("Area summaries")
 level = st.radio("Summarise", list(LEVELS), format_func=LEVELS.get, horizontal=True, key="sum_level")
 chosen = None
 if level == "selection":
+    st.caption("Draw one or more shapes on the map (the polygon and square buttons at the top "
+               "left): every small area whose centre is inside a shape is chosen. Add or remove "
+               "areas in the list below it.")
+    drawn = st_folium(mapview.drawing_map(read(mapdata.bounds, lad),
+                                          read(mapdata.outlines_geojson, "lsoa21", lad)),
+                      key=f"drawmap-{lad}", returned_objects=["all_drawings"], height=420,
+                      use_container_width=True)
+    shapes = [json.dumps(f["geometry"]) for f in (drawn or {}).get("all_drawings") or []
+              if f.get("geometry")]
+    inside = sorted({c for g in shapes for c in read(summaries.lsoas_within, g, lad_code=lad)})
     places = read(mapdata.places, "lsoa", lad)
     labels = dict(zip(places["code"], places["name"]))
-    default = list(table["code"].head(3))
+    default = inside or list(table["code"].head(3))
     chosen = st.multiselect("Small areas (type to search)", list(labels), default=default,
-                            format_func=lambda c: f"{labels[c]} ({c})", key="sum_lsoas")
+                            format_func=lambda c: f"{labels[c]} ({c})",
+                            key=f"sum_lsoas_{'-'.join(inside)}")
+    if not inside:
+        st.caption("Nothing drawn yet: the list starts with the top three gaps.")
     if not chosen:
         st.info("Choose one or more small areas to summarise them together.")
 if level != "selection" or chosen:
