@@ -16,6 +16,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from dashboard import drawing
 from dashboard.common import choose_authority, read, reader, user_store
 from needsmap import accounts, decisions, disclosure, exports, mapdata, reports, taxonomy
 from needsmap._errors import NeedsmapError, ValidationError
@@ -49,10 +50,7 @@ def choose_area(con_lad: str) -> reports.ReportArea | None:
     if kind == "lad":
         return reports.resolve_area(con, con_lad)
     if kind == "selection":
-        options = read(mapdata.places, "lsoa", con_lad)
-        names = dict(zip(options["code"], options["name"]))
-        chosen = st.multiselect("Small areas (type to search)", list(names), key="report_lsoas",
-                                format_func=lambda c: f"{names[c]} ({c})")
+        chosen = drawing.choose_lsoas(con_lad, "report")
         return reports.resolve_area(con, con_lad, lsoas=chosen) if chosen else None
     options = read(mapdata.places, kind, con_lad)
     names = dict(zip(options["code"], options["name"]))
