@@ -95,7 +95,8 @@ def forbidden(seeded: Seeded) -> tuple[list[str], list[bytes]]:
         for value in (lon, lat):
             texts += [f"{value:.6f}", f"{value:.5f}", repr(value)]
             binary += [struct.pack("<d", value), struct.pack(">d", value)]
-        texts += [f"{x:.1f}", f"{y:.1f}", f"{x:.2f}", f"{y:.2f}"]
+        for v in (x, y):  # rounded and cut short, as a writer might print them
+            texts += [f"{v:.1f}", f"{v:.2f}", f"{int(v * 100) / 100:.2f}"]
         binary += [struct.pack("<d", x), struct.pack("<d", y)]
     texts += sorted(set(seeded.postcodes))
     return texts, binary

@@ -133,6 +133,16 @@ def test_exports_open_in_gis_tools_and_hold_no_private_detail(con, user_store, s
     with zipfile.ZipFile(files["zip"]) as bundle:
         assert sorted(bundle.namelist()) == sorted(p.name for k, p in files.items() if k != "zip")
         blobs.update({f"zip:{n}": bundle.read(n) for n in bundle.namelist()})
+    # compressed formats are also read back and scanned as text (values and geometry as WKT)
+    blobs["pdf:text"] = subprocess.run(["pdftotext", str(files["pdf"]), "-"], capture_output=True,
+                                       check=True).stdout
+    for key, path in files.items():
+        if key.startswith("parquet:"):
+            blobs[f"{key}:values"] = gpd.read_parquet(path).to_wkt().to_csv().encode()
+    for layer in layers:
+        frame = pyogrio.read_dataframe(files["gpkg"], layer=layer)
+        dump = frame.to_wkt() if isinstance(frame, gpd.GeoDataFrame) else frame
+        blobs[f"gpkg:{layer}"] = dump.to_csv().encode()
     for name, blob in blobs.items():
         for t in texts:
             assert t.encode() not in blob, (name, t)
