@@ -43,7 +43,8 @@ JS_POINT = """([lat, lon]) => { const p = window.map.latLngToContainerPoint([lat
 def server(trafford_store, tmp_path_factory):
     require_browser()
     store = store_with_services(trafford_store.store_path, tmp_path_factory.mktemp("e2e"))
-    with serve(tmp_path_factory.mktemp("log"), NEEDSMAP_STORE=str(store)) as url:
+    logs = tmp_path_factory.mktemp("log")
+    with serve(logs, NEEDSMAP_STORE=str(store), NEEDSMAP_USER_STORE=str(logs / "user.duckdb")) as url:
         yield url, store
 
 
