@@ -89,7 +89,7 @@ def downloads(files: dict[str, bytes], stem: str) -> None:
     for i, (key, (label, mime)) in enumerate(FILES.items()):
         name = f"{stem}-geoparquet.zip" if key == "parquet" else names.get(key, f"{stem}.{key}")
         columns[i % 3].download_button(label, files[key], file_name=name, mime=mime,
-                                       key=f"download_{key}", width="stretch")
+                                       key=f"download_{key}", width="stretch", on_click="ignore")
 
 
 def decisions_panel(area: reports.ReportArea, user: User) -> None:
