@@ -265,7 +265,7 @@ def report(area: str, ward: str | None, lsoa: str | None, lsoas: str | None, out
     except (NeedsmapError, OSError) as exc:
         _fail(exc)
     click.echo(f"Wrote the {'commissioning pack' if pack else 'report'} for {place.title} "
-               f"({len(place.lsoas)} small areas) to {out}:")
+               f"({len(place.lsoas)} small area{'' if len(place.lsoas) == 1 else 's'}) to {out}:")
     for path in written.values():
         click.echo(f"  {path.name}  {path.stat().st_size:,} bytes")
 
