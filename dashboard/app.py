@@ -26,6 +26,7 @@ navigation = st.navigation({
     ],
     "Analysis": [
         st.Page(PAGES / "gaps.py", title="Gaps", url_path="gaps"),
+        st.Page(PAGES / "reports.py", title="Reports", url_path="reports"),
     ],
     "About the data": [
         st.Page(PAGES / "sources.py", title="Sources", url_path="sources"),

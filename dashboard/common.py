@@ -59,9 +59,15 @@ def read(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
 
 
 @st.cache_resource(show_spinner=False)
-def user_store() -> UserStore:
-    """The process's user store (residents' needs); only the app process opens it."""
+def _user_store(path: str, database_url: str) -> UserStore:
     return open_user_store(load_settings())
+
+
+def user_store() -> UserStore:
+    """The process's user store (needs, notes, accounts, decisions), opened once per configured
+    store through open_user_store; only the app process opens it."""
+    settings = load_settings()
+    return _user_store(str(settings.user_store_path), settings.database_url or "")
 
 
 def legend_html(classes: list[mapdata.LegendClass], title: str) -> str:

@@ -157,3 +157,28 @@ def drawing_map(bounds: list[list[float]], lsoa_outlines: str) -> folium.Map:
 
 def layer_control() -> folium.LayerControl:
     return folium.LayerControl(collapsed=False, position="topright")
+
+
+DECISION_COLOURS = {"commissioned": "#1b7837", "in_progress": "#2166ac",
+                    "considering": "#777777", "declined": "#b2182b"}
+
+
+def decisions(frame: pd.DataFrame, name: str = "You said, we did (decisions)") -> folium.FeatureGroup:
+    """Commissioners' decisions at a point inside their area, a diamond edged by status (a plain
+    Leaflet div icon: no plugin to fetch); the words are
+    commissioners' own, so they are escaped before they reach the tooltip's HTML."""
+    from needsmap.privacy import escape_html
+
+    group = folium.FeatureGroup(name=name)
+    for row in frame.itertuples(index=False):
+        colour = DECISION_COLOURS.get(row.status, "#333333")
+        folium.Marker(
+            location=(row.lat, row.lon),
+            icon=folium.DivIcon(
+                class_name="needsmap-decision", icon_size=(18, 18), icon_anchor=(9, 9),
+                html=f'<div style="width:14px;height:14px;background:#fff;border:3px solid {colour};'
+                     'transform:rotate(45deg)"></div>'),
+            tooltip=folium.Tooltip(f"<b>{escape_html(row.area_name)}</b><br>{escape_html(row.text)}"),
+        ).add_to(group)
+    return group
+

@@ -220,6 +220,58 @@ def _approved_needs(settings: object, lad_code: str | None) -> list[tuple[str, s
 
 
 @main.command()
+@click.option("--area", required=True, help="Local authority code or name (e.g. Trafford).")
+@click.option("--ward", help="A ward of the authority, by code or name: report on it.")
+@click.option("--lsoa", help="One small area (LSOA 2021), by code or name.")
+@click.option("--lsoas", help="A drawn set of LSOA 2021 codes, comma-separated.")
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="Folder to write to.")
+@click.option("--format", "formats", default=",".join(("pdf", "html", "csv", "gpkg", "parquet")),
+              show_default=True, help="Comma-separated: pdf, html, csv, gpkg, parquet.")
+@click.option("--pack", is_flag=True, help="Commissioning pack: add the 'you said, we did' log.")
+def report(area: str, ward: str | None, lsoa: str | None, lsoas: str | None, out: str,
+           formats: str, pack: bool) -> None:
+    """An area report (PDF, HTML) and data exports (CSV, GeoPackage, GeoParquet) for an
+    authority, ward, small area or drawn set, the same files the Reports page gives, with a
+    README of sources, licences and the suppression rule, and a zip of them all."""
+    from pathlib import Path
+
+    import duckdb
+
+    from needsmap import exports, reports
+    from needsmap.userstore import open_user_store
+
+    chosen = tuple(f.strip().lower() for f in formats.split(",") if f.strip())
+    unknown = [f for f in chosen if f not in exports.FORMATS]
+    if unknown or not chosen:
+        _fail(ConfigError(f"--format {formats!r}: choose from {', '.join(exports.FORMATS)}"))
+    try:
+        settings = load_settings()
+        con = StoreReader(settings.store_path).cursor()
+        codes = [c for c in lsoas.split(",")] if lsoas else None
+        place = reports.resolve_area(con, area, ward=ward, lsoa=lsoa, lsoas=codes)
+        try:
+            store = open_user_store(settings)
+        except duckdb.IOException as exc:
+            raise NeedsmapError(
+                f"cannot read resident needs from {settings.user_store_path}: it is open in the "
+                f"running app ({exc}); use the Reports page, or stop the app") from exc
+        try:
+            ev = reports.evidence(con, store, place.lad_code, settings)
+            data = exports.gather(con, store, place, settings, ev=ev)
+            built = (reports.build(con, store, place, settings, pack=pack, ev=ev)
+                     if {"pdf", "html"} & set(chosen) else None)
+        finally:
+            store.close()
+        written = exports.write_all(data, Path(out), chosen, report=built)
+    except (NeedsmapError, OSError) as exc:
+        _fail(exc)
+    click.echo(f"Wrote the {'commissioning pack' if pack else 'report'} for {place.title} "
+               f"({len(place.lsoas)} small area{'' if len(place.lsoas) == 1 else 's'}) to {out}:")
+    for path in written.values():
+        click.echo(f"  {path.name}  {path.stat().st_size:,} bytes")
+
+
+@main.command()
 def datasets() -> None:
     """Every dataset needsmap knows, with its publisher's address and mirror path."""
     for d in registry.DATASETS:

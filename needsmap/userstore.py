@@ -91,6 +91,26 @@ USER_MIGRATIONS: list[tuple[int, str, str]] = [
         """,
     ),
     (
+        4,
+        "you said, we did: commissioners' decisions on gaps (append-only log)",
+        """
+        CREATE SEQUENCE IF NOT EXISTS decision_ids;
+        CREATE TABLE IF NOT EXISTS decisions (
+            id INTEGER PRIMARY KEY DEFAULT nextval('decision_ids'),
+            recorded_at TIMESTAMP NOT NULL, recorded_by VARCHAR NOT NULL,
+            lad_code VARCHAR NOT NULL,
+            area_level VARCHAR NOT NULL,     -- lsoa21 | ward | lad
+            area_code VARCHAR NOT NULL,
+            category VARCHAR NOT NULL,       -- an id from needsmap.taxonomy
+            status VARCHAR NOT NULL,         -- considering | in_progress | commissioned | declined
+            decided_on VARCHAR NOT NULL,     -- ISO date (YYYY-MM-DD) of the decision
+            budget DOUBLE PRECISION,         -- pounds, optional
+            reason VARCHAR,                  -- required when declined
+            action VARCHAR                   -- what is being done, in words residents read
+        );
+        """,
+    ),
+    (
         5,
         "submission keys: a report or note sent again after an error is saved once",
         """

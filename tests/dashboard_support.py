@@ -146,3 +146,12 @@ def map_frame(pg: Any, count_js: str) -> Any:
                 pass
         time.sleep(0.3)
     raise AssertionError("the map never drew its areas")
+
+
+def choose(pg: Any, label: str, text: str) -> None:
+    """Pick an option in a Streamlit selectbox by typing into it (the selectbox searches)."""
+    combo = pg.get_by_role("combobox", name=label)
+    combo.click()
+    combo.fill(text)
+    pg.get_by_role("option").first.wait_for()
+    pg.keyboard.press("Enter")

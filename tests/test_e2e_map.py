@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import shapely
-from dashboard_support import (TRAFFORD, chromium_page, map_frame, require_browser, serve,
+from dashboard_support import (TRAFFORD, choose, chromium_page, map_frame, require_browser, serve,
                                store_with_services)
 
 from needsmap import mapdata
@@ -43,7 +43,8 @@ JS_POINT = """([lat, lon]) => { const p = window.map.latLngToContainerPoint([lat
 def server(trafford_store, tmp_path_factory):
     require_browser()
     store = store_with_services(trafford_store.store_path, tmp_path_factory.mktemp("e2e"))
-    with serve(tmp_path_factory.mktemp("log"), NEEDSMAP_STORE=str(store)) as url:
+    logs = tmp_path_factory.mktemp("log")
+    with serve(logs, NEEDSMAP_STORE=str(store), NEEDSMAP_USER_STORE=str(logs / "user.duckdb")) as url:
         yield url, store
 
 
@@ -57,13 +58,6 @@ def page(server):
 def _map_frame(pg):
     return map_frame(pg, JS_COUNT_FILLED)
 
-
-def _choose(pg, label: str, text: str) -> None:
-    combo = pg.get_by_role("combobox", name=label)
-    combo.click()
-    combo.fill(text)
-    pg.get_by_role("option").first.wait_for()
-    pg.keyboard.press("Enter")
 
 
 def _wait_for(predicate, seconds: float = 30.0) -> float:
@@ -96,7 +90,7 @@ def test_map_end_to_end_offline(server, page):
     assert frame.evaluate(JS_COUNT_FILLED) == 139
 
     # Choose the authority by typing (the selectbox searches).
-    _choose(pg, "Local authority", "Traff")
+    choose(pg, "Local authority", "Traff")
     assert pg.get_by_role("combobox", name="Local authority").input_value() == "Trafford"
 
     # Switch the measure: the same map recolours in place.
@@ -111,7 +105,7 @@ def test_map_end_to_end_offline(server, page):
     frame.evaluate("() => { window.map.setView(window.map.getCenter(),"
                    " window.map.getZoom() + 1, {animate: false}); }")
     view = frame.evaluate(JS_VIEW)
-    _choose(pg, "Measure", "Crime")
+    choose(pg, "Measure", "Crime")
     seconds = _wait_for(lambda: _frame_fill(pg, changed) == fills["crime"][changed])
     pg.get_by_text("Crime, IoD2025: decile").wait_for()
     print(f"measure switch to recoloured map: {seconds:.2f} s")

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import json
-
 import altair as alt
 import pandas as pd
 import streamlit as st
 from streamlit_folium import st_folium
 
-from dashboard import mapview
+from dashboard import drawing, mapview
 from dashboard.common import bivariate_legend_html, caveats, choose_authority, read, user_store
 from needsmap import gaps, mapdata, needs, summaries, taxonomy
 from needsmap.config import load_settings
@@ -172,24 +170,7 @@ st.header("Area summaries")
 level = st.radio("Summarise", list(LEVELS), format_func=LEVELS.get, horizontal=True, key="sum_level")
 chosen = None
 if level == "selection":
-    st.caption("Draw one or more shapes on the map (the polygon and square buttons at the top "
-               "left): every small area whose centre is inside a shape is chosen. Add or remove "
-               "areas in the list below it.")
-    drawn = st_folium(mapview.drawing_map(read(mapdata.bounds, lad),
-                                          read(mapdata.outlines_geojson, "lsoa21", lad)),
-                      key=f"drawmap-{lad}", returned_objects=["all_drawings"], height=420,
-                      use_container_width=True)
-    shapes = [json.dumps(f["geometry"]) for f in (drawn or {}).get("all_drawings") or []
-              if f.get("geometry")]
-    inside = sorted({c for g in shapes for c in read(summaries.lsoas_within, g, lad_code=lad)})
-    places = read(mapdata.places, "lsoa", lad)
-    labels = dict(zip(places["code"], places["name"]))
-    default = inside or list(table["code"].head(3))
-    chosen = st.multiselect("Small areas (type to search)", list(labels), default=default,
-                            format_func=lambda c: f"{labels[c]} ({c})",
-                            key=f"sum_lsoas_{'-'.join(inside)}")
-    if not inside:
-        st.caption("Nothing drawn yet: the list starts with the top three gaps.")
+    chosen = drawing.choose_lsoas(lad, "sum", default=list(table["code"].head(3)))
     if not chosen:
         st.info("Choose one or more small areas to summarise them together.")
 if level != "selection" or chosen:

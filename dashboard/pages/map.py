@@ -6,8 +6,9 @@ import streamlit as st
 from streamlit_folium import st_folium
 
 from dashboard import mapview
-from dashboard.common import LAD, PLACE, RELEASE, caveats, choose_authority, legend_html, read
-from needsmap import mapdata
+from dashboard.common import (LAD, PLACE, RELEASE, caveats, choose_authority, legend_html, read,
+                              reader, user_store)
+from needsmap import decisions, mapdata
 
 st.title("Deprivation and services")
 
@@ -48,6 +49,9 @@ def map_panel(lad: str, release: int, domain: str, by: str) -> None:
     layers = mapview.authority_layers(geojson, title, svc,
                                       read(mapdata.outlines_geojson, "ward", lad),
                                       read(mapdata.authority_outline_geojson, lad))
+    decided = decisions.on_map(reader().cursor(), decisions.current(user_store(), lad))
+    if not decided.empty:  # you said, we did: residents see what was decided where
+        layers.append(mapview.decisions(decided))
     left, right = st.columns([3, 1])
     with left:
         out = st_folium(
@@ -76,6 +80,10 @@ def map_panel(lad: str, release: int, domain: str, by: str) -> None:
         else:
             st.caption("Services: none loaded for this authority yet.")
         st.caption("Resident needs: coming in a later version.")
+        if not decided.empty:
+            st.caption("White diamonds: commissioners' decisions on gaps (you said, we did); "
+                       "green = commissioned, blue = in progress, grey = being considered, "
+                       "red = declined. Hover for what was decided.")
         selected = st.session_state.get(PLACE)
         row = table[table["code"] == selected]
         if not row.empty:

@@ -1,0 +1,184 @@
+"""Reports: an area report or commissioning pack (PDF, HTML) and the data behind it (CSV,
+GeoPackage, GeoParquet) to download, and the "you said, we did" log for commissioners.
+
+Every file is built by ``needsmap.reports`` and ``needsmap.exports``, as the `needsmap report`
+command builds it; every resident count in it is disclosure-controlled, so the downloads are
+open to everyone. Recording a decision needs a commissioner's account.
+"""
+
+from __future__ import annotations
+
+import io
+import tempfile
+import zipfile
+from datetime import date
+from pathlib import Path
+
+import streamlit as st
+
+from dashboard import drawing
+from dashboard.common import choose_authority, read, reader, user_store
+from needsmap import accounts, decisions, disclosure, exports, mapdata, reports, taxonomy
+from needsmap._errors import NeedsmapError, ValidationError
+from needsmap.accounts import PUBLIC, PermissionDenied, User
+from needsmap.config import load_settings
+from needsmap.privacy import escape_markdown
+
+SIGNED_IN = "signed_in_username"  # the same key as the app's sign-in
+KINDS = {"ward": "A ward", "lsoa": "A small area (LSOA)", "lad": "The whole authority",
+         "selection": "Small areas I choose"}
+FILES = {  # key in the written files -> (button label, MIME type)
+    "pdf": ("Report (PDF)", "application/pdf"),
+    "html": ("Report (HTML)", "text/html"),
+    "csv": ("Data (CSV, one row per small area)", "text/csv"),
+    "gpkg": ("Map data (GeoPackage for QGIS)", "application/geopackage+sqlite3"),
+    "parquet": ("Map data (GeoParquet, zip of 3 layers)", "application/zip"),
+    "zip": ("Everything (zip with README)", "application/zip"),
+}
+
+
+def current_user() -> User:
+    """Who is signed in (role read afresh each run), else the public."""
+    name = st.session_state.get(SIGNED_IN)
+    return accounts.user_for_email(user_store(), name) if name else PUBLIC
+
+
+def choose_area(con_lad: str) -> reports.ReportArea | None:
+    kind = st.radio("Report on", list(KINDS), format_func=KINDS.get, horizontal=True,
+                    key="report_kind")
+    con = reader().cursor()
+    if kind == "lad":
+        return reports.resolve_area(con, con_lad)
+    if kind == "selection":
+        chosen = drawing.choose_lsoas(con_lad, "report")
+        return reports.resolve_area(con, con_lad, lsoas=chosen) if chosen else None
+    options = read(mapdata.places, kind, con_lad)
+    names = dict(zip(options["code"], options["name"]))
+    label = "Ward (type to search)" if kind == "ward" else "Small area (type to search)"
+    code = st.selectbox(label, list(names), format_func=lambda c: f"{names[c]} ({c})",
+                        key=f"report_{kind}")
+    return reports.resolve_area(con, con_lad, **{kind: code})
+
+
+def prepare(area: reports.ReportArea, pack: bool) -> dict[str, bytes]:
+    """Build the report and exports in a temporary folder; the files' bytes by key."""
+    settings = load_settings()
+    con = reader().cursor()
+    store = user_store()
+    ev = reports.evidence(con, store, area.lad_code, settings)
+    report = reports.build(con, store, area, settings, pack=pack, ev=ev)
+    data = exports.gather(con, store, area, settings, ev=ev)
+    with tempfile.TemporaryDirectory() as tmp:
+        written = exports.write_all(data, Path(tmp), exports.FORMATS, report=report)
+        out = {k: p.read_bytes() for k, p in written.items() if not k.startswith("parquet:")}
+        names = {k: p.name for k, p in written.items()}
+        bundle = io.BytesIO()
+        with zipfile.ZipFile(bundle, "w", compression=zipfile.ZIP_DEFLATED) as z:
+            for key, path in written.items():
+                if key.startswith("parquet:") or key in ("readme", "metadata"):
+                    z.write(path, arcname=path.name)
+        out["parquet"] = bundle.getvalue()
+    out["map"] = report.map_png
+    st.session_state["report_names"] = names
+    return out
+
+
+def downloads(files: dict[str, bytes], stem: str) -> None:
+    names = st.session_state.get("report_names", {})
+    columns = st.columns(3)
+    for i, (key, (label, mime)) in enumerate(FILES.items()):
+        name = f"{stem}-geoparquet.zip" if key == "parquet" else names.get(key, f"{stem}.{key}")
+        columns[i % 3].download_button(label, files[key], file_name=name, mime=mime,
+                                       key=f"download_{key}", width="stretch", on_click="ignore")
+
+
+def decisions_panel(area: reports.ReportArea, user: User) -> None:
+    st.subheader("You said, we did")
+    st.caption("What commissioners decided about gaps in this area. Residents see the same "
+               "status on the map and in the report.")
+    current = decisions.current(user_store(), area.lad_code,
+                                area_codes=[*area.lsoas, *area.wards, area.lad_code])
+    if current.empty:
+        st.caption("No decisions are recorded for this area yet.")
+    else:
+        table = current.assign(category=[taxonomy.label(c) for c in current["category"]],
+                               what=[r["reason"] if r["status"] == "declined" else r["action"]
+                                     for _, r in current.iterrows()])
+        st.dataframe(table[["area_code", "category", "status_label", "decided_on", "budget", "what"]],
+                     hide_index=True, width="stretch",
+                     column_config={"area_code": "Area", "category": "Category",
+                                    "status_label": "Status", "decided_on": "Date",
+                                    "budget": st.column_config.NumberColumn("Budget (£)", format="%.0f"),
+                                    "what": "What we did, or why not"})
+    if not user.can("decide"):
+        with st.expander("Commissioners: sign in to record a decision"):
+            with st.form("report_signin"):
+                username = st.text_input("Username")
+                password = st.text_input("Password", type="password")
+                if st.form_submit_button("Sign in"):
+                    found = accounts.authenticate(user_store(), username.strip(), password)
+                    if found is None:
+                        st.error("That username and password do not match an account.")
+                    else:
+                        st.session_state[SIGNED_IN] = found.username
+                        st.rerun()
+        return
+    st.markdown(f"Recording as **{escape_markdown(user.display_name or user.username)}** "
+                "(commissioner).")
+    choices = [("lsoa21", c) for c in area.lsoas] + [("ward", w) for w in area.wards] + \
+        [("lad", area.lad_code)]
+    names = {area.lad_code: area.lad_name}
+    for kind in ("lsoa", "ward"):
+        options = read(mapdata.places, kind, area.lad_code)
+        names.update(zip(options["code"], options["name"]))
+    with st.form("decision"):
+        where = st.selectbox("Area", choices, format_func=lambda k: f"{names.get(k[1], k[1])} ({k[1]})")
+        category = st.selectbox("Category", [c.id for c in taxonomy.CATEGORIES],
+                                format_func=taxonomy.label)
+        status = st.selectbox("Decision", list(decisions.STATUSES), format_func=decisions.STATUSES.get)
+        decided_on = st.date_input("Date of the decision", value=date.today(), max_value=date.today())
+        budget = st.number_input("Budget (£, optional)", min_value=0.0, value=None, step=1000.0)
+        action = st.text_area("What is being done (residents read this)", max_chars=decisions.MAX_TEXT)
+        reason = st.text_area("Reason, if declined (residents read this)", max_chars=decisions.MAX_TEXT)
+        if st.form_submit_button("Record the decision"):
+            try:
+                decisions.record(user_store(), user, decisions.Decision(
+                    area.lad_code, where[0], where[1], category, status, decided_on, budget,
+                    reason or None, action or None))
+            except (ValidationError, PermissionDenied) as exc:
+                st.error(escape_markdown(str(exc)))
+            else:
+                st.success("Recorded. It shows on the map and in reports made from now on.")
+                st.session_state.pop("report_files", None)
+
+
+st.title("Reports and data")
+st.caption("An area report or commissioning pack to print or share, and the data behind it for "
+           "spreadsheets and GIS. Every file lists its sources, licences and dates, and hides small "
+           "counts of residents' reports.")
+lad = choose_authority()
+if lad is None:
+    st.stop()
+try:
+    area = choose_area(lad)
+except NeedsmapError as exc:
+    st.error(escape_markdown(str(exc)))
+    st.stop()
+if area is None:
+    st.info("Choose one or more small areas.")
+    st.stop()
+pack = st.toggle("Commissioning pack (adds the 'you said, we did' log)", key="report_pack")
+key = (area.kind, area.code, area.lsoas, pack)
+if st.button("Prepare the report and data files", type="primary"):
+    with st.spinner(f"Preparing the files for {area.title}..."):
+        st.session_state["report_files"] = (key, prepare(area, pack))
+prepared = st.session_state.get("report_files")
+if prepared and prepared[0] == key:
+    files = prepared[1]
+    st.subheader(f"{'Commissioning pack' if pack else 'Area report'}: {area.title}")
+    downloads(files, f"needsmap-{area.slug}")
+    st.image(files["map"], caption=f"Map in the report: {area.title}.", width=760)
+    st.caption(disclosure.rule_text(load_settings().suppress_below))
+else:
+    st.caption("Press the button to make the files (a few seconds).")
+decisions_panel(area, current_user())

@@ -1,0 +1,64 @@
+"""The Reports page through streamlit.testing (no browser): choosing, preparing, decisions."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+from reports_support import seed
+from streamlit.testing.v1 import AppTest
+
+from needsmap import decisions
+from needsmap.accounts import create_account
+from needsmap.userstore import open_user_store
+
+APP = str(Path(__file__).resolve().parent.parent / "dashboard" / "app.py")
+
+
+@pytest.fixture
+def page(trafford_store, tmp_path, monkeypatch):
+    settings = dataclasses.replace(trafford_store, user_store_path=tmp_path / "user.duckdb")
+    store = open_user_store(settings)
+    seeded = seed(trafford_store.store_path, store)
+    create_account(store, "cara", "commission-this-2026", "commissioner", "Cara")
+    store.close()
+    monkeypatch.setenv("NEEDSMAP_STORE", str(trafford_store.store_path))
+    monkeypatch.setenv("NEEDSMAP_USER_STORE", str(settings.user_store_path))
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.switch_page("pages/reports.py")
+    at.run()
+    assert not at.exception, at.exception
+    yield at, seeded, settings
+
+
+def test_prepare_a_ward_report_and_record_a_decision(page) -> None:
+    at, seeded, settings = page
+    assert at.title[0].value == "Reports and data"
+    at.selectbox(key="report_ward").set_value(seeded.ward).run()
+    at.button[0].click().run()
+    assert not at.exception, at.exception
+    assert at.subheader[0].value == f"Area report: {seeded.ward_name}, Trafford"
+    labels = [b.label for b in at.get("download_button")]
+    assert sorted(labels) == sorted(["Report (PDF)", "Report (HTML)", "Data (CSV, one row per small area)",
+                      "Map data (GeoPackage for QGIS)", "Map data (GeoParquet, zip of 3 layers)",
+                      "Everything (zip with README)"])
+    # the decision already recorded for one of the ward's small areas is listed
+    table = at.dataframe[-1].value
+    assert list(table["status_label"]) == ["Commissioned"]
+    # a public visitor gets the sign-in, not the form; a commissioner gets the form
+    assert not [b for b in at.button if b.label == "Record the decision"]
+    at.session_state["signed_in_username"] = "cara"
+    at.run()
+    form_selects = [s for s in at.selectbox if s.label == "Decision"]
+    form_selects[0].set_value("declined")
+    [t for t in at.text_area if t.label.startswith("Reason")][0].input("No budget this year")
+    [b for b in at.button if b.label == "Record the decision"][0].click().run()
+    assert not at.exception, at.exception
+    assert any("Recorded" in s.value for s in at.success)
+    store = open_user_store(settings)
+    try:
+        now = decisions.current(store, "E08000009")
+        assert "declined" in set(now["status"])
+    finally:
+        store.close()
