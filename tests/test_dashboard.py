@@ -18,6 +18,12 @@ def store(trafford_store, tmp_path_factory):
     return store_with_services(trafford_store.store_path, tmp_path_factory.mktemp("dash"))
 
 
+@pytest.fixture(autouse=True)
+def own_user_store(tmp_path, monkeypatch):
+    """Every page reads the signed-in user from a user store: a fresh one per test."""
+    monkeypatch.setenv("NEEDSMAP_USER_STORE", str(tmp_path / "user.duckdb"))
+
+
 @pytest.fixture
 def app(store, monkeypatch):
     monkeypatch.setenv("NEEDSMAP_STORE", str(store))

@@ -5,8 +5,9 @@ from __future__ import annotations
 import streamlit as st
 from streamlit_folium import st_folium
 
-from dashboard import mapview
+from dashboard import mapview, voice_ui
 from dashboard.common import LAD, PLACE, RELEASE, caveats, choose_authority, legend_html, read
+from dashboard.signin import current_user
 from needsmap import mapdata
 
 st.title("Deprivation and services")
@@ -45,9 +46,11 @@ def map_panel(lad: str, release: int, domain: str, by: str) -> None:
         legend = mapdata.decile_legend()
         legend_title = f"{title}: decile"
     svc = read(mapdata.services, lad_code=lad)
+    user = current_user()
+    needs, notes = voice_ui.map_layers(lad, user)
     layers = mapview.authority_layers(geojson, title, svc,
                                       read(mapdata.outlines_geojson, "ward", lad),
-                                      read(mapdata.authority_outline_geojson, lad))
+                                      read(mapdata.authority_outline_geojson, lad), needs, notes)
     left, right = st.columns([3, 1])
     with left:
         out = st_folium(
@@ -75,7 +78,7 @@ def map_panel(lad: str, release: int, domain: str, by: str) -> None:
                 unsafe_allow_html=True)
         else:
             st.caption("Services: none loaded for this authority yet.")
-        st.caption("Resident needs: coming in a later version.")
+        voice_ui.legend(needs, notes)
         selected = st.session_state.get(PLACE)
         row = table[table["code"] == selected]
         if not row.empty:
@@ -95,6 +98,7 @@ def map_panel(lad: str, release: int, domain: str, by: str) -> None:
         column_config={"code": "Code", "name": "Area", "decile": "Decile", "rank": "Rank",
                        "score": st.column_config.NumberColumn("Score", format="%.3f")},
     )
+    voice_ui.tables(lad, lad_name, needs, user)
 
 
 map_panel(lad, release, domain, by)
