@@ -1,9 +1,19 @@
-"""Helpers shared by the dashboard tests: a copy of the Trafford store with a few services."""
+"""Helpers shared by the dashboard tests: a copy of the Trafford store with a few services, the
+real server on a free port, and Chromium with every non-local request blocked."""
 
 from __future__ import annotations
 
+import os
 import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import urlparse
 
 from needsmap.store import StoreBuild
 
@@ -33,3 +43,95 @@ def store_with_services(source: Path, target_dir: Path) -> Path:
                 [f"test:{i}", name, category, lon, lat, lon, lat, lsoa],
             )
     return target
+
+
+# ---------------------------------------------------------------------------- browser tests
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update"]
+LOCAL_HOSTS = {"localhost", "127.0.0.1", "[::1]", "::1"}
+
+
+def browser_ready() -> str | None:
+    """Why browser tests cannot run here, or None when they can."""
+    from dashboard import assets
+
+    if not Path(CHROMIUM).exists():
+        return "Debian chromium is not installed"
+    if assets.missing():
+        return "map assets not installed: run `python -m dashboard.assets install`"
+    return None
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def serve_dashboard(store: Path, log_dir: Path, env: dict[str, str] | None = None) -> Iterator[str]:
+    """`streamlit run dashboard/app.py` on a free port against ``store``; yields its URL."""
+    port = _free_port()
+    full_env = dict(os.environ, NEEDSMAP_STORE=str(store), PYTHONPATH=str(ROOT), **(env or {}))
+    with open(log_dir / "streamlit.log", "w") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", "dashboard/app.py",
+             "--server.port", str(port), "--server.headless", "true",
+             "--server.enableStaticServing", "true", "--browser.gatherUsageStats", "false"],
+            cwd=ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT,
+        )
+        try:
+            url = f"http://localhost:{port}/"
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    urllib.request.urlopen(url + "_stcore/health", timeout=2)
+                    break
+                except OSError:
+                    if time.monotonic() > deadline or proc.poll() is not None:
+                        raise RuntimeError(f"streamlit did not start; see {log.name}") from None
+                    time.sleep(0.5)
+            yield url
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+@contextmanager
+def chromium() -> Iterator[object]:
+    """Debian's Chromium through Playwright."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def offline_page(browser, viewport: tuple[int, int] = (1400, 1000)):  # noqa: ANN001, ANN201
+    """A page in a fresh context (a new Streamlit session) where every non-local request is
+    blocked and listed in ``page.context.external``."""
+    context = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]},
+                                  accept_downloads=True)
+    context.external = []
+
+    def route(r):  # noqa: ANN001, ANN202
+        if urlparse(r.request.url).hostname in LOCAL_HOSTS or \
+                r.request.url.startswith(("data:", "blob:", "about:")):
+            r.continue_()
+        else:
+            context.external.append(r.request.url)
+            r.abort()
+
+    context.route("**/*", route)
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    return page

@@ -8,20 +8,14 @@ small area and follows it to the Area page. Screenshots go to test-artifacts/.
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
-from urllib.parse import urlparse
 
 import pytest
 import shapely
-from dashboard_support import TRAFFORD, store_with_services
+from dashboard_support import (TRAFFORD, browser_ready, chromium, offline_page, serve_dashboard,
+                               store_with_services)
 
-from dashboard import assets
 from needsmap import mapdata
 from needsmap.store import StoreReader
 
@@ -29,8 +23,6 @@ pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM = "/usr/bin/chromium"
-LOCAL_HOSTS = {"localhost", "127.0.0.1", "[::1]", "::1"}
 
 # JavaScript run inside the map's iframe (streamlit-folium names the Leaflet map `map`).
 JS_FILL = """code => { let fill = null; window.map.eachLayer(l => {
@@ -47,72 +39,21 @@ JS_POINT = """([lat, lon]) => { const p = window.map.latLngToContainerPoint([lat
     return [r.left + p.x, r.top + p.y]; }"""
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(trafford_store, tmp_path_factory):
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian chromium is not installed")
-    if assets.missing():
-        pytest.skip("map assets not installed: run `python -m dashboard.assets install`")
+    if reason := browser_ready():
+        pytest.skip(reason)
     store = store_with_services(trafford_store.store_path, tmp_path_factory.mktemp("e2e"))
-    port = _free_port()
-    env = dict(os.environ, NEEDSMAP_STORE=str(store), PYTHONPATH=str(ROOT))
-    log = open(tmp_path_factory.mktemp("log") / "streamlit.log", "w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "dashboard/app.py",
-         "--server.port", str(port), "--server.headless", "true",
-         "--server.enableStaticServing", "true", "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )
-    url = f"http://localhost:{port}/"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            urllib.request.urlopen(url + "_stcore/health", timeout=2)
-            break
-        except OSError:
-            if time.monotonic() > deadline or proc.poll() is not None:
-                proc.kill()
-                pytest.fail(f"streamlit did not start; see {log.name}")
-            time.sleep(0.5)
-    yield url, store
-    proc.terminate()
-    proc.wait(timeout=20)
-    log.close()
+    with serve_dashboard(store, tmp_path_factory.mktemp("log"), {
+            "NEEDSMAP_USER_STORE": str(store.with_name("user.duckdb"))}) as url:
+        yield url, store
 
 
 @pytest.fixture
 def page(server):
-    from playwright.sync_api import sync_playwright
-
     ARTIFACTS.mkdir(exist_ok=True)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--headless", "--no-sandbox", "--disable-gpu",
-                  "--disable-background-networking", "--disable-component-update"],
-        )
-        context = browser.new_context(viewport={"width": 1400, "height": 1000})
-        context.external = []
-
-        def route(r):
-            if urlparse(r.request.url).hostname in LOCAL_HOSTS or \
-                    r.request.url.startswith(("data:", "blob:", "about:")):
-                r.continue_()
-            else:
-                context.external.append(r.request.url)
-                r.abort()
-
-        context.route("**/*", route)
-        pg = context.new_page()
-        pg.set_default_timeout(60_000)
-        yield pg
-        browser.close()
+    with chromium() as browser:
+        yield offline_page(browser)
 
 
 def _map_frame(pg):
