@@ -262,7 +262,7 @@ def approved_counts(store: UserStore, lad_code: str | None = None) -> list[tuple
     return store.read().execute(
         "SELECT n.lsoa21_code, n.category, count(DISTINCT n.id), count(s.need_id) FROM needs n "
         "LEFT JOIN need_support s ON s.need_id = n.id "
-        f"WHERE n.status = 'approved' {where} GROUP BY ALL ORDER BY 1, 2",
+        f"WHERE n.status = 'approved' {where} GROUP BY n.lsoa21_code, n.category ORDER BY 1, 2",
         [lad_code] if lad_code else [],
     ).fetchall()
 

@@ -253,6 +253,10 @@ def test_affects_me_too_and_community_notes(users, store) -> None:
     group.session_state["notes_ward"] = ward
     group.run()
     group.switch_page("pages/notes.py").run()
+    widget(group.text_area, "Note").set_value("x" * 2001)
+    widget(group.button, "Send note").click().run()
+    assert "the note is limited to 2,000 characters" in shown(group)
+    assert widget(group.text_area, "Note").value == "x" * 2001  # kept to shorten
     widget(group.text_area, "Note").set_value("No youth provision since the centre closed")
     widget(group.text_input, "Link to evidence").set_value("javascript:alert(1)")
     widget(group.button, "Send note").click().run()

@@ -94,11 +94,12 @@ with st.form(f"{NOTE_FORM}-{st.session_state.get(NOTE_FORM, 0)}"):
                "A moderator checks every note before it appears.")
     area = st.selectbox("About", list(areas), format_func=lambda c: areas[c] if c == ward
                         else f"small area {areas[c]} ({c})")
-    body = st.text_area("Note", max_chars=needs.MAX_ANNOTATION, height=100,
+    # No max_chars: pasted text over the limit would be cut silently; annotate() says so.
+    body = st.text_area("Note", height=100, help=f"Up to {needs.MAX_ANNOTATION:,} characters.",
                         placeholder="For example: no youth provision since the centre closed in "
                                     "2024.")
-    evidence = st.text_input("Link to evidence (optional)", max_chars=needs.MAX_EVIDENCE_URL,
-                             placeholder="https://...")
+    evidence = st.text_input("Link to evidence (optional)", placeholder="https://...",
+                             help="A web page, report or survey that backs the note up.")
     sent = st.form_submit_button("Send note", type="primary")
 if sent:
     try:
