@@ -1,7 +1,8 @@
 """needsmap dashboard: `streamlit run dashboard/app.py` (see `make serve`).
 
-Pages are grouped so later ones slot in: a "Residents" section (Report a need, Moderation)
-and an "Analysis" section (Gaps, Reports) will sit beside "Explore" and "About the data".
+Pages are grouped so later ones slot in: an "Analysis" section (Gaps, Reports) will sit beside
+"Explore", "Residents" and "About the data". The Residents pages each role may use come from
+``signin.resident_pages`` (each page checks the role again itself).
 """
 
 from __future__ import annotations
@@ -19,11 +20,15 @@ PAGES = Path(__file__).resolve().parent / "pages"
 
 st.set_page_config(page_title="needsmap", layout="wide")
 
+from dashboard import signin  # noqa: E402 - needs the path set above
+
+user = signin.current_user()
 navigation = st.navigation({
     "Explore": [
         st.Page(PAGES / "map.py", title="Map", url_path="map", default=True),
         st.Page(PAGES / "area.py", title="Area", url_path="area"),
     ],
+    "Residents": signin.resident_pages(user),
     "Analysis": [
         st.Page(PAGES / "gaps.py", title="Gaps", url_path="gaps"),
         st.Page(PAGES / "reports.py", title="Reports", url_path="reports"),
@@ -32,4 +37,5 @@ navigation = st.navigation({
         st.Page(PAGES / "sources.py", title="Sources", url_path="sources"),
     ],
 })
+signin.sidebar_status(user)
 navigation.run()

@@ -9,6 +9,7 @@ build shows up without a restart; the reader itself is a ``st.cache_resource``.
 from __future__ import annotations
 
 import importlib
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -18,6 +19,8 @@ import streamlit as st
 from needsmap import mapdata
 from needsmap._errors import StoreError
 from needsmap.config import load_settings
+from needsmap.needs import RateLimiter
+from needsmap.privacy import escape_markdown
 from needsmap.store import StoreReader
 from needsmap.userstore import UserStore, open_user_store
 
@@ -123,3 +126,50 @@ def caveats() -> None:
     with st.expander("How to read these figures", expanded=False):
         for text in mapdata.CAVEATS:
             st.markdown(f"- {text}")
+
+
+# ---------------------------------------------------------------------------- resident voice
+
+SESSION = "voice_session"
+
+
+@st.cache_resource(show_spinner=False)
+def rate_limiter(name: str, limit: int, window: float) -> RateLimiter:
+    """One limiter per purpose for the whole process (every session shares it)."""
+    return RateLimiter(limit, window)
+
+
+def session_id() -> str:
+    """A random id for this browser session: what rate limits and "affects me too" count by."""
+    if SESSION not in st.session_state:
+        st.session_state[SESSION] = uuid.uuid4().hex
+    return st.session_state[SESSION]
+
+
+def show_problems(exc: Exception) -> None:
+    """A refused action in plain words, each problem on its own line, user text made inert."""
+    message = getattr(exc, "problems", None)
+    head = str(exc).split("\n", 1)[0]
+    lines = [f"**{escape_markdown(head[:1].upper() + head[1:])}.**"]
+    lines += [f"- {escape_markdown(p)}" for p in (message or [])]
+    st.error("\n".join(lines))
+
+
+def _use_app_navigation() -> None:
+    """Make every session run app.py's st.navigation, even the server's first visitor's.
+
+    Streamlit treats a ``pages/`` folder beside the entry script as an old-style multipage app
+    until some run of the entry script calls st.navigation. Until then a visitor arriving on a
+    deep link (…/report) gets the page alone: no layout, sign-in or Residents section, and every
+    file in pages/ listed. The first import of this module (in that first run) switches the
+    process to st.navigation and runs again.
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    if PagesManager.uses_pages_directory and get_script_run_ctx() is not None:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
+_use_app_navigation()

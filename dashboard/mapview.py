@@ -3,7 +3,8 @@
 The base map (no tiles, plain background, scale bar, fitted to the authority) stays the same
 while the user changes the measure; the choropleth and overlays are sent as st_folium
 ``feature_group_to_add`` layers, so the browser swaps them in place and keeps zoom and centre.
-Overlays are listed in ``OVERLAYS`` so later layers (resident needs) slot in beside them.
+Overlays are listed in ``OVERLAYS``. Everything a tooltip or popup shows goes through
+``privacy.escape_html`` (folium puts that HTML inside JavaScript template strings).
 """
 
 from __future__ import annotations
@@ -21,7 +22,29 @@ from needsmap.privacy import escape_html
 use_local_assets()
 
 BACKGROUND = "#eef0f2"
-_STYLE = f"<style>.leaflet-container{{background:{BACKGROUND};font-size:14px}}</style>"
+NEEDS_COLOUR = "#b2182b"
+NEEDS_BADGE_CSS = (
+    ".needs-badge{display:flex;align-items:center;justify-content:center;width:100%;height:100%;"
+    f"box-sizing:border-box;border-radius:6px;background:{NEEDS_COLOUR};border:2px solid #fff;"
+    "color:#fff;font:bold 12px/1 sans-serif;box-shadow:0 1px 4px rgba(0,0,0,.6)}"
+)
+_STYLE = (
+    f"<style>.leaflet-container{{background:{BACKGROUND};font-size:14px}}"
+    ".leaflet-control-layers{font-size:13px;line-height:1.25}"
+    # Resident-needs badges: a dark red square with the count in white (service clusters are
+    # round and pale, so the two do not look alike).
+    f"{NEEDS_BADGE_CSS}"
+    ".notes-badge{display:flex;align-items:center;justify-content:center;width:100%;height:100%;"
+    "box-sizing:border-box;border-radius:4px;background:#fff8c5;border:2px solid #6b5900;"
+    "color:#3d3300;font:bold 13px/1 sans-serif;box-shadow:0 1px 3px rgba(0,0,0,.4)}"
+    ".voice-popup{max-height:320px;overflow-y:auto;font-size:13px}"
+    ".voice-popup h4{margin:0 0 .4em;font-size:15px;font-weight:bold}.voice-popup p{margin:.3em 0}"
+    ".voice-popup table{border-collapse:collapse;margin:.3em 0}"
+    ".voice-popup th{text-align:left;font-weight:600;border-bottom:1px solid #bbb}"
+    ".voice-popup td,.voice-popup th{padding:2px 10px 2px 0}"
+    ".voice-popup ul{margin:.3em 0;padding-left:1.2em}.voice-popup li{margin:.3em 0}"
+    ".voice-popup .small{color:#555;font-size:12px}</style>"
+)
 
 
 @dataclass(frozen=True)
@@ -33,10 +56,12 @@ class Overlay:
 
 
 OVERLAYS: tuple[Overlay, ...] = (
-    Overlay("services", "Services (coloured by category)", True),
+    # Short labels: the open layer list sits over the map's top right corner.
+    Overlay("services", "Services", True),
     Overlay("wards", "Ward outlines", True),
     Overlay("authority", "Authority outline", True),
-    Overlay("needs", "Resident needs (coming later)", False, later=True),
+    Overlay("needs", "Residents' needs", True),
+    Overlay("notes", "Community notes", True),
 )
 
 
@@ -93,19 +118,118 @@ def services(frame: pd.DataFrame, name: str) -> folium.FeatureGroup:
         folium.CircleMarker(
             location=(row.lat, row.lon), radius=7, color="#222222", weight=1,
             fill=True, fill_color=row.colour, fill_opacity=0.95,
-            tooltip=f"{row.name} ({row.category_label})",
+            tooltip=escape_html(f"{row.name} ({row.category_label})"),
         ).add_to(cluster)
     return group
 
 
+def needs_popup(props: dict) -> str:
+    """An area's approved needs as escaped HTML: counts by category, and for viewers who may
+    see them (commissioners, moderators) what residents said."""
+    e = escape_html
+    rows = "".join(f"<tr><td>{e(c['label'])}</td><td>{e(c['reports'])}</td>"
+                   f"<td>{e(c['supporters'])}</td></tr>" for c in props["categories"])
+    parts = [f"<div class='voice-popup'><h4>{e(props['name'])}</h4>",
+             f"<p>Approved reports from residents: <b>{e(props['reports'])}</b></p>",
+             "<table><tr><th>Need</th><th>Reports</th><th>Said it affects them too</th></tr>"
+             f"{rows}</table>"]
+    said = props.get("needs", [])
+    if said:
+        parts.append("<p class='small'>What they said, newest first:</p><ul>")
+        for n in said:
+            facts = [n["reported_on"]]
+            if n.get("people_affected"):
+                facts.append(f"about {n['people_affected']:,} people")
+            facts.append(f"{n['supporters']} said it affects them too")
+            parts.append(f"<li><b>{e(n['category'])}</b> <span class='small'>"
+                         f"({e(' · '.join(facts))})</span><br>{e(n['description'])}</li>")
+        parts.append("</ul>")
+    parts.append("<p class='small'>Drawn at the middle of the small area, not where anyone "
+                 "lives.</p></div>")
+    return "".join(parts)
+
+
+def needs_layer(geojson: dict, name: str) -> folium.FeatureGroup:
+    """Residents' approved needs: one badge per small area at its fixed point, the count in it."""
+    group = folium.FeatureGroup(name=name)
+    for f in geojson["features"]:
+        props = f["properties"]
+        lon, lat = f["geometry"]["coordinates"]
+        size = 28 if len(props["badge"]) <= 3 else 36
+        folium.Marker(
+            location=(lat, lon),
+            icon=folium.DivIcon(html=f"<div class='needs-badge'>{escape_html(props['badge'])}</div>",
+                                icon_size=(size, size), icon_anchor=(size // 2, size // 2),
+                                class_name="needs-marker"),
+            tooltip=escape_html(f"{props['name']}: {props['reports']} approved "
+                                f"report{'' if props['reports'] == '1' else 's'} of needs"),
+            popup=folium.Popup(needs_popup(props), max_width=380),
+        ).add_to(group)
+    return group
+
+
+def notes_popup(props: dict) -> str:
+    """Community notes on one area as escaped HTML, each with its group and evidence link."""
+    e = escape_html
+    parts = [f"<div class='voice-popup'><h4>Community notes: {e(props['name'])}</h4>"]
+    for n in props["notes"]:
+        link = (f" <a href=\"{e(n['evidence_url'])}\" target=\"_blank\" rel=\"noopener noreferrer "
+                f"nofollow\">evidence</a>" if n.get("evidence_url") else "")
+        parts.append(f"<p>{e(n['body'])}<br><span class='small'>{e(n['group'])}, "
+                     f"{e(n['noted_on'])}</span>{link}</p>")
+    return "".join(parts) + "</div>"
+
+
+def notes_layer(geojson: dict, name: str) -> folium.FeatureGroup:
+    """Approved community notes: a small note marker on each LSOA or ward that has some."""
+    group = folium.FeatureGroup(name=name)
+    for f in geojson["features"]:
+        props = f["properties"]
+        lon, lat = f["geometry"]["coordinates"]
+        count = len(props["notes"])
+        folium.Marker(
+            location=(lat, lon),
+            icon=folium.DivIcon(html=f"<div class='notes-badge'>&#9998;{count}</div>",
+                                icon_size=(34, 24), icon_anchor=(17, 12), class_name="notes-marker"),
+            tooltip=escape_html(f"{props['name']}: {count} community note{'' if count == 1 else 's'}"),
+            popup=folium.Popup(notes_popup(props), max_width=380),
+        ).add_to(group)
+    return group
+
+
 def authority_layers(choropleth_geojson: str, title: str, service_points: pd.DataFrame,
-                     wards_geojson: str, outline_geojson: str) -> list[folium.FeatureGroup]:
+                     wards_geojson: str, outline_geojson: str, needs_geojson: dict | None = None,
+                     notes_geojson: dict | None = None) -> list[folium.FeatureGroup]:
     """Everything drawn over one authority, in drawing order (see ``OVERLAYS``)."""
     layers = [choropleth(choropleth_geojson, title)]
     if not service_points.empty:
         layers.append(services(service_points, OVERLAYS[0].label))
     layers.append(outlines(wards_geojson, OVERLAYS[1].label, 1.5, "4 3"))
     layers.append(outlines(outline_geojson, OVERLAYS[2].label, 3.0))
+    if needs_geojson is not None and needs_geojson["features"]:
+        layers.append(needs_layer(needs_geojson, OVERLAYS[3].label))
+    if notes_geojson is not None and notes_geojson["features"]:
+        layers.append(notes_layer(notes_geojson, OVERLAYS[4].label))
+    return layers
+
+
+def pick_layers(wards_geojson: str, outline_geojson: str,
+                point: tuple[float, float] | None) -> list[folium.FeatureGroup]:
+    """The "click where the need is" map: ward outlines named on hover, and the chosen spot."""
+    wards = folium.FeatureGroup(name="Wards")
+    folium.GeoJson(
+        json.loads(wards_geojson),
+        style_function=lambda f: {"color": "#1a1a1a", "weight": 1.2, "fillColor": "#ffffff",
+                                  "fillOpacity": 0.35},
+        highlight_function=lambda f: {"weight": 3},
+        tooltip=folium.GeoJsonTooltip(fields=["name"], aliases=["Ward"]),
+    ).add_to(wards)
+    layers = [wards, outlines(outline_geojson, "Authority", 3.0)]
+    if point is not None:
+        chosen = folium.FeatureGroup(name="Your place")
+        folium.Marker(location=(point[1], point[0]),
+                      tooltip="The place you chose (only you see this spot)").add_to(chosen)
+        layers.append(chosen)
     return layers
 
 

@@ -19,12 +19,18 @@ from needsmap.userstore import UserStore
 
 ROLES = ("public", "community_group", "moderator", "commissioner")
 # What each role may do; a higher role does not silently include a lower one's rights.
+# "facilitate" is bulk entry of needs gathered at a workshop or on paper.
 PERMISSIONS: dict[str, frozenset[str]] = {
     "public": frozenset({"report"}),
-    "community_group": frozenset({"report", "annotate"}),
-    "moderator": frozenset({"report", "annotate", "moderate", "see_exact"}),
-    "commissioner": frozenset({"report", "annotate", "see_exact", "export", "decide"}),
+    "community_group": frozenset({"report", "annotate", "facilitate"}),
+    "moderator": frozenset({"report", "annotate", "facilitate", "moderate", "see_exact"}),
+    "commissioner": frozenset({"report", "annotate", "facilitate", "see_exact", "export", "decide"}),
 }
+ROLE_LABELS = {"public": "resident", "community_group": "community group",
+               "moderator": "moderator", "commissioner": "commissioner or analyst"}
+# Stored instead of a hash for accounts that sign in only through the identity provider (OIDC):
+# Argon2 cannot verify it, so no password opens them.
+NO_PASSWORD = "!single-sign-on-only"
 _hasher = PasswordHasher()
 
 
@@ -54,13 +60,18 @@ def require(user: User | None, action: str) -> User:
     return user
 
 
-def create_account(store: UserStore, username: str, password: str, role: str,
+def create_account(store: UserStore, username: str, password: str | None, role: str,
                    display_name: str = "", group_name: str | None = None) -> User:
+    """Add or update a local account; ``password=None`` makes a single-sign-on-only account
+    (its username is the email address the identity provider reports)."""
     if role not in ROLES:
         raise NeedsmapError(f"unknown role {role!r}; roles are {', '.join(ROLES)}")
-    if len(password) < 10:
+    username = username.strip()
+    if not username or len(username) > 200:
+        raise NeedsmapError("a username needs 1 to 200 characters")
+    if password is not None and len(password) < 10:
         raise NeedsmapError("a password needs at least 10 characters")
-    hashed = _hasher.hash(password)
+    hashed = NO_PASSWORD if password is None else _hasher.hash(password)
 
     def write(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(
@@ -89,6 +100,31 @@ def authenticate(store: UserStore, username: str, password: str) -> User | None:
     except (VerifyMismatchError, InvalidHashError):
         return None
     return User(username, row[1], row[2], row[3])
+
+
+def account(store: UserStore, username: str) -> User | None:
+    """The account as it is now (a signed-in session re-reads its role on every page)."""
+    row = store.read().execute(
+        "SELECT role, display_name, group_name FROM accounts WHERE username = ?", [username]
+    ).fetchone()
+    return User(username, row[0], row[1], row[2]) if row else None
+
+
+def list_accounts(store: UserStore) -> list[tuple[str, str, str, str | None, bool]]:
+    """(username, role, display name, group, signs in with a password) for every account."""
+    rows = store.read().execute(
+        "SELECT username, role, display_name, group_name, password_hash FROM accounts ORDER BY username"
+    ).fetchall()
+    return [(u, r, d, g, h != NO_PASSWORD) for u, r, d, g, h in rows]
+
+
+def remove_account(store: UserStore, username: str) -> bool:
+    """Delete an account; False if there was none. Its past moderation log entries stay."""
+    def write(con: duckdb.DuckDBPyConnection) -> bool:
+        return bool(con.execute("DELETE FROM accounts WHERE username = ? RETURNING username",
+                                [username]).fetchall())
+
+    return store.write(write)
 
 
 def user_for_email(store: UserStore, email: str | None) -> User:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 
 import click
+import duckdb
 from tqdm import tqdm
 
-from needsmap import provenance, registry, taxonomy
+from needsmap import accounts, provenance, registry, taxonomy
 from needsmap._errors import ConfigError, NeedsmapError
 from needsmap.config import load_settings
 from needsmap.store import StoreReader
@@ -325,6 +327,81 @@ def status() -> None:
             click.echo(f"    {number}: {title}")
     else:
         click.echo("  up to date")
+
+
+@main.group()
+def users() -> None:
+    """Accounts for community groups, moderators and commissioners (residents need none)."""
+
+
+def _open_users():  # noqa: ANN202 - a UserStore
+    from needsmap.userstore import open_user_store
+
+    settings = load_settings()
+    try:
+        return open_user_store(settings)
+    except duckdb.IOException as exc:
+        _fail(NeedsmapError(
+            f"cannot open the user store {settings.user_store_path}: the dashboard is probably "
+            f"running and holds it; stop it, run this again, then start it ({exc})"))
+
+
+@users.command("add")
+@click.argument("username")
+@click.option("--role", type=click.Choice(accounts.ROLES), required=True)
+@click.option("--display-name", default="", help="How the name is shown in the app.")
+@click.option("--group", "group_name", help="The community group the account speaks for.")
+@click.option("--single-sign-on", "sso", is_flag=True,
+              help="USERNAME is the email the identity provider (OIDC) reports; no password.")
+def users_add(username: str, role: str, display_name: str, group_name: str | None, sso: bool) -> None:
+    """Create USERNAME with a role, or change an existing account's role and password.
+
+    The password is read from NEEDSMAP_NEW_PASSWORD if set, else asked for twice (hidden).
+    """
+    password = None
+    if not sso:
+        password = os.environ.get("NEEDSMAP_NEW_PASSWORD") or click.prompt(
+            f"Password for {username} (10 characters or more)", hide_input=True,
+            confirmation_prompt=True)
+    store = _open_users()
+    try:
+        user = accounts.create_account(store, username, password, role, display_name, group_name)
+    except NeedsmapError as exc:
+        _fail(exc)
+    finally:
+        store.close()
+    how = "single sign-on" if sso else "a password"
+    click.echo(f"{user.username}: {accounts.ROLE_LABELS[user.role]}, signs in with {how}.")
+
+
+@users.command("list")
+def users_list() -> None:
+    """Every account with its role."""
+    store = _open_users()
+    try:
+        rows = accounts.list_accounts(store)
+    finally:
+        store.close()
+    if not rows:
+        click.echo("No accounts yet: `needsmap users add NAME --role moderator` creates one.")
+    for username, role, display, group, has_password in rows:
+        extra = f", for {group}" if group else ""
+        how = "password" if has_password else "single sign-on"
+        click.echo(f"{username:<32} {accounts.ROLE_LABELS.get(role, role):<24} {how:<15} {display}{extra}")
+
+
+@users.command("remove")
+@click.argument("username")
+def users_remove(username: str) -> None:
+    """Delete an account (its past moderation log entries stay)."""
+    store = _open_users()
+    try:
+        removed = accounts.remove_account(store, username)
+    finally:
+        store.close()
+    if not removed:
+        _fail(NeedsmapError(f"there is no account {username!r}"))
+    click.echo(f"Removed {username}.")
 
 
 if __name__ == "__main__":

@@ -11,6 +11,10 @@
 | NEEDSMAP_HTTP_RETRIES | retries on 5xx and dropped connections | 4 |
 | NEEDSMAP_HTTP_BACKOFF | first back-off in seconds; doubles each retry | 1.0 |
 | NEEDSMAP_SUPPRESS_BELOW | resident counts below this are shown as "fewer than N" | 10 |
+| NEEDSMAP_REPORT_LIMIT | reports one browser session may send per NEEDSMAP_REPORT_WINDOW | 5 |
+| NEEDSMAP_REPORT_WINDOW | seconds over which NEEDSMAP_REPORT_LIMIT counts | 600 |
+| NEEDSMAP_REPORT_LIMIT_ALL | reports the whole app accepts per NEEDSMAP_REPORT_WINDOW (a flood guard) | 300 |
+| NEEDSMAP_LOCAL_SIGNIN | 0 to turn off local password sign-in when an identity provider (OIDC) is set up | 1 |
 | NEEDSMAP_DATABASE_URL | postgresql://... to keep user records in PostgreSQL | unset (DuckDB) |
 | NEEDSMAP_DATABASE_RETRY | seconds to keep retrying a write while PostgreSQL is unreachable | 5 |
 | NEEDSMAP_ORUK_FEEDS | Open Referral UK feeds to load: base URLs or HSDS-UK dump paths, comma-separated | unset |
@@ -47,6 +51,10 @@ class Settings:
     http_retries: int = 4
     http_backoff: float = 1.0
     suppress_below: int = 10
+    report_limit: int = 5
+    report_window: float = 600.0
+    report_limit_all: int = 300
+    local_signin: bool = True
     database_url: str | None = None
     database_retry_seconds: float = 5.0
     oruk_feeds: tuple[str, ...] = ()
@@ -73,6 +81,11 @@ def load_settings(**overrides: object) -> Settings:
         "http_retries": int(_env_float("NEEDSMAP_HTTP_RETRIES", 4)),
         "http_backoff": _env_float("NEEDSMAP_HTTP_BACKOFF", 1.0),
         "suppress_below": int(_env_float("NEEDSMAP_SUPPRESS_BELOW", 10)),
+        "report_limit": int(_env_float("NEEDSMAP_REPORT_LIMIT", 5)),
+        "report_window": _env_float("NEEDSMAP_REPORT_WINDOW", 600.0),
+        "report_limit_all": int(_env_float("NEEDSMAP_REPORT_LIMIT_ALL", 300)),
+        "local_signin": os.environ.get("NEEDSMAP_LOCAL_SIGNIN", "1").strip().lower()
+        not in ("0", "false", "no", "off"),
         "database_url": os.environ.get("NEEDSMAP_DATABASE_URL") or None,
         "database_retry_seconds": _env_float("NEEDSMAP_DATABASE_RETRY", 5.0),
         "oruk_feeds": tuple(

@@ -67,7 +67,6 @@ import pandas as pd
 from needsmap import taxonomy
 from needsmap._errors import ValidationError
 from needsmap.mapdata import DOMAIN_LABELS, DOMAINS
-from needsmap.privacy import public_count
 
 DEFAULT_WEIGHTS: dict[str, float] = {"imd": 1.0, "residents": 1.0}
 RESIDENTS = "residents"

@@ -433,3 +433,35 @@ def provenance(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
         FROM provenance ORDER BY dataset_id
         """
     ).df()
+
+
+# ---------------------------------------------------------------------------- resident voice
+
+
+def area_points(con: duckdb.DuckDBPyConnection, level: str, lad_code: str) -> pd.DataFrame:
+    """A fixed point inside each LSOA 2021 or ward of an authority, with its name.
+
+    Residents' needs and community notes are drawn here, never at a resident's own point: the
+    same place for every report in the area, so nothing averages out to the true spot.
+    """
+    if level not in ("lsoa21", "ward"):
+        raise ValueError(f"no area points for level {level!r}")
+    return con.execute(
+        """
+        SELECT code, name, round(ST_X(ST_PointOnSurface(geom)), 5) AS lon,
+               round(ST_Y(ST_PointOnSurface(geom)), 5) AS lat
+        FROM boundary WHERE level = ? AND lad_code = ? ORDER BY code
+        """,
+        [level, lad_code],
+    ).df()
+
+
+def wards_of_lsoas(con: duckdb.DuckDBPyConnection, lad_code: str) -> pd.DataFrame:
+    """LSOA 2021 → ward, with names, for one authority (for listing needs by ward)."""
+    return con.execute(
+        """
+        SELECT lsoa21_code, lsoa21_name, ward_code, ward_name FROM lsoa21_lookup
+        WHERE lad_code = ? ORDER BY ward_name, lsoa21_code
+        """,
+        [lad_code],
+    ).df()

@@ -10,11 +10,14 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import threading
 import time
 import uuid
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+
+import duckdb
 
 from needsmap._errors import ValidationError
 from needsmap.accounts import User, require
@@ -28,6 +31,9 @@ MAX_CONTACT = 200
 MAX_ANNOTATION = 2000
 MAX_PEOPLE = 100_000
 MAX_CSV_ROWS = 2000
+MAX_CSV_BYTES = 1_000_000
+MAX_SOURCE_NOTE = 200
+MAX_EVIDENCE_URL = 500
 CSV_TEMPLATE_COLUMNS = ("category", "description", "people_affected", "age_groups", "postcode",
                         "consent_obtained")
 
@@ -52,6 +58,7 @@ class NeedReport:
     contact: str | None = None
     channel: str = "web"
     consent_recorded: bool | None = None
+    source_note: str | None = None  # facilitator mode: where and when the need was gathered
 
 
 def _now() -> datetime:
@@ -72,8 +79,10 @@ def session_hash(session_id: str) -> str:
 def check_report(report: NeedReport) -> list[str]:
     """Plain-English problems with a report (empty when it can be saved)."""
     problems = []
-    if report.category not in NEED_IDS:
-        problems.append(f"choose a category from the list (got {report.category!r})")
+    if not report.category:
+        problems.append("choose what kind of need it is")
+    elif report.category not in NEED_IDS:
+        problems.append(f"choose a category from the list (got {report.category[:40]!r})")
     text = (report.description or "").strip()
     if not text:
         problems.append("describe the need: the description is empty")
@@ -86,25 +95,33 @@ def check_report(report: NeedReport) -> list[str]:
         problems.append(f"unknown age group(s): {', '.join(unknown)}")
     if report.contact and len(report.contact) > MAX_CONTACT:
         problems.append(f"contact details are limited to {MAX_CONTACT} characters")
+    if report.source_note and len(report.source_note) > MAX_SOURCE_NOTE:
+        problems.append(f"'where and when gathered' is limited to {MAX_SOURCE_NOTE} characters")
     return problems
 
 
 class RateLimiter:
-    """At most ``limit`` submissions per ``window`` seconds for each session."""
+    """At most ``limit`` submissions per ``window`` seconds for each session.
+
+    One limiter serves every session of the app process (each in its own thread), so the
+    bookkeeping is done under a lock.
+    """
 
     def __init__(self, limit: int = 5, window: float = 600.0, clock=time.monotonic) -> None:  # noqa: ANN001
         self.limit, self.window, self.clock = limit, window, clock
         self._seen: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
 
     def allow(self, key: str) -> bool:
-        now = self.clock()
-        seen = self._seen.setdefault(key, deque())
-        while seen and now - seen[0] > self.window:
-            seen.popleft()
-        if len(seen) >= self.limit:
-            return False
-        seen.append(now)
-        return True
+        with self._lock:
+            now = self.clock()
+            seen = self._seen.setdefault(key, deque())
+            while seen and now - seen[0] > self.window:
+                seen.popleft()
+            if len(seen) >= self.limit:
+                return False
+            seen.append(now)
+            return True
 
 
 def submit(store: UserStore, report: NeedReport, *, session_id: str, user: User | None = None,
@@ -119,22 +136,29 @@ def submit(store: UserStore, report: NeedReport, *, session_id: str, user: User 
     if problems:
         raise ValidationError("the report was not saved", problems)
     key = submission_key or new_submission_key()
+    return store.write(lambda con: _insert(con, report, entered_by, session_hash(session_id), key),
+                       idempotent=True)
+
+
+NEED_COLUMNS = ("created_at, category, description, people_affected, age_groups, lon, lat, postcode, "
+                "lsoa21_code, lad_code, contact, channel, consent_recorded, entered_by, session_hash, "
+                "source_note, submission_key")
+
+
+def _insert(con: Connection, report: NeedReport, entered_by: str | None, session: str,
+            key: str) -> int:
+    """Insert one report unless a row with its ``submission_key`` exists; its id either way."""
     loc = report.location
     values = [
         _now(), report.category, report.description.strip(), report.people_affected,
         list(report.age_groups), loc.lon, loc.lat, loc.postcode, loc.lsoa21_code, loc.lad_code,
         (report.contact or "").strip() or None, report.channel, report.consent_recorded,
-        entered_by, session_hash(session_id), key,
+        entered_by, session, (report.source_note or "").strip() or None, key,
     ]
-
-    def write(con: Connection) -> int:
-        return _insert_once(con, "needs", (
-            "INSERT INTO needs (created_at, category, description, people_affected, age_groups, lon, "
-            "lat, postcode, lsoa21_code, lad_code, contact, channel, consent_recorded, entered_by, "
-            "session_hash, submission_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-            "ON CONFLICT (submission_key) DO NOTHING RETURNING id"), values, key)
-
-    return store.write(write, idempotent=True)
+    placeholders = ", ".join("?" * len(values))
+    return _insert_once(con, "needs", (
+        f"INSERT INTO needs ({NEED_COLUMNS}) VALUES ({placeholders}) "
+        "ON CONFLICT (submission_key) DO NOTHING RETURNING id"), values, key)
 
 
 def _insert_once(con: Connection, table: str, insert: str, values: list[object], key: str) -> int:
@@ -179,6 +203,8 @@ def annotate(store: UserStore, user: User, *, area_level: str, area_code: str, b
         problems.append(f"the note is limited to {MAX_ANNOTATION:,} characters")
     if evidence_url and not evidence_url.startswith(("https://", "http://")):
         problems.append("the evidence link must start with https:// or http://")
+    elif evidence_url and len(evidence_url) > MAX_EVIDENCE_URL:
+        problems.append(f"the evidence link is limited to {MAX_EVIDENCE_URL} characters")
     if problems:
         raise ValidationError("the note was not saved", problems)
 
@@ -234,17 +260,32 @@ def moderate(store: UserStore, moderator: User, item_type: str, item_id: int, ac
     store.write(write)
 
 
+def _records(cur: duckdb.DuckDBPyConnection) -> list[dict[str, object]]:
+    names = [d[0] for d in cur.description]
+    return [dict(zip(names, r)) for r in cur.fetchall()]
+
+
 def pending(store: UserStore, moderator: User) -> list[dict[str, object]]:
     """Items waiting for a moderator, oldest first (exact details: moderators only)."""
     require(moderator, "moderate")
-    cur = store.read().execute(
+    return _records(store.read().execute(
         "SELECT 'need' AS item_type, id, created_at, category AS kind, description AS text, "
-        "lsoa21_code AS area_code, contact FROM needs WHERE status = 'pending' UNION ALL "
-        "SELECT 'annotation', id, created_at, group_name, body, area_code, NULL FROM annotations "
+        "'lsoa21' AS area_level, lsoa21_code AS area_code, contact, people_affected, age_groups, "
+        "channel, entered_by, source_note, NULL AS evidence_url FROM needs "
+        "WHERE status = 'pending' UNION ALL "
+        "SELECT 'annotation', id, created_at, group_name, body, area_level, area_code, NULL, NULL, "
+        "NULL, 'note', author, NULL, evidence_url FROM annotations "
         "WHERE status = 'pending' ORDER BY created_at, id"
-    )
-    names = [d[0] for d in cur.description]
-    return [dict(zip(names, r)) for r in cur.fetchall()]
+    ))
+
+
+def moderation_log(store: UserStore, moderator: User, limit: int = 500) -> list[dict[str, object]]:
+    """The latest moderator actions, newest first: who, when, what and the text before/after."""
+    require(moderator, "moderate")
+    return _records(store.read().execute(
+        "SELECT acted_at, moderator, item_type, item_id, action, reason, before_text, after_text "
+        "FROM moderation_log ORDER BY id DESC LIMIT ?", [limit]
+    ))
 
 
 def approved_counts(store: UserStore, lad_code: str | None = None) -> list[tuple[str, str, int, int]]:
@@ -253,9 +294,40 @@ def approved_counts(store: UserStore, lad_code: str | None = None) -> list[tuple
     return store.read().execute(
         "SELECT n.lsoa21_code, n.category, count(DISTINCT n.id), count(s.need_id) FROM needs n "
         "LEFT JOIN need_support s ON s.need_id = n.id "
-        f"WHERE n.status = 'approved' {where} GROUP BY ALL ORDER BY 1, 2",
+        f"WHERE n.status = 'approved' {where} GROUP BY n.lsoa21_code, n.category ORDER BY 1, 2",
         [lad_code] if lad_code else [],
     ).fetchall()
+
+
+def approved_needs(store: UserStore, lsoa_codes: list[str]) -> list[dict[str, object]]:
+    """Approved needs in some LSOAs, newest first, with their supporters.
+
+    Never the exact point, postcode or contact: these rows feed public lists and exports.
+    """
+    if not lsoa_codes:
+        return []
+    marks = ", ".join("?" for _ in lsoa_codes)
+    return _records(store.read().execute(
+        "SELECT n.id, CAST(n.created_at AS DATE) AS reported_on, n.category, n.description, "
+        "n.people_affected, n.age_groups, n.lsoa21_code, n.channel, n.source_note, "
+        "(SELECT count(*) FROM need_support s WHERE s.need_id = n.id) AS supporters "
+        f"FROM needs n WHERE n.status = 'approved' AND n.lsoa21_code IN ({marks}) "
+        "ORDER BY n.created_at DESC, n.id DESC",
+        list(lsoa_codes),
+    ))
+
+
+def approved_annotations(store: UserStore, area_codes: list[str]) -> list[dict[str, object]]:
+    """Approved community notes on these LSOAs or wards, newest first."""
+    if not area_codes:
+        return []
+    marks = ", ".join("?" for _ in area_codes)
+    return _records(store.read().execute(
+        "SELECT id, CAST(created_at AS DATE) AS noted_on, group_name, author, area_level, area_code, "
+        f"body, evidence_url FROM annotations WHERE status = 'approved' AND area_code IN ({marks}) "
+        "ORDER BY created_at DESC, id DESC",
+        list(area_codes),
+    ))
 
 
 # --- Facilitator mode: needs gathered at a workshop or on paper -------------------------------
@@ -276,13 +348,58 @@ class CsvImport:
     problems: list[str] = field(default_factory=list)
 
 
-def parse_csv(data: bytes, *, filename: str, locate_postcode) -> CsvImport:  # noqa: ANN001
+def _cell(value: object) -> str:
+    """A table or CSV cell as trimmed text (None and NaN are empty)."""
+    if value is None or (isinstance(value, float) and value != value):
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, (list, tuple)):
+        return ";".join(str(v) for v in value)
+    return str(value).strip()
+
+
+def _report_from_row(row: dict[str, str], where: str, locate_postcode, *,  # noqa: ANN001
+                     channel: str, consent: bool, source_note: str | None,
+                     problems: list[str]) -> NeedReport | None:
+    """One bulk-entry row as a report, or None with its problems (row and column named)."""
+    if not consent:
+        problems.append(f"{where}, column 'consent_obtained': consent must be 'yes' to enter a need")
+        return None
+    people = None
+    if row.get("people_affected"):
+        try:
+            people = int(row["people_affected"])
+        except ValueError:
+            problems.append(f"{where}, column 'people_affected': {row['people_affected']!r} is not a whole number")
+            return None
+    ages = tuple(a.strip() for a in row.get("age_groups", "").split(";") if a.strip())
+    try:
+        location = locate_postcode(row.get("postcode", ""))
+    except ValidationError as exc:
+        problems.append(f"{where}, column 'postcode': {exc}")
+        return None
+    report = NeedReport(row.get("category", ""), row.get("description", ""), location, people, ages,
+                        channel=channel, consent_recorded=True, source_note=source_note)
+    found = check_report(report)
+    if found:
+        problems += [f"{where}: {p}" for p in found]
+        return None
+    return report
+
+
+def parse_csv(data: bytes, *, filename: str, locate_postcode,  # noqa: ANN001
+              source_note: str | None = None) -> CsvImport:
     """Read a facilitator's CSV; every problem names the row and column. Nothing is saved here.
 
     ``locate_postcode(text) -> Location`` raises ValidationError for an unknown postcode or one
     outside the loaded area.
     """
     result = CsvImport()
+    if len(data) > MAX_CSV_BYTES:
+        result.problems.append(f"{filename}: is {len(data):,} bytes; the limit is {MAX_CSV_BYTES:,} "
+                               "(split the file)")
+        return result
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -303,32 +420,39 @@ def parse_csv(data: bytes, *, filename: str, locate_postcode) -> CsvImport:  # n
         if line - 1 > MAX_CSV_ROWS:
             result.problems.append(f"{filename}: more than {MAX_CSV_ROWS} rows; split the file")
             break
-        row = {(k or "").strip().lower(): (v or "").strip() for k, v in raw.items()}
-        where = f"{filename} row {line}"
-        consent = row["consent_obtained"].lower()
-        if consent not in ("yes", "y", "true", "1"):
-            result.problems.append(f"{where}, column 'consent_obtained': consent must be 'yes' to enter a need")
-            continue
-        people = None
-        if row["people_affected"]:
-            try:
-                people = int(row["people_affected"])
-            except ValueError:
-                result.problems.append(f"{where}, column 'people_affected': {row['people_affected']!r} is not a whole number")
-                continue
-        ages = tuple(a.strip() for a in row["age_groups"].split(";") if a.strip())
-        try:
-            location = locate_postcode(row["postcode"])
-        except ValidationError as exc:
-            result.problems.append(f"{where}, column 'postcode': {exc}")
-            continue
-        report = NeedReport(row["category"], row["description"], location, people, ages,
-                            channel="csv", consent_recorded=True)
-        problems = check_report(report)
-        if problems:
-            result.problems += [f"{where}: {p}" for p in problems]
-            continue
-        result.reports.append(report)
+        row = {(k or "").strip().lower(): _cell(v) for k, v in raw.items() if not isinstance(v, list)}
+        consent = row["consent_obtained"].lower() in ("yes", "y", "true", "1")
+        report = _report_from_row(row, f"{filename} row {line}", locate_postcode, channel="csv",
+                                  consent=consent, source_note=source_note, problems=result.problems)
+        if report is not None:
+            result.reports.append(report)
+    if not result.reports and not result.problems:
+        result.problems.append(f"{filename}: has no rows under the header")
+    return result
+
+
+def parse_table(rows: list[dict[str, object]], *, locate_postcode, consent: bool,  # noqa: ANN001
+                source_note: str | None = None) -> CsvImport:
+    """Rows typed into the facilitator's table (columns as in the CSV template, without consent).
+
+    Blank rows are skipped; ``consent`` is the facilitator's confirmation for the whole table.
+    """
+    result = CsvImport()
+    filled = [(i, {k: _cell(v) for k, v in r.items()}) for i, r in enumerate(rows, start=1)]
+    filled = [(i, r) for i, r in filled if any(r.values())]
+    if not filled:
+        result.problems.append("the table is empty: type at least one need")
+    if len(filled) > MAX_CSV_ROWS:
+        result.problems.append(f"more than {MAX_CSV_ROWS} rows; save in parts")
+        return result
+    if filled and not consent:
+        result.problems.append("confirm that everyone listed agreed to their need being recorded")
+        return result
+    for i, row in filled:
+        report = _report_from_row(row, f"table row {i}", locate_postcode, channel="workshop",
+                                  consent=True, source_note=source_note, problems=result.problems)
+        if report is not None:
+            result.reports.append(report)
     return result
 
 
@@ -338,26 +462,13 @@ def submit_many(store: UserStore, reports: list[NeedReport], *, facilitator: Use
 
     With the same ``submission_key`` (one per uploaded file), a batch sent again is saved once.
     """
-    require(facilitator, "report")
+    require(facilitator, "facilitate")
+    if not reports:
+        raise ValidationError("there is nothing to save")
     for i, r in enumerate(reports, start=1):
         if problems := check_report(r):
             raise ValidationError(f"row {i} was not valid; nothing was saved", problems)
     key = session_hash(session_id)
     batch = submission_key or new_submission_key()
-
-    def write(con: Connection) -> list[int]:
-        ids = []
-        for row, r in enumerate(reports, start=1):
-            loc = r.location
-            row_key = f"{batch}:{row}"
-            ids.append(_insert_once(con, "needs", (
-                "INSERT INTO needs (created_at, category, description, people_affected, age_groups, "
-                "lon, lat, postcode, lsoa21_code, lad_code, channel, consent_recorded, entered_by, "
-                "session_hash, submission_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-                "ON CONFLICT (submission_key) DO NOTHING RETURNING id"),
-                [_now(), r.category, r.description.strip(), r.people_affected, list(r.age_groups),
-                 loc.lon, loc.lat, loc.postcode, loc.lsoa21_code, loc.lad_code, r.channel,
-                 r.consent_recorded, facilitator.username, key, row_key], row_key))
-        return ids
-
-    return store.write(write, idempotent=True)
+    return store.write(lambda con: [_insert(con, r, facilitator.username, key, f"{batch}:{row}")
+                                    for row, r in enumerate(reports, start=1)], idempotent=True)

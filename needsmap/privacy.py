@@ -31,17 +31,38 @@ def shown_count(n: int, threshold: int, *, exact: bool) -> str:
     return f"{n:,}" if exact else public_count(n, threshold)
 
 
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$&:])")
+# Every character Markdown, Streamlit's extensions (:material/icon:, :red[...], $math$) or HTML
+# give a meaning. They become numeric character references, which Markdown shows as the
+# character itself but never parses; a backslash escape is not enough for Streamlit's icons.
+_MARKDOWN_SPECIAL = re.compile(r"[\\`*_{}\[\]()#+\-.!|<>~$&:@=\"']")
+# GitHub-flavoured Markdown turns bare web and email addresses into links after parsing, so a
+# word joiner (U+2060, invisible) goes where those patterns need their ':', 'www.' or '@'.
+_AUTOLINK = re.compile(r"(?i)(?<=www)(?=&#46;)|(?<=&#58;)(?=//)|(?<=&#64;)")
+
+
+_JS_TEMPLATE_SPECIAL = str.maketrans({"`": "&#96;", "$": "&#36;", "\\": "&#92;"})
 
 
 def escape_html(text: str | None) -> str:
-    """For anything placed in HTML: folium popups and tooltips, reports."""
-    return html.escape(text or "", quote=True)
+    """For anything placed in HTML: folium popups and tooltips, reports.
+
+    folium writes popup and tooltip HTML inside a JavaScript template string (`...`), where a
+    backtick would end the string, ``${...}`` would run code and a backslash escape such as
+    ``\\x3c`` would turn back into markup; those characters become HTML entities too.
+    """
+    return html.escape(text or "", quote=True).translate(_JS_TEMPLATE_SPECIAL)
 
 
 def escape_markdown(text: str | None) -> str:
-    """For user text shown with st.markdown: no markup, links or HTML take effect."""
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", text or "").replace("\n", "  \n")
+    """For user text shown with st.markdown: no markup, links, icons or HTML take effect.
+
+    The text reads the same; line breaks are kept and leading spaces dropped (they would
+    start a code block).
+    """
+    lines = (text or "").replace("\r\n", "\n").split("\n")
+    escaped = [_MARKDOWN_SPECIAL.sub(lambda m: f"&#{ord(m.group())};", line.lstrip())
+               for line in lines]
+    return _AUTOLINK.sub("\u2060", "  \n".join(escaped))
 
 
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")
@@ -52,3 +73,45 @@ def redact_contact_details(text: str) -> str:
     """A moderator's first pass: hide email addresses and UK phone numbers in free text."""
     text = _EMAIL.sub("[email removed]", text)
     return _PHONE.sub("[phone removed]", text)
+
+
+CONTACT_NOTE = (
+    "Contact details are optional. Only the moderators who check reports can see them, to ask "
+    "you about your report; they are never shown on the map or put in any download."
+)
+COUNTS_NOTE = (
+    "Counts of residents' reports in an area below {threshold} are shown as \"fewer than "
+    "{threshold}\", so that no one can be picked out; commissioners and moderators see exact counts."
+)
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_safe(value: object) -> object:
+    """A cell for a CSV download: text that a spreadsheet would run as a formula gets a quote."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+def safe_url(url: str | None) -> str | None:
+    """An http(s) link fit for an href (quotes and brackets encoded), or None."""
+    if not url or not url.lower().startswith(("https://", "http://")):
+        return None
+    table = {ord(c): f"%{ord(c):02X}" for c in "\"'<>()[] \\`\n\r\t"}
+    return url.translate(table)
+
+
+def suppress_breakdown(parts: dict[str, int], threshold: int) -> tuple[str, dict[str, str]]:
+    """Public wording for a total and its parts (e.g. reports per category in one area).
+
+    Each part below the threshold reads "fewer than N". If exactly one part is hidden while the
+    others are shown, an exact total would give it away by subtraction, so the total then
+    reads "more than" the sum of the shown parts.
+    """
+    shown = {k: public_count(v, threshold) for k, v in parts.items() if v > 0}
+    hidden = [k for k, v in parts.items() if 0 < v < threshold]
+    exact_sum = sum(v for v in parts.values() if v >= threshold)
+    total = sum(v for v in parts.values() if v > 0)
+    if len(hidden) == 1 and exact_sum:
+        return f"more than {exact_sum:,}", shown
+    return public_count(total, threshold), shown

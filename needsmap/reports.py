@@ -152,7 +152,7 @@ def _profile(con: duckdb.DuckDBPyConnection, area: ReportArea, release: int) -> 
     here = summaries.area_summaries(con, "selection", release=release, lsoas=list(area.lsoas))
     lad = summaries.area_summaries(con, "lad", release=release, lad_code=area.lad_code)
     deciles = con.execute(
-        f"""
+        """
         SELECT domain,
                avg(CASE WHEN decile <= 2 THEN 1.0 ELSE 0.0 END) FILTER (WHERE lsoa_code IN (SELECT unnest(?))) AS here20,
                avg(CASE WHEN decile <= 2 THEN 1.0 ELSE 0.0 END) AS lad20,

@@ -91,6 +91,13 @@ USER_MIGRATIONS: list[tuple[int, str, str]] = [
         """,
     ),
     (
+        3,
+        "needs: where and when a facilitator gathered a need",
+        """
+        ALTER TABLE needs ADD COLUMN source_note VARCHAR;
+        """,
+    ),
+    (
         4,
         "you said, we did: commissioners' decisions on gaps (append-only log)",
         """

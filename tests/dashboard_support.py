@@ -18,11 +18,12 @@ from urllib.parse import urlparse
 
 import pytest
 
-from dashboard import assets
 from needsmap.store import StoreBuild
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update"]
 LOCAL_HOSTS = {"localhost", "127.0.0.1", "[::1]", "::1"}
 
 TRAFFORD = "E08000009"
@@ -53,12 +54,23 @@ def store_with_services(source: Path, target_dir: Path) -> Path:
     return target
 
 
+# ---------------------------------------------------------------------------- browser tests
+
+def browser_ready() -> str | None:
+    """Why browser tests cannot run here, or None when they can."""
+    from dashboard import assets
+
+    if not Path(CHROMIUM).exists():
+        return "Debian chromium is not installed"
+    if assets.missing():
+        return "map assets not installed: run `python -m dashboard.assets install`"
+    return None
+
+
 def require_browser() -> None:
     """Skip browser tests where Chromium or the vendored map files are missing."""
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian chromium is not installed")
-    if assets.missing():
-        pytest.skip("map assets not installed: run `python -m dashboard.assets install`")
+    if reason := browser_ready():
+        pytest.skip(reason)
 
 
 def _free_port() -> int:
@@ -72,64 +84,79 @@ def serve(log_dir: Path, **env: str) -> Iterator[str]:
     """`streamlit run dashboard/app.py` on a free port with ``env`` (NEEDSMAP_STORE...); the URL."""
     port = _free_port()
     full_env = dict(os.environ, PYTHONPATH=str(ROOT), **env)
-    log = open(log_dir / "streamlit.log", "w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "dashboard/app.py",
-         "--server.port", str(port), "--server.headless", "true",
-         "--server.enableStaticServing", "true", "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT,
-    )
-    url = f"http://localhost:{port}/"
-    deadline = time.monotonic() + 60
-    try:
-        while True:
-            try:
-                urllib.request.urlopen(url + "_stcore/health", timeout=2)
-                break
-            except OSError:
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    pytest.fail(f"streamlit did not start; see {log.name}")
-                time.sleep(0.5)
-        yield url
-    finally:
-        proc.terminate()
+    with open(log_dir / "streamlit.log", "w") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", "dashboard/app.py",
+             "--server.port", str(port), "--server.headless", "true",
+             "--server.enableStaticServing", "true", "--browser.gatherUsageStats", "false"],
+            cwd=ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT,
+        )
         try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+            url = f"http://localhost:{port}/"
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    urllib.request.urlopen(url + "_stcore/health", timeout=2)
+                    break
+                except OSError:
+                    if time.monotonic() > deadline or proc.poll() is not None:
+                        pytest.fail(f"streamlit did not start; see {log.name}")
+                    time.sleep(0.5)
+            yield url
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+@contextmanager
+def serve_dashboard(store: Path, log_dir: Path, env: dict[str, str] | None = None) -> Iterator[str]:
+    """``serve`` against the reference store ``store``."""
+    with serve(log_dir, NEEDSMAP_STORE=str(store), **(env or {})) as url:
+        yield url
+
+
+@contextmanager
+def chromium() -> Iterator[Any]:
+    """Debian's Chromium through Playwright."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def offline_page(browser: Any, viewport: tuple[int, int] = (1400, 1000)) -> Any:
+    """A page in a fresh context (a new Streamlit session) where every non-local request is
+    blocked and listed in ``page.context.external``."""
+    context = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]},
+                                  accept_downloads=True)
+    context.external = []
+
+    def route(r: Any) -> None:
+        if urlparse(r.request.url).hostname in LOCAL_HOSTS or \
+                r.request.url.startswith(("data:", "blob:", "about:")):
+            r.continue_()
+        else:
+            context.external.append(r.request.url)
+            r.abort()
+
+    context.route("**/*", route)
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    return page
 
 
 @contextmanager
 def chromium_page(width: int = 1400, height: int = 1000) -> Iterator[Any]:
-    """A Playwright page in Debian's Chromium; requests to other hosts are refused and listed
-    in ``page.context.external``."""
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--headless", "--no-sandbox", "--disable-gpu",
-                  "--disable-background-networking", "--disable-component-update"],
-        )
-        context = browser.new_context(viewport={"width": width, "height": height})
-        context.external = []
-
-        def route(r: Any) -> None:
-            if urlparse(r.request.url).hostname in LOCAL_HOSTS or \
-                    r.request.url.startswith(("data:", "blob:", "about:")):
-                r.continue_()
-            else:
-                context.external.append(r.request.url)
-                r.abort()
-
-        context.route("**/*", route)
-        pg = context.new_page()
-        pg.set_default_timeout(60_000)
-        try:
-            yield pg
-        finally:
-            browser.close()
+    """One offline page in its own Chromium."""
+    with chromium() as browser:
+        yield offline_page(browser, (width, height))
 
 
 def map_frame(pg: Any, count_js: str) -> Any:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 
@@ -126,8 +125,12 @@ def test_public_counts_are_suppressed_below_threshold() -> None:
 def test_escaping_stops_markup() -> None:
     assert privacy.escape_html('<script>alert("x")</script>') == "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;"
     assert privacy.escape_markdown("[click](javascript:alert(1)) **bold**") == (
-        "\\[click\\]\\(javascript\\:alert\\(1\\)\\) \\*\\*bold\\*\\*"
+        "&#91;click&#93;&#40;javascript&#58;alert&#40;1&#41;&#41; &#42;&#42;bold&#42;&#42;"
     )
+    # Bare addresses would be turned into links after parsing: an invisible word joiner stops it.
+    assert privacy.escape_markdown("www.x.org jo@x.org https://x.org") == (
+        "www\u2060&#46;x&#46;org jo&#64;\u2060x&#46;org https&#58;\u2060//x&#46;org")
+    assert privacy.escape_markdown("    code\n# head") == "code  \n&#35; head"
 
 
 def test_passwords_are_hashed_and_checked(store: UserStore) -> None:

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import io
 import json
 import subprocess
 import zipfile
-from pathlib import Path
 
 import geopandas as gpd
 import pandas as pd

@@ -6,7 +6,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from dashboard.common import PLACE, caveats, choose_authority, read
+from dashboard.common import PLACE, choose_authority, read
 from needsmap import mapdata
 
 

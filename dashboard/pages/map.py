@@ -5,9 +5,10 @@ from __future__ import annotations
 import streamlit as st
 from streamlit_folium import st_folium
 
-from dashboard import mapview
-from dashboard.common import (LAD, PLACE, RELEASE, caveats, choose_authority, legend_html, read,
+from dashboard import mapview, voice_ui
+from dashboard.common import (PLACE, RELEASE, caveats, choose_authority, legend_html, read,
                               reader, user_store)
+from dashboard.signin import current_user
 from needsmap import decisions, mapdata
 
 st.title("Deprivation and services")
@@ -46,9 +47,11 @@ def map_panel(lad: str, release: int, domain: str, by: str) -> None:
         legend = mapdata.decile_legend()
         legend_title = f"{title}: decile"
     svc = read(mapdata.services, lad_code=lad)
+    user = current_user()
+    needs, notes = voice_ui.map_layers(lad, user)
     layers = mapview.authority_layers(geojson, title, svc,
                                       read(mapdata.outlines_geojson, "ward", lad),
-                                      read(mapdata.authority_outline_geojson, lad))
+                                      read(mapdata.authority_outline_geojson, lad), needs, notes)
     decided = decisions.on_map(reader().cursor(), decisions.current(user_store(), lad))
     if not decided.empty:  # you said, we did: residents see what was decided where
         layers.append(mapview.decisions(decided))
@@ -79,7 +82,7 @@ def map_panel(lad: str, release: int, domain: str, by: str) -> None:
                 unsafe_allow_html=True)
         else:
             st.caption("Services: none loaded for this authority yet.")
-        st.caption("Resident needs: coming in a later version.")
+        voice_ui.legend(needs, notes)
         if not decided.empty:
             st.caption("White diamonds: commissioners' decisions on gaps (you said, we did); "
                        "green = commissioned, blue = in progress, grey = being considered, "
@@ -103,6 +106,7 @@ def map_panel(lad: str, release: int, domain: str, by: str) -> None:
         column_config={"code": "Code", "name": "Area", "decile": "Decile", "rank": "Rank",
                        "score": st.column_config.NumberColumn("Score", format="%.3f")},
     )
+    voice_ui.tables(lad, lad_name, needs, user)
 
 
 map_panel(lad, release, domain, by)

@@ -18,13 +18,13 @@ import streamlit as st
 
 from dashboard import drawing
 from dashboard.common import choose_authority, read, reader, user_store
-from needsmap import accounts, decisions, disclosure, exports, mapdata, reports, taxonomy
+from dashboard.signin import current_user, sign_in_link
+from needsmap import decisions, disclosure, exports, mapdata, reports, taxonomy
 from needsmap._errors import NeedsmapError, ValidationError
-from needsmap.accounts import PUBLIC, PermissionDenied, User
+from needsmap.accounts import PermissionDenied, User
 from needsmap.config import load_settings
 from needsmap.privacy import escape_markdown
 
-SIGNED_IN = "signed_in_username"  # the same key as the app's sign-in
 KINDS = {"ward": "A ward", "lsoa": "A small area (LSOA)", "lad": "The whole authority",
          "selection": "Small areas I choose"}
 FILES = {  # key in the written files -> (button label, MIME type)
@@ -35,12 +35,6 @@ FILES = {  # key in the written files -> (button label, MIME type)
     "parquet": ("Map data (GeoParquet, zip of 3 layers)", "application/zip"),
     "zip": ("Everything (zip with README)", "application/zip"),
 }
-
-
-def current_user() -> User:
-    """Who is signed in (role read afresh each run), else the public."""
-    name = st.session_state.get(SIGNED_IN)
-    return accounts.user_for_email(user_store(), name) if name else PUBLIC
 
 
 def choose_area(con_lad: str) -> reports.ReportArea | None:
@@ -111,17 +105,8 @@ def decisions_panel(area: reports.ReportArea, user: User) -> None:
                                     "budget": st.column_config.NumberColumn("Budget (£)", format="%.0f"),
                                     "what": "What we did, or why not"})
     if not user.can("decide"):
-        with st.expander("Commissioners: sign in to record a decision"):
-            with st.form("report_signin"):
-                username = st.text_input("Username")
-                password = st.text_input("Password", type="password")
-                if st.form_submit_button("Sign in"):
-                    found = accounts.authenticate(user_store(), username.strip(), password)
-                    if found is None:
-                        st.error("That username and password do not match an account.")
-                    else:
-                        st.session_state[SIGNED_IN] = found.username
-                        st.rerun()
+        st.caption("Commissioners sign in to record a decision.")
+        sign_in_link()
         return
     st.markdown(f"Recording as **{escape_markdown(user.display_name or user.username)}** "
                 "(commissioner).")

@@ -1,0 +1,82 @@
+"""Residents' voice on the Map page: the layers' data, a legend and the tables with downloads.
+
+What each viewer may see is decided in ``needsmap.voice`` (suppressed counts for the public,
+exact counts and approved descriptions for commissioners and moderators); this module only
+lays it out. The user store is read on every run (not cached): approvals show at once.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboard import mapview
+from dashboard.common import read, user_store
+from needsmap import mapdata, voice
+from needsmap.accounts import User
+from needsmap.config import load_settings
+from needsmap.privacy import COUNTS_NOTE
+
+
+def map_layers(lad: str, user: User) -> tuple[dict, dict]:
+    """(needs GeoJSON, community notes GeoJSON) for this authority and viewer."""
+    store = user_store()
+    lsoas = read(mapdata.area_points, "lsoa21", lad)
+    needs = voice.needs_layer(store, lsoas, lad, user, load_settings().suppress_below)
+    notes = voice.notes_geojson(store, lsoas, read(mapdata.area_points, "ward", lad))
+    return needs, notes
+
+
+def legend(needs: dict, notes: dict) -> None:
+    threshold = load_settings().suppress_below
+    badge = (f"display:inline-flex;flex:none;align-items:center;justify-content:center;"
+             f"width:26px;height:26px;border-radius:6px;background:{mapview.NEEDS_COLOUR};"
+             "color:#fff;font-weight:bold;font-size:12px;box-shadow:0 1px 3px rgba(0,0,0,.5)")
+    st.markdown(f"<strong>Residents' needs</strong><div style='display:flex;gap:.5em;"
+                f"align-items:center;margin:.3em 0'><span style='{badge}'>3</span><span>approved "
+                "reports in a small area; click one to see them</span></div>",
+                unsafe_allow_html=True)
+    if needs["features"]:
+        st.caption(f"Each square sits at the middle of a small area (LSOA), not where anyone "
+                   f"lives. {COUNTS_NOTE.format(threshold=threshold)}")
+    else:
+        st.caption("No approved reports from residents in this authority yet.")
+    if notes["features"]:
+        st.caption("✎ = notes from community groups about an area; click one to read it.")
+
+
+def tables(lad: str, lad_name: str, needs: dict, user: User) -> None:
+    """Counts by area and category for everyone; every approved need for ``export`` roles."""
+    threshold = load_settings().suppress_below
+    st.subheader("Residents' needs by small area")
+    if not needs["features"]:
+        st.caption(f"No approved reports from residents in {lad_name} yet.")
+        return
+    counts = voice.counts_frame(needs)
+    exact = user.can("see_exact")
+    st.caption(("Exact counts (you are signed in as a commissioner or moderator). "
+                if exact else COUNTS_NOTE.format(threshold=threshold) + " ")
+               + "Only reports a moderator has approved are counted.")
+    st.dataframe(counts, hide_index=True, width="stretch",
+                 column_config={"lsoa21_code": "Code", "area": "Small area", "category": "Need",
+                                "reports": "Reports",
+                                "affects_me_too": "Said it affects them too"})
+    st.download_button("Download these counts (CSV)", voice.to_csv(counts),
+                       file_name=f"needs-by-area-{lad}.csv", mime="text/csv", key="dl_counts")
+    if user.can("export"):
+        points = read(mapdata.area_points, "lsoa21", lad)
+        names = dict(zip(points["code"], points["name"]))
+        detail = voice.needs_export(user_store(), user, names)
+        st.subheader("Every approved need (commissioners and analysts)")
+        st.caption("What residents and workshops reported, as approved by a moderator. No "
+                   "exact places, postcodes or contact details: those stay with the moderators.")
+        st.dataframe(detail, hide_index=True, width="stretch",
+                     column_config={"id": "Ref", "reported_on": "Reported", "category": "Need",
+                                    "description": "What they said",
+                                    "people_affected": "About how many people",
+                                    "age_groups": "Age groups", "lsoa21_code": "Code",
+                                    "area": "Small area", "channel": "How it came in",
+                                    "source_note": "Where gathered",
+                                    "supporters": "Said it affects them too"})
+        st.download_button("Download every approved need (CSV)", voice.to_csv(detail),
+                           file_name=f"approved-needs-{lad}.csv", mime="text/csv",
+                           key="dl_needs")

@@ -1,0 +1,269 @@
+"""The Residents pages through streamlit.testing (no browser): messages, roles, sign-in."""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+
+import pytest
+from conftest import make_settings, trafford_points
+from dashboard_support import store_with_services
+from streamlit.testing.v1 import AppTest
+
+from needsmap import accounts, needs
+from needsmap.locate import locate_postcode
+from needsmap.store import StoreReader
+from needsmap.userstore import open_user_store
+
+DASHBOARD = Path(__file__).resolve().parent.parent / "dashboard"
+APP = str(DASHBOARD / "app.py")
+PASSWORD = "a long enough password"
+
+
+@pytest.fixture(scope="module")
+def store(trafford_store, tmp_path_factory):
+    return store_with_services(trafford_store.store_path, tmp_path_factory.mktemp("voice"))
+
+
+@pytest.fixture
+def users(tmp_path, mirror, store, monkeypatch):
+    """A fresh user store with a moderator, a commissioner and a community group."""
+    monkeypatch.setenv("NEEDSMAP_STORE", str(store))
+    monkeypatch.setenv("NEEDSMAP_USER_STORE", str(tmp_path / "user.duckdb"))
+    s = open_user_store(make_settings(tmp_path, mirror))
+    accounts.create_account(s, "mod", PASSWORD, "moderator", "Mo Derator")
+    accounts.create_account(s, "com", PASSWORD, "commissioner", "Cam Missioner")
+    accounts.create_account(s, "grp", PASSWORD, "community_group", "Gee", "Stretford Youth Forum")
+    yield s
+    s.close()
+
+
+def app(page: str | None = None, signed_in: str | None = None) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=60)
+    if signed_in:
+        at.session_state["signed_in_username"] = signed_in
+    at.run()
+    if page:
+        at.switch_page(page).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def widget(elements, label: str):  # noqa: ANN001, ANN201
+    return next(w for w in elements if w.label.startswith(label))
+
+
+def shown(at: AppTest) -> str:
+    """The page's text as a reader sees it (character references decoded, word joiners gone)."""
+    parts = [m.value for m in at.markdown] + [c.value for c in at.caption]
+    parts += [e.value for e in at.error] + [s.value for s in at.success]
+    parts += [w.value for w in at.warning] + [i.value for i in at.info]
+    parts += [t.value for t in at.title]
+    return html.unescape("\n".join(parts)).replace("\u2060", "")
+
+
+def fill_report(at: AppTest, *, postcode: str = "", category: str | None = "youth",
+                description: str = "Nowhere for teenagers to go", contact: str = "") -> None:
+    widget(at.text_input, "Postcode").set_value(postcode)
+    widget(at.selectbox, "What kind of need").set_value(category)
+    widget(at.text_area, "Describe the need").set_value(description)
+    widget(at.text_input, "Your email or phone").set_value(contact)
+
+
+def send(at: AppTest) -> None:
+    widget(at.button, "Send report").click().run()
+    assert not at.exception, at.exception
+
+
+def count(users) -> int:  # noqa: ANN001
+    return users.read().execute("SELECT count(*) FROM needs").fetchone()[0]
+
+
+def test_a_resident_reports_by_postcode(users, store) -> None:
+    postcode, lon, lat, lsoa = trafford_points(make_settings(Path(store).parent, None), 1)[0]
+    at = app("pages/report.py")
+    assert "never at the exact spot" in shown(at) and "never shown on the map" in shown(at)
+    fill_report(at, postcode=postcode.lower(), contact="jo@example.org")
+    widget(at.number_input, "About how many").set_value(12)
+    widget(at.multiselect, "Which age groups").set_value(["young people (16-24)"])
+    send(at)
+    assert "your report has been received (reference 1)" in shown(at)
+    row = users.read().execute(
+        "SELECT category, status, lon, lat, postcode, lsoa21_code, contact, people_affected, "
+        "age_groups FROM needs").fetchone()
+    assert row == ("youth", "pending", lon, lat, postcode, lsoa, "jo@example.org", 12,
+                   ["young people (16-24)"])
+    widget(at.button, "Report another need").click().run()
+    assert widget(at.text_area, "Describe the need").value == ""
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"description": "   "}, "describe the need: the description is empty"),
+    ({"description": "x" * 2001}, "the description is 2,001 characters; the limit is 2,000"),
+    ({"postcode": "M1 1AE"}, "M1 1AE is outside the area this map covers (Trafford)"),
+    ({"postcode": "QQ1 1QQ"}, "we could not find the postcode QQ1 1QQ"),
+    ({"category": None}, "choose what kind of need it is"),
+    ({"contact": "c" * 201}, "contact details are limited to 200 characters"),
+])
+def test_bad_reports_get_a_clear_message_and_keep_the_text(users, store, change, message) -> None:
+    postcode = trafford_points(make_settings(Path(store).parent, None), 1)[0][0]
+    at = app("pages/report.py")
+    values = dict(postcode=postcode, category="food", description="No food bank at weekends")
+    values.update(change)
+    fill_report(at, **values)
+    send(at)
+    assert message in shown(at)
+    assert widget(at.text_area, "Describe the need").value == values["description"]
+    assert count(users) == 0
+
+
+def test_reports_per_session_are_limited(users, store, monkeypatch) -> None:
+    monkeypatch.setenv("NEEDSMAP_REPORT_LIMIT", "2")
+    postcode = trafford_points(make_settings(Path(store).parent, None), 1)[0][0]
+    at = app("pages/report.py")
+    for i in range(3):
+        if i:
+            widget(at.button, "Report another need").click().run()
+        fill_report(at, postcode=postcode, description=f"need number {i}")
+        send(at)
+    assert "Please wait a little before sending another" in shown(at)
+    assert widget(at.text_area, "Describe the need").value == "need number 2"
+    assert count(users) == 2
+
+
+@pytest.mark.parametrize("page, who", [("moderation.py", None), ("moderation.py", "com"),
+                                       ("moderation.py", "grp"), ("facilitator.py", None)])
+def test_protected_pages_check_the_role_on_the_server(users, store, page, who) -> None:
+    """Opened directly (as if the navigation had been bypassed): nothing but a refusal."""
+    place = locate_postcode(StoreReader(store).cursor(),
+                            trafford_points(make_settings(Path(store).parent, None), 1)[0][0])
+    needs.submit(users, needs.NeedReport("food", "secret pending text", place,
+                                         contact="jo@example.org"), session_id="s")
+    at = AppTest.from_file(str(DASHBOARD / "pages" / page), default_timeout=60)
+    if who:
+        at.session_state["signed_in_username"] = who
+    at.run()
+    assert not at.exception, at.exception
+    assert "This page is for" in at.warning[0].value
+    assert "secret pending text" not in shown(at) and not at.button and not at.text_area
+
+
+def test_moderator_approves_and_counts_depend_on_the_viewer(users, store) -> None:
+    place = locate_postcode(StoreReader(store).cursor(),
+                            trafford_points(make_settings(Path(store).parent, None), 1)[0][0])
+    first = needs.submit(users, needs.NeedReport("food", "Call me on 07700 900123", place),
+                         session_id="a")
+    needs.submit(users, needs.NeedReport("housing", "Damp flats", place), session_id="b")
+    at = app("pages/moderation.py", signed_in="mod")
+    assert "Waiting (2)" in [t.label for t in at.tabs]
+    assert "suggests a version without it" in shown(at)
+    widget(at.text_area, "Text as it will be published").set_value(
+        widget(at.text_area, "Text as it will be published").value)
+    widget(at.button, "Save and approve").click().run()
+    assert f"Need {first} edited and approved." in shown(at)
+    assert users.read().execute("SELECT description, status FROM needs WHERE id = ?",
+                                [first]).fetchone() == ("Call me on [phone removed]", "approved")
+    widget(at.button, "Approve as it is").click().run()
+    assert "Waiting (0)" in [t.label for t in at.tabs]
+    log = at.dataframe[0].value
+    assert list(log["action"]) == ["approve", "approve", "edit"] and set(log["moderator"]) == {"mod"}
+
+    public = app()
+    counts = public.dataframe[1].value
+    assert set(counts["reports"]) == {"fewer than 10"}
+    assert "Every approved need (commissioners and analysts)" not in shown(public)
+    commissioner = app(signed_in="com")
+    assert set(commissioner.dataframe[1].value["reports"]) == {"1"}
+    detail = commissioner.dataframe[2].value
+    assert set(detail["description"]) == {"Call me on [phone removed]", "Damp flats"}
+    assert not {"lon", "lat", "postcode", "contact"} & set(detail.columns)
+
+
+def test_local_sign_in_and_its_throttle(users, store) -> None:
+    at = app("pages/signin.py")
+    assert "You do **not** need an account" in shown(at)
+    widget(at.text_input, "Username").set_value("mod")
+    widget(at.text_input, "Password").set_value("wrong password")
+    widget(at.button, "Sign in").click().run()
+    assert "do not match an account" in shown(at)
+    widget(at.text_input, "Password").set_value(PASSWORD)
+    widget(at.button, "Sign in").click().run()
+    assert at.title[0].value == "Your account"
+    assert "signed in as **Mo Derator**, moderator" in shown(at)
+    widget(at.button, "Sign out").click().run()
+    assert at.title[0].value == "Sign in"
+    for _ in range(5):
+        widget(at.text_input, "Password").set_value("still wrong")
+        widget(at.button, "Sign in").click().run()
+    widget(at.text_input, "Password").set_value(PASSWORD)
+    widget(at.button, "Sign in").click().run()
+    assert "Too many sign-in attempts" in shown(at) and at.title[0].value == "Sign in"
+
+
+OIDC = {"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret": "x" * 32,
+        "client_id": "needsmap", "client_secret": "secret",
+        "server_metadata_url": "https://id.example/.well-known/openid-configuration"}
+
+
+def test_single_sign_on_maps_the_email_to_a_role(users, store) -> None:
+    accounts.create_account(users, "ann@council.example", None, "moderator", "Ann")
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.secrets["auth"] = OIDC
+    at.user = {"is_logged_in": False}
+    at.run()
+    at.switch_page("pages/signin.py").run()
+    assert [b.label for b in at.button][0] == "Sign in with your organisation's account"
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.secrets["auth"] = OIDC
+    at.user = {"is_logged_in": True, "email": "Ann@Council.example", "name": "Ann"}
+    at.run()
+    at.switch_page("pages/moderation.py").run()
+    assert not at.exception, at.exception
+    assert at.title[0].value == "Moderation"
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.secrets["auth"] = OIDC
+    at.user = {"is_logged_in": True, "email": "stranger@elsewhere.example"}
+    at.run()
+    at.switch_page("pages/signin.py").run()
+    assert "has no role here yet" in shown(at)
+
+
+def test_affects_me_too_and_community_notes(users, store) -> None:
+    postcode, _, _, lsoa = trafford_points(make_settings(Path(store).parent, None), 1)[0]
+    place = locate_postcode(StoreReader(store).cursor(), postcode)
+    ref = needs.submit(users, needs.NeedReport("transport", "The 263 bus no longer runs", place),
+                       session_id="a")
+    needs.moderate(users, accounts.User("mod", "moderator"), "need", ref, "approve")
+    ward = StoreReader(store).cursor().execute(
+        "SELECT ward_code FROM lsoa21_lookup WHERE lsoa21_code = ?", [lsoa]).fetchone()[0]
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.session_state["notes_ward"] = ward
+    at.run()
+    at.switch_page("pages/notes.py").run()
+    assert "The 263 bus no longer runs" in shown(at)
+    assert "Sign in with your group's account" in shown(at)
+    widget(at.button, "This affects me too").click().run()
+    assert "you have been counted" in shown(at)
+    widget(at.button, "This affects me too").click().run()
+    assert "already said this need affects you" in shown(at)
+    assert needs.approved_counts(users)[0][3] == 1
+
+    group = AppTest.from_file(APP, default_timeout=60)
+    group.session_state["signed_in_username"] = "grp"
+    group.session_state["notes_ward"] = ward
+    group.run()
+    group.switch_page("pages/notes.py").run()
+    widget(group.text_area, "Note").set_value("x" * 2001)
+    widget(group.button, "Send note").click().run()
+    assert "the note is limited to 2,000 characters" in shown(group)
+    assert widget(group.text_area, "Note").value == "x" * 2001  # kept to shorten
+    widget(group.text_area, "Note").set_value("No youth provision since the centre closed")
+    widget(group.text_input, "Link to evidence").set_value("javascript:alert(1)")
+    widget(group.button, "Send note").click().run()
+    assert "must start with https" in shown(group)
+    widget(group.text_input, "Link to evidence").set_value("https://example.org/report")
+    widget(group.button, "Send note").click().run()
+    assert "once a moderator has checked it" in shown(group)
+    [item] = needs.pending(users, accounts.User("mod", "moderator"))
+    assert (item["item_type"], item["area_code"], item["kind"]) == (
+        "annotation", ward, "Stretford Youth Forum")
