@@ -11,7 +11,7 @@ import streamlit as st
 
 from dashboard import mapview
 from dashboard.common import read, user_store
-from needsmap import mapdata, voice
+from needsmap import blurred_needs, mapdata, voice
 from needsmap.accounts import User
 from needsmap.config import load_settings
 from needsmap.privacy import COUNTS_NOTE
@@ -21,7 +21,8 @@ def map_layers(lad: str, user: User) -> tuple[dict, dict]:
     """(needs GeoJSON, community notes GeoJSON) for this authority and viewer."""
     store = user_store()
     lsoas = read(mapdata.area_points, "lsoa21", lad)
-    needs = voice.needs_layer(store, lsoas, lad, user, load_settings().suppress_below)
+    needs = voice.needs_layer(store, lsoas, lad, user, load_settings().suppress_below,
+                              read(blurred_needs.lsoa_wards, lad))
     notes = voice.notes_geojson(store, lsoas, read(mapdata.area_points, "ward", lad))
     return needs, notes
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+import duckdb
 import pandas as pd
 
 from needsmap import disclosure, taxonomy
@@ -64,6 +65,13 @@ def counts_frame(rows: list[tuple], lsoas: list[str]) -> pd.DataFrame:
         if lsoa in frame.index and category in frame.columns:
             frame.loc[lsoa, category] += int(reports)
     return frame
+
+
+def lsoa_wards(con: duckdb.DuckDBPyConnection, lad_code: str) -> pd.Series:
+    """Every LSOA of the authority -> its ward: the groups the protected table is built over."""
+    return pd.Series(dict(con.execute(
+        "SELECT lsoa21_code, ward_code FROM lsoa21_lookup WHERE lad_code = ? ORDER BY 1",
+        [lad_code]).fetchall()), dtype="object")
 
 
 def protect(rows: list[tuple], wards: pd.Series, threshold: int, lad_code: str) -> BlurredNeeds:

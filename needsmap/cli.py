@@ -7,11 +7,10 @@ import sys
 from collections.abc import Callable
 
 import click
-import duckdb
 from tqdm import tqdm
 
 from needsmap import accounts, provenance, registry, taxonomy
-from needsmap._errors import ConfigError, NeedsmapError
+from needsmap._errors import ConfigError, NeedsmapError, StoreError
 from needsmap.config import load_settings
 from needsmap.store import StoreReader
 from needsmap.userstore import StoreStatus, open_user_store, store_status
@@ -202,8 +201,6 @@ def _parse_weights(pairs: tuple[str, ...]) -> dict[str, float]:
 
 def _approved_needs(settings: object, lad_code: str | None) -> list[tuple[str, str, int, int]]:
     """Approved needs from the user store; none when no one has reported yet."""
-    import duckdb
-
     from needsmap import needs
     from needsmap.userstore import open_user_store
 
@@ -211,7 +208,7 @@ def _approved_needs(settings: object, lad_code: str | None) -> list[tuple[str, s
         return []
     try:
         store = open_user_store(settings)  # type: ignore[arg-type]
-    except duckdb.IOException as exc:
+    except StoreError as exc:
         raise NeedsmapError(
             f"cannot read resident needs from {settings.user_store_path}: it is open in the "  # type: ignore[attr-defined]
             f"running app ({exc}). Stop the app or use --no-resident-needs.") from exc
@@ -237,7 +234,6 @@ def report(area: str, ward: str | None, lsoa: str | None, lsoas: str | None, out
     README of sources, licences and the suppression rule, and a zip of them all."""
     from pathlib import Path
 
-    import duckdb
 
     from needsmap import exports, reports
     from needsmap.userstore import open_user_store
@@ -253,7 +249,7 @@ def report(area: str, ward: str | None, lsoa: str | None, lsoas: str | None, out
         place = reports.resolve_area(con, area, ward=ward, lsoa=lsoa, lsoas=codes)
         try:
             store = open_user_store(settings)
-        except duckdb.IOException as exc:
+        except StoreError as exc:
             raise NeedsmapError(
                 f"cannot read resident needs from {settings.user_store_path}: it is open in the "
                 f"running app ({exc}); use the Reports page, or stop the app") from exc
@@ -337,13 +333,13 @@ def users() -> None:
 def _open_users():  # noqa: ANN202 - a UserStore
     from needsmap.userstore import open_user_store
 
-    settings = load_settings()
     try:
-        return open_user_store(settings)
-    except duckdb.IOException as exc:
+        return open_user_store(load_settings())
+    except NeedsmapError as exc:
+        held = "lock" in str(exc)
         _fail(NeedsmapError(
-            f"cannot open the user store {settings.user_store_path}: the dashboard is probably "
-            f"running and holds it; stop it, run this again, then start it ({exc})"))
+            f"{exc}" + ("; the dashboard is probably running and holds it: stop it, run this "
+                        "again, then start it" if held else "")))
 
 
 @users.command("add")

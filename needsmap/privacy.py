@@ -80,8 +80,9 @@ CONTACT_NOTE = (
     "you about your report; they are never shown on the map or put in any download."
 )
 COUNTS_NOTE = (
-    "Counts of residents' reports in an area below {threshold} are shown as \"fewer than "
-    "{threshold}\", so that no one can be picked out; commissioners and moderators see exact counts."
+    "Counts of residents' reports below {threshold} are hidden (\"few\" on the map), and so is "
+    "any count that would let a hidden one be worked out from the totals; the same counts appear "
+    "in reports and downloads. Commissioners and moderators see exact counts."
 )
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 

@@ -243,6 +243,15 @@ def public_reasons(reasons: str, category: str, shown_reports: object) -> str:
     return "; ".join(parts)
 
 
+def publish_reasons(table: pd.DataFrame, category: str, blurred: blurred_needs.BlurredNeeds) -> pd.Series:
+    """A gap table's ``reasons`` with each LSOA's resident count as published (the same
+    protected figure as in reports and exports), for viewers who may not see exact counts."""
+    shown = blurred.by_lsoa()
+    column = shown[category] if category in shown.columns else pd.Series(dtype="Int64")
+    return pd.Series([public_reasons(r, category, column.get(code, 0))
+                      for code, r in zip(table["code"], table["reasons"])], index=table.index)
+
+
 def gap_tables(con: duckdb.DuckDBPyConnection, lad_code: str, approved: list[tuple],
                release: int = mapdata.DEFAULT_RELEASE) -> dict[str, pd.DataFrame]:
     """Each need category's gap table for the authority (default weights, 1 km)."""
@@ -311,9 +320,7 @@ class Evidence:
 def evidence(con: duckdb.DuckDBPyConnection, user_store: UserStore, lad_code: str,
              settings: Settings, release: int = mapdata.DEFAULT_RELEASE) -> Evidence:
     approved = needs.approved_counts(user_store, lad_code)
-    wards = pd.Series(dict(con.execute(
-        "SELECT lsoa21_code, ward_code FROM lsoa21_lookup WHERE lad_code = ? ORDER BY 1",
-        [lad_code]).fetchall()))
+    wards = blurred_needs.lsoa_wards(con, lad_code)
     names = dict(con.execute(
         "SELECT lsoa21_code, lsoa21_name FROM lsoa21_lookup WHERE lad_code = ? UNION "
         "SELECT DISTINCT ward_code, ward_name FROM lsoa21_lookup WHERE lad_code = ?",

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from needsmap import taxonomy
+from needsmap import blurred_needs, taxonomy
 from needsmap.accounts import User, require
 from needsmap.needs import approved_annotations, approved_counts, approved_needs
 from needsmap.privacy import csv_safe, public_count, safe_url, suppress_breakdown
@@ -54,7 +54,9 @@ def needs_by_area(counts: list[tuple[str, str, int, int]], points: pd.DataFrame)
 
 
 def _badge(text: str, threshold: int) -> str:
-    """The short label drawn on the map: "<10", ">12" or the number itself."""
+    """The short label drawn on the map: "few" (hidden), "<10", ">12" or the number itself."""
+    if text == HIDDEN:
+        return "few"
     if text.startswith("fewer than"):
         return f"<{threshold}"
     if text.startswith("more than"):
@@ -62,12 +64,26 @@ def _badge(text: str, threshold: int) -> str:
     return text
 
 
+HIDDEN = "hidden to protect residents"
+
+
+def _published(value: object) -> str:
+    """A protected count as the public reads it."""
+    return HIDDEN if value is None or pd.isna(value) else f"{int(value):,}"
+
+
 def needs_geojson(areas: list[AreaNeeds], *, exact: bool, threshold: int,
-                  details: dict[str, list[dict[str, object]]] | None = None) -> dict:
+                  details: dict[str, list[dict[str, object]]] | None = None,
+                  published: pd.DataFrame | None = None) -> dict:
     """Point features at each area's fixed point, with the counts as this viewer may see them.
 
-    ``details`` (LSOA code → approved needs) is included only for ``exact`` viewers.
+    ``details`` (LSOA code → approved needs) is included only for ``exact`` viewers. Everyone
+    else sees ``published``: the authority's counts after disclosure control
+    (``blurred_needs.BlurredNeeds.by_lsoa``), the very figures reports and exports carry, so
+    the map cannot be played off against a download to recover a small count.
     """
+    if not exact and published is None:
+        raise ValueError("public views need the protected counts (published=...)")
     features = []
     for a in areas:
         if exact:
@@ -76,7 +92,9 @@ def needs_geojson(areas: list[AreaNeeds], *, exact: bool, threshold: int,
             support = {c: f"{n:,}" for c, n in a.supporters.items()}
             supporters_total = f"{sum(a.supporters.values()):,}"
         else:
-            total, cats = suppress_breakdown(a.reports, threshold)
+            row = published.loc[a.code]
+            total = _published(row["all_categories"])
+            cats = {c: _published(row.get(c)) for c, n in a.reports.items() if n > 0}
             supporters_total, support = suppress_breakdown(a.supporters, threshold)
         props: dict[str, object] = {
             "code": a.code, "name": a.name, "reports": total, "badge": _badge(total, threshold),
@@ -106,17 +124,22 @@ def _day(value: object) -> str:
 
 
 def needs_layer(store: UserStore, points: pd.DataFrame, lad_code: str, viewer: User,
-                threshold: int) -> dict:
-    """The resident-needs map layer for one authority, as ``viewer`` may see it."""
+                threshold: int, wards: pd.Series) -> dict:
+    """The resident-needs map layer for one authority, as ``viewer`` may see it; ``wards``
+    (``blurred_needs.lsoa_wards``) groups the authority's LSOAs for disclosure control."""
     exact = viewer.can("see_exact")
-    areas = needs_by_area(approved_counts(store, lad_code), points)
+    counts = approved_counts(store, lad_code)
+    areas = needs_by_area(counts, points)
+    if not exact:
+        published = blurred_needs.protect(counts, wards, threshold, lad_code).by_lsoa()
+        return needs_geojson(areas, exact=False, threshold=threshold, published=published)
     details = None
     if exact:
         details = defaultdict(list)
         for n in approved_needs(store, [a.code for a in areas]):
             if len(details[n["lsoa21_code"]]) < MAX_NEEDS_IN_POPUP:
                 details[n["lsoa21_code"]].append(n)
-    return needs_geojson(areas, exact=exact, threshold=threshold, details=details)
+    return needs_geojson(areas, exact=True, threshold=threshold, details=details)
 
 
 def counts_frame(layer: dict) -> pd.DataFrame:

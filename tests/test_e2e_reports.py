@@ -84,10 +84,16 @@ def test_reports_page_downloads_open(app, tmp_path) -> None:
         assert pyogrio.read_info(gpkg, layer="lsoa_measures")["crs"] == "EPSG:27700"
 
         # a commissioner signs in and records a decision; it shows in the log and on the map
-        pg.get_by_text("Commissioners: sign in to record a decision").click()
+        # through the app's own sign-in, which the Reports page links to
+        pg.get_by_text("Commissioners sign in to record a decision.").wait_for()
+        pg.get_by_role("link", name="Sign in").last.click()
         pg.get_by_role("textbox", name="Username").fill("cara")
         pg.get_by_role("textbox", name="Password").fill(PASSWORD)
-        pg.get_by_role("button", name="Sign in").click()
+        pg.get_by_role("button", name="Sign in", exact=True).click()
+        pg.get_by_role("heading", name="Your account").wait_for()
+        pg.get_by_role("link", name="Reports").click()
+        pg.get_by_role("heading", name="Reports and data").wait_for()
+        choose(pg, "Ward (type to search)", seeded.ward_name)
         pg.get_by_text("Recording as Cara Commissioner").wait_for()
         choose(pg, "Category", "Young people")
         choose(pg, "Decision", "Declined")

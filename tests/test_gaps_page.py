@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from needsmap import gaps, needs
+from needsmap import blurred_needs, gaps, needs, reports
 from needsmap.accounts import User
 from needsmap.locate import locate_point
 from needsmap.store import StoreReader
@@ -62,9 +62,12 @@ def expected(trafford_store, env, **weights):
         approved = needs.approved_counts(user, TRAFFORD)
     finally:
         user.close()
-    return gaps.gap_table(StoreReader(trafford_store.store_path).cursor(), lad_code=TRAFFORD,
-                          category="food", needs=approved, weights=weights or START,
-                          suppress_below=10)
+    cur = StoreReader(trafford_store.store_path).cursor()
+    table = gaps.gap_table(cur, lad_code=TRAFFORD, category="food", needs=approved,
+                           weights=weights or START, suppress_below=10)
+    # The public reads counts as reports and downloads publish them (disclosure control).
+    published = blurred_needs.protect(approved, blurred_needs.lsoa_wards(cur, TRAFFORD), 10, TRAFFORD)
+    return table.assign(reasons=reports.publish_reasons(table, "food", published))
 
 
 def test_page_shows_legend_ranked_list_and_method(page, trafford_store, env):
@@ -84,7 +87,8 @@ def test_page_shows_legend_ranked_list_and_method(page, trafford_store, env):
     # Resident counts below the threshold are worded for the public.
     _, lsoa = env
     reasons = table.set_index("code").loc[lsoa, "reasons"]
-    assert "fewer than 10 resident reports on food" in reasons
+    assert "a few resident reports on food (number hidden to protect residents)" in reasons
+    assert "3 resident reports" not in reasons
 
 
 def test_weights_move_the_list_and_say_which_areas_moved(page, trafford_store, env):

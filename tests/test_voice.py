@@ -17,7 +17,7 @@ import pytest
 from click.testing import CliRunner
 from conftest import make_settings, trafford_points
 
-from needsmap import accounts, mapdata, needs, privacy, voice
+from needsmap import accounts, blurred_needs, mapdata, needs, privacy, voice
 from needsmap._errors import ValidationError
 from needsmap.accounts import PermissionDenied, User
 from needsmap.cli import main
@@ -73,21 +73,28 @@ def test_map_layer_hides_small_counts_and_the_exact_point_from_the_public(
     points = mapdata.area_points(cur, "lsoa21", TRAFFORD)
     fixed = points.set_index("code").loc[lsoa]
 
-    public = voice.needs_layer(user_store, points, TRAFFORD, accounts.PUBLIC, 10)
+    wards = blurred_needs.lsoa_wards(cur, TRAFFORD)
+    public = voice.needs_layer(user_store, points, TRAFFORD, accounts.PUBLIC, 10, wards)
     [feature] = public["features"]
     props = feature["properties"]
     assert feature["geometry"]["coordinates"] == [fixed["lon"], fixed["lat"]] != [lon, lat]
-    # One category hidden, one shown: an exact total would give the hidden one away.
-    assert props["reports"] == "more than 12" and props["badge"] == ">12"
-    assert [(c["label"], c["reports"]) for c in props["categories"]] == [
-        ("Food", "12"), ("Young people", "fewer than 10")]
+    # The map shows exactly what reports and downloads publish for this area.
+    published = blurred_needs.protect(needs.approved_counts(user_store, TRAFFORD), wards, 10,
+                                      TRAFFORD).by_lsoa().loc[lsoa]
+    cells = {c["label"]: c["reports"] for c in props["categories"]}
+    assert cells["Young people"] == voice.HIDDEN  # 3 < 10
+    assert cells["Food"] == voice._published(published["food"])
+    assert props["reports"] == voice._published(published["all_categories"])
+    # 12 food + 3 youth = 15: with the food count shown, the total must not be.
+    assert not (cells["Food"] == "12" and props["reports"] == "15")
+    assert props["badge"] == ("few" if props["reports"] == voice.HIDDEN else props["reports"])
     assert props["categories"][0]["supporters"] == "fewer than 10"
     assert "needs" not in props and "total" not in props
     text = json.dumps(public)
     for secret in (str(lon), str(lat), postcode, "jo@example.org", "not yet checked"):
         assert secret not in text
 
-    exact = voice.needs_layer(user_store, points, TRAFFORD, COMMISSIONER, 10)
+    exact = voice.needs_layer(user_store, points, TRAFFORD, COMMISSIONER, 10, wards)
     props = exact["features"][0]["properties"]
     assert props["reports"] == "15" and props["total"] == 15 and props["supporters"] == "1"
     assert len(props["needs"]) == 15 and pending not in [n["id"] for n in props["needs"]]
@@ -96,7 +103,7 @@ def test_map_layer_hides_small_counts_and_the_exact_point_from_the_public(
         assert secret not in text
 
     frame = voice.counts_frame(public)
-    assert list(frame["reports"]) == ["12", "fewer than 10"]
+    assert list(frame["reports"]) == [cells["Food"], voice.HIDDEN]
 
 
 def test_secondary_suppression() -> None:

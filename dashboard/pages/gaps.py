@@ -9,9 +9,10 @@ from streamlit_folium import st_folium
 
 from dashboard import drawing, mapview
 from dashboard.common import bivariate_legend_html, caveats, choose_authority, read, user_store
-from needsmap import gaps, mapdata, needs, summaries, taxonomy
+from dashboard.signin import current_user
+from needsmap import blurred_needs, gaps, mapdata, needs, reports, summaries, taxonomy
 from needsmap.config import load_settings
-from needsmap.privacy import escape_markdown
+from needsmap.privacy import COUNTS_NOTE, escape_markdown
 
 RADII = (250, 500, 750, 1000, 1500, 2000, 3000, 5000)
 TOP_CHOICES = (5, 10, 15, 20, 30)
@@ -70,6 +71,12 @@ options = dict(lad_code=lad, category=category, needs=approved, radius_m=float(r
                include_head_offices=head_offices, suppress_below=settings.suppress_below)
 table = read(gaps.gap_table, weights=weights, **options)
 start = read(gaps.gap_table, weights=dict(gaps.DEFAULT_WEIGHTS), **options)
+if not current_user().can("see_exact"):
+    # The public reads residents' counts as reports and downloads publish them (disclosure
+    # control over the whole authority), never a figure that would give a hidden one away.
+    published = blurred_needs.protect(list(approved), read(blurred_needs.lsoa_wards, lad),
+                                      settings.suppress_below, lad)
+    table = table.assign(reasons=reports.publish_reasons(table, category, published))
 change = read(gaps.change_since_2019, lad)
 names = dict(zip(table["code"], table["name"]))
 top = st.sidebar.select_slider("How many top gaps to list", TOP_CHOICES, value=10, key="gap_top")
@@ -108,7 +115,7 @@ with left:
     used = ", ".join(f"{gaps.SHORT_LABELS[k]} {v:g}" for k, v in weights.items() if v > 0)
     st.caption(
         f"Weights used: {used}. Resident reports are approved reports on {what} from the needs store "
-        f"(counts under {settings.suppress_below} are shown as 'fewer than {settings.suppress_below}'). "
+        f"(" + COUNTS_NOTE.format(threshold=settings.suppress_below) + ") "
         "Sources: " + " ".join(read(mapdata.attribution, mapdata.DEFAULT_RELEASE)) + " Services: the "
         "loaded lists (see Sources for each list's publisher and date).")
 shown = table.head(top).merge(change[["code", "decile_change"]], on="code", how="left")
@@ -140,9 +147,8 @@ with st.expander(f"All {len(table)} small areas with every measure"):
     st.dataframe(public, hide_index=True, width="stretch")
     st.download_button("Download the ranked gaps (CSV)", public.to_csv(index=False).encode(),
                        file_name=f"gaps_{lad}_{category}.csv", mime="text/csv")
-    st.caption("Residents' report counts are left out here (small numbers could identify "
-               "people); the reasons word them as 'fewer than "
-               f"{settings.suppress_below}' where they are small.")
+    st.caption("Residents' report counts are left out of these columns (small numbers could "
+               "identify people); the reasons give them as reports and downloads publish them.")
 
 st.header("Change since IoD2019")
 counts = change["decile_change"].value_counts().sort_index()
