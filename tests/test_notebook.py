@@ -14,6 +14,7 @@ from reports_support import seed
 
 from needsmap import gaps, needs, reports
 from needsmap.store import StoreReader
+from tests.conftest import user_store_env
 
 NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "area_analysis.ipynb"
 
@@ -24,18 +25,19 @@ def _tagged_csv(nb: nbformat.NotebookNode, tag: str) -> pd.DataFrame:
     return pd.read_csv(io.StringIO(text))
 
 
-def test_notebook_reproduces_a_gap_ranking_and_a_report_table(trafford_store, settings, user_store,
+def test_notebook_reproduces_a_gap_ranking_and_a_report_table(trafford_store, user_settings, user_store,
                                                               monkeypatch, tmp_path) -> None:
     seeded = seed(trafford_store.store_path, user_store)
     con = StoreReader(trafford_store.store_path).cursor()
     area = reports.resolve_area(con, "Trafford", ward=seeded.ward)
     ranking = gaps.gap_table(con, lad_code=area.lad_code, category="food",
                              needs=needs.approved_counts(user_store, area.lad_code),
-                             suppress_below=settings.suppress_below)
-    profile = reports.build(con, user_store, area, settings, with_map=False).profile
+                             suppress_below=user_settings.suppress_below)
+    profile = reports.build(con, user_store, area, user_settings, with_map=False).profile
     user_store.close()  # the notebook's kernel opens it
     monkeypatch.setenv("NEEDSMAP_STORE", str(trafford_store.store_path))
-    monkeypatch.setenv("NEEDSMAP_USER_STORE", str(settings.user_store_path))
+    for name, value in user_store_env(user_settings).items():  # the same store, either backend
+        monkeypatch.setenv(name, value)
     monkeypatch.setenv("NEEDSMAP_NOTEBOOK_WARD", seeded.ward_name)
     monkeypatch.setenv("PYTHONPATH", str(NOTEBOOK.parent.parent))
     nb = nbformat.read(NOTEBOOK, as_version=4)
