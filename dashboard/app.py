@@ -1,8 +1,9 @@
 """needsmap dashboard: `streamlit run dashboard/app.py` (see `make serve`).
 
-Pages are grouped so later ones slot in: an "Analysis" section (Gaps, Reports) will sit beside
-"Explore", "Residents" and "About the data". The Residents pages each role may use come from
-``signin.resident_pages`` (each page checks the role again itself).
+Pages are grouped: "Explore", "Residents", "Analysis" and "About the data"; one module per page
+in ``views/`` (not ``pages/``: Streamlit would treat that folder as an old-style multipage app and
+serve a deep link such as /gaps without this navigation, sign-in or layout). The Residents pages
+each role may use come from ``signin.resident_pages`` (each page checks the role again itself).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-PAGES = Path(__file__).resolve().parent / "pages"
+PAGES = Path(__file__).resolve().parent / "views"
 
 st.set_page_config(page_title="needsmap", layout="wide")
 

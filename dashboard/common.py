@@ -153,23 +153,3 @@ def show_problems(exc: Exception) -> None:
     lines = [f"**{escape_markdown(head[:1].upper() + head[1:])}.**"]
     lines += [f"- {escape_markdown(p)}" for p in (message or [])]
     st.error("\n".join(lines))
-
-
-def _use_app_navigation() -> None:
-    """Make every session run app.py's st.navigation, even the server's first visitor's.
-
-    Streamlit treats a ``pages/`` folder beside the entry script as an old-style multipage app
-    until some run of the entry script calls st.navigation. Until then a visitor arriving on a
-    deep link (…/report) gets the page alone: no layout, sign-in or Residents section, and every
-    file in pages/ listed. The first import of this module (in that first run) switches the
-    process to st.navigation and runs again.
-    """
-    from streamlit.runtime.pages_manager import PagesManager
-    from streamlit.runtime.scriptrunner import get_script_run_ctx
-
-    if PagesManager.uses_pages_directory and get_script_run_ctx() is not None:
-        PagesManager.uses_pages_directory = False
-        st.rerun()
-
-
-_use_app_navigation()

@@ -20,9 +20,9 @@ from needsmap.accounts import PUBLIC, ROLE_LABELS, PermissionDenied, User
 from needsmap.config import load_settings
 from needsmap.privacy import escape_markdown
 
-PAGES = Path(__file__).resolve().parent / "pages"
+PAGES = Path(__file__).resolve().parent / "views"
 SIGNED_IN = "signed_in_username"
-SIGN_IN_PAGE = "pages/signin.py"
+SIGN_IN_PAGE = "views/signin.py"
 # Failed-password throttles: per browser session, and per username across sessions.
 ATTEMPTS_PER_SESSION = (5, 300.0)
 ATTEMPTS_PER_NAME = (10, 900.0)

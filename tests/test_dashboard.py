@@ -80,7 +80,7 @@ def test_area_page_for_an_lsoa(store, monkeypatch):
     at = AppTest.from_file(APP, default_timeout=60)
     at.session_state["place_code"] = "E01006108"
     at.run()
-    at.switch_page("pages/area.py").run()
+    at.switch_page("views/area.py").run()
     assert not at.exception, at.exception
     assert at.header[0].value.endswith("(E01006108)")
     page = texts(at)
@@ -93,7 +93,7 @@ def test_area_page_for_an_lsoa(store, monkeypatch):
 
 
 def test_area_page_for_a_ward_and_the_authority(app):
-    app.switch_page("pages/area.py").run()
+    app.switch_page("views/area.py").run()
     app.radio(key="pick_kind").set_value("ward").run()
     assert not app.exception
     assert "Electoral ward in Trafford." in texts(app)
@@ -104,7 +104,7 @@ def test_area_page_for_a_ward_and_the_authority(app):
 
 
 def test_sources_page(app):
-    app.switch_page("pages/sources.py").run()
+    app.switch_page("views/sources.py").run()
     assert not app.exception
     frame = app.dataframe[0].value
     assert {"iod2025", "boundaries_lsoa21"} <= set(frame["dataset_id"])

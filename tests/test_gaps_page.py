@@ -45,7 +45,7 @@ def page(env, monkeypatch):
         monkeypatch.setenv(k, v)
     at = AppTest.from_file(APP, default_timeout=120)
     at.run()
-    at.switch_page("pages/gaps.py").run()
+    at.switch_page("views/gaps.py").run()
     assert not at.exception, at.exception
     return at
 

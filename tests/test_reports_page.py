@@ -26,7 +26,7 @@ def page(trafford_store, tmp_path, monkeypatch):
     monkeypatch.setenv("NEEDSMAP_STORE", str(trafford_store.store_path))
     monkeypatch.setenv("NEEDSMAP_USER_STORE", str(settings.user_store_path))
     at = AppTest.from_file(APP, default_timeout=120)
-    at.switch_page("pages/reports.py")
+    at.switch_page("views/reports.py")
     at.run()
     assert not at.exception, at.exception
     yield at, seeded, settings

@@ -81,7 +81,7 @@ def count(users) -> int:  # noqa: ANN001
 
 def test_a_resident_reports_by_postcode(users, store) -> None:
     postcode, lon, lat, lsoa = trafford_points(make_settings(Path(store).parent, None), 1)[0]
-    at = app("pages/report.py")
+    at = app("views/report.py")
     assert "never at the exact spot" in shown(at) and "never shown on the map" in shown(at)
     fill_report(at, postcode=postcode.lower(), contact="jo@example.org")
     widget(at.number_input, "About how many").set_value(12)
@@ -107,7 +107,7 @@ def test_a_resident_reports_by_postcode(users, store) -> None:
 ])
 def test_bad_reports_get_a_clear_message_and_keep_the_text(users, store, change, message) -> None:
     postcode = trafford_points(make_settings(Path(store).parent, None), 1)[0][0]
-    at = app("pages/report.py")
+    at = app("views/report.py")
     values = dict(postcode=postcode, category="food", description="No food bank at weekends")
     values.update(change)
     fill_report(at, **values)
@@ -120,7 +120,7 @@ def test_bad_reports_get_a_clear_message_and_keep_the_text(users, store, change,
 def test_reports_per_session_are_limited(users, store, monkeypatch) -> None:
     monkeypatch.setenv("NEEDSMAP_REPORT_LIMIT", "2")
     postcode = trafford_points(make_settings(Path(store).parent, None), 1)[0][0]
-    at = app("pages/report.py")
+    at = app("views/report.py")
     for i in range(3):
         if i:
             widget(at.button, "Report another need").click().run()
@@ -139,7 +139,7 @@ def test_protected_pages_check_the_role_on_the_server(users, store, page, who) -
                             trafford_points(make_settings(Path(store).parent, None), 1)[0][0])
     needs.submit(users, needs.NeedReport("food", "secret pending text", place,
                                          contact="jo@example.org"), session_id="s")
-    at = AppTest.from_file(str(DASHBOARD / "pages" / page), default_timeout=60)
+    at = AppTest.from_file(str(DASHBOARD / "views" / page), default_timeout=60)
     if who:
         at.session_state["signed_in_username"] = who
     at.run()
@@ -154,7 +154,7 @@ def test_moderator_approves_and_counts_depend_on_the_viewer(users, store) -> Non
     first = needs.submit(users, needs.NeedReport("food", "Call me on 07700 900123", place),
                          session_id="a")
     needs.submit(users, needs.NeedReport("housing", "Damp flats", place), session_id="b")
-    at = app("pages/moderation.py", signed_in="mod")
+    at = app("views/moderation.py", signed_in="mod")
     assert "Waiting (2)" in [t.label for t in at.tabs]
     assert "suggests a version without it" in shown(at)
     widget(at.text_area, "Text as it will be published").set_value(
@@ -180,7 +180,7 @@ def test_moderator_approves_and_counts_depend_on_the_viewer(users, store) -> Non
 
 
 def test_local_sign_in_and_its_throttle(users, store) -> None:
-    at = app("pages/signin.py")
+    at = app("views/signin.py")
     assert "You do **not** need an account" in shown(at)
     widget(at.text_input, "Username").set_value("mod")
     widget(at.text_input, "Password").set_value("wrong password")
@@ -211,20 +211,20 @@ def test_single_sign_on_maps_the_email_to_a_role(users, store) -> None:
     at.secrets["auth"] = OIDC
     at.user = {"is_logged_in": False}
     at.run()
-    at.switch_page("pages/signin.py").run()
+    at.switch_page("views/signin.py").run()
     assert [b.label for b in at.button][0] == "Sign in with your organisation's account"
     at = AppTest.from_file(APP, default_timeout=60)
     at.secrets["auth"] = OIDC
     at.user = {"is_logged_in": True, "email": "Ann@Council.example", "name": "Ann"}
     at.run()
-    at.switch_page("pages/moderation.py").run()
+    at.switch_page("views/moderation.py").run()
     assert not at.exception, at.exception
     assert at.title[0].value == "Moderation"
     at = AppTest.from_file(APP, default_timeout=60)
     at.secrets["auth"] = OIDC
     at.user = {"is_logged_in": True, "email": "stranger@elsewhere.example"}
     at.run()
-    at.switch_page("pages/signin.py").run()
+    at.switch_page("views/signin.py").run()
     assert "has no role here yet" in shown(at)
 
 
@@ -239,7 +239,7 @@ def test_affects_me_too_and_community_notes(users, store) -> None:
     at = AppTest.from_file(APP, default_timeout=60)
     at.session_state["notes_ward"] = ward
     at.run()
-    at.switch_page("pages/notes.py").run()
+    at.switch_page("views/notes.py").run()
     assert "The 263 bus no longer runs" in shown(at)
     assert "Sign in with your group's account" in shown(at)
     widget(at.button, "This affects me too").click().run()
@@ -252,7 +252,7 @@ def test_affects_me_too_and_community_notes(users, store) -> None:
     group.session_state["signed_in_username"] = "grp"
     group.session_state["notes_ward"] = ward
     group.run()
-    group.switch_page("pages/notes.py").run()
+    group.switch_page("views/notes.py").run()
     widget(group.text_area, "Note").set_value("x" * 2001)
     widget(group.button, "Send note").click().run()
     assert "the note is limited to 2,000 characters" in shown(group)

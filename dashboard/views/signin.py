@@ -13,11 +13,11 @@ from needsmap.accounts import ROLE_LABELS
 from needsmap.privacy import escape_markdown
 
 WHAT_YOU_CAN_DO = {
-    "report": ("pages/report.py", "Report a need"),
-    "annotate": ("pages/notes.py", "Add community notes about an area"),
-    "facilitate": ("pages/facilitator.py", "Enter needs gathered at a workshop or on paper"),
-    "moderate": ("pages/moderation.py", "Approve, edit or reject new reports and notes"),
-    "export": ("pages/map.py", "See exact counts and every approved need on the map; download them"),
+    "report": ("views/report.py", "Report a need"),
+    "annotate": ("views/notes.py", "Add community notes about an area"),
+    "facilitate": ("views/facilitator.py", "Enter needs gathered at a workshop or on paper"),
+    "moderate": ("views/moderation.py", "Approve, edit or reject new reports and notes"),
+    "export": ("views/map.py", "See exact counts and every approved need on the map; download them"),
 }
 
 user = current_user()

@@ -31,7 +31,7 @@ done = st.session_state.get(DONE)
 if done:
     st.success(f"Thank you: your report has been received (reference {done}). A moderator "
                "reads every report before it appears on the map.", icon=":material/check_circle:")
-    st.page_link("pages/notes.py", label="See needs other residents have reported",
+    st.page_link("views/notes.py", label="See needs other residents have reported",
                  icon=":material/arrow_forward:")
     if st.button("Report another need"):
         del st.session_state[DONE]

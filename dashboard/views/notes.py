@@ -49,7 +49,7 @@ st.subheader(f"Needs reported in {wards[ward]}")
 found = needs.approved_needs(store, list(lsoa_names))
 if not found:
     st.caption("No approved reports in this ward yet.")
-    st.page_link("pages/report.py", label="Report a need", icon=":material/arrow_forward:")
+    st.page_link("views/report.py", label="Report a need", icon=":material/arrow_forward:")
 for n in found[:SHOWN]:
     with st.container(border=True):
         when = n["reported_on"].strftime("%B %Y") if n["reported_on"] else ""

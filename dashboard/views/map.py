@@ -94,7 +94,7 @@ def map_panel(lad: str, release: int, domain: str, by: str) -> None:
             st.subheader(f"Selected: {r['name']}")
             st.markdown(f"Code **{r['code']}**  \nDecile **{r['decile']}** · rank "
                         f"**{r['rank']}** · score **{r['score']}**")
-            st.page_link("pages/area.py", label=f"Open the area page for {r['name']}",
+            st.page_link("views/area.py", label=f"Open the area page for {r['name']}",
                          icon=":material/arrow_forward:")
         else:
             st.caption("Click a small area on the map to see its details here.")
