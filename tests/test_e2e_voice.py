@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import make_settings
+from conftest import make_settings, user_store_env
 from dashboard_support import (TRAFFORD, browser_ready, chromium, offline_page, serve_dashboard,
                                store_with_services)
 
@@ -74,14 +74,19 @@ def plain(text: str) -> str:
     return " ".join(text.replace("\u2060", "").split())
 
 
-@pytest.fixture(scope="module")
-def site(trafford_store, tmp_path_factory, mirror):
-    """The server, the reference store, places used and the seeded items."""
+@pytest.fixture(scope="module", params=["duckdb", "postgres"])
+def site(request, trafford_store, tmp_path_factory, mirror):
+    """The server, the reference store, places used and the seeded items; residents' records
+    in a DuckDB file, then in PostgreSQL (a shared deployment), with the same tests."""
     if reason := browser_ready():
         pytest.skip(reason)
     tmp = tmp_path_factory.mktemp("voice-e2e")
     store = store_with_services(trafford_store.store_path, tmp)
-    settings = make_settings(tmp, mirror)
+    if request.param == "postgres":
+        url = request.getfixturevalue("pg_server").create_database()
+        settings = make_settings(tmp, mirror, database_url=url, database_retry_seconds=1.0)
+    else:
+        settings = make_settings(tmp, mirror)
     cur = StoreReader(store).cursor()
     live = cur.execute(
         "SELECT postcode, lon, lat, lsoa21_code FROM postcodes WHERE source = 'onspd' AND NOT "
@@ -106,7 +111,7 @@ def site(trafford_store, tmp_path_factory, mirror):
         needs.moderate(users, mod, "annotation", note, "approve")
     finally:
         users.close()
-    env = {"NEEDSMAP_USER_STORE": str(settings.user_store_path), "NEEDSMAP_REPORT_LIMIT": "20"}
+    env = {**user_store_env(settings), "NEEDSMAP_REPORT_LIMIT": "20"}
     with serve_dashboard(store, tmp, env) as url:
         yield {"url": url, "store": store, "seed": seed_place, "resident": resident}
 
