@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import Error as PlaywrightError
 from dashboard_support import chromium_page, map_frame, require_browser, serve
 from test_gaps_page import seed_needs
 
@@ -82,7 +83,13 @@ def test_gaps_page_in_the_browser(server):
         while chosen.inner_text().count("(E01") < 2 and time.monotonic() < deadline:
             time.sleep(0.2)
         assert chosen.inner_text().count("(E01") >= 2  # the areas inside the rectangle
-        chosen.scroll_into_view_if_needed()
+        for _ in range(5):  # the selection re-renders as Streamlit reruns: find it again
+            try:
+                pg.locator("[data-testid=stMultiSelect]", has_text="(E01").last \
+                    .scroll_into_view_if_needed(timeout=5_000)
+                break
+            except PlaywrightError:
+                time.sleep(0.5)
         time.sleep(1)
         pg.screenshot(path=ARTIFACTS / "12-gaps-drawn-selection.png")
         assert pg.context.external == [], pg.context.external
