@@ -43,7 +43,13 @@ _STYLE = (
     ".voice-popup th{text-align:left;font-weight:600;border-bottom:1px solid #bbb}"
     ".voice-popup td,.voice-popup th{padding:2px 10px 2px 0}"
     ".voice-popup ul{margin:.3em 0;padding-left:1.2em}.voice-popup li{margin:.3em 0}"
-    ".voice-popup .small{color:#555;font-size:12px}</style>"
+    ".voice-popup .small{color:#555;font-size:12px}"
+    # Service clusters: white rings around a dark disc, so they cannot be read as a decile
+    # colour (the plugin's own yellow and green are in the choropleth's palette).
+    ".marker-cluster-small,.marker-cluster-medium,.marker-cluster-large"
+    "{background-color:rgba(255,255,255,.75)}"
+    ".marker-cluster-small div,.marker-cluster-medium div,.marker-cluster-large div"
+    "{background-color:#333;color:#fff;font-weight:bold}</style>"
 )
 
 
