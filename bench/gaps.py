@@ -115,7 +115,7 @@ def main() -> None:
         else:
             store = build_store(workdir)
         con = db.connect(store)
-        con.execute(f"SET threads = {os.cpu_count()}")
+        con.execute("SET threads = ?", [os.cpu_count()])
         add_points(con, args.points)
         lsoas = con.execute("SELECT count(*) FROM boundary WHERE level = 'lsoa21'").fetchone()[0]
         points = con.execute("SELECT count(*) FROM services WHERE category = ?", [CATEGORY]).fetchone()[0]

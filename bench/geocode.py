@@ -46,7 +46,7 @@ def main() -> None:
         ingest.run(["boundaries_lsoa21", "lookups"], s)
         parquet = mirror / registry.get("postcodes_england").mirror_path
         con = db.connect(s.store_path)
-        con.execute(f"SET threads = {os.cpu_count()}")
+        con.execute("SET threads = ?", [os.cpu_count()])
         con.execute("CREATE TEMP TABLE pts AS SELECT row_number() OVER () AS id, ST_Point(lon, lat) AS geom "
                     f"FROM read_parquet('{parquet}') WHERE NOT (easting = 0 AND northing = 0)")
         n = con.execute("SELECT count(*) FROM pts").fetchone()[0]

@@ -62,6 +62,7 @@ def run_naive(workdir: Path) -> dict[str, object]:
 
     from ingest.iod import DOMAINS
     from needsmap import registry
+    from needsmap.store import count
     from needsmap.testing import shared_data
 
     mirror = shared_data()
@@ -110,7 +111,7 @@ def run_naive(workdir: Path) -> dict[str, object]:
                         zip(shapes["lsoa21_code"], shapes["lsoa21_name"], shapes.geometry)])
     con.execute("CHECKPOINT")
     seconds = time.perf_counter() - started
-    rows = {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+    rows = {t: count(con, t)
             for t in ("lsoa21_lookup", "lsoa11_lsoa21", "iod_area", "iod_domain")}
     rows["boundary (lsoa21)"] = con.execute("SELECT count(*) FROM boundary").fetchone()[0]
     con.close()

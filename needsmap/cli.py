@@ -11,9 +11,9 @@ from tqdm import tqdm
 
 from needsmap import accounts, provenance, registry, taxonomy
 from needsmap._errors import ConfigError, NeedsmapError, StoreError
-from needsmap.config import load_settings
+from needsmap.config import Settings, load_settings
 from needsmap.store import StoreReader
-from needsmap.userstore import StoreStatus, open_user_store, store_status
+from needsmap.userstore import StoreStatus, UserStore, open_user_store, store_status
 
 
 def _fail(exc: Exception) -> None:
@@ -199,19 +199,23 @@ def _parse_weights(pairs: tuple[str, ...]) -> dict[str, float]:
     return out
 
 
+def _user_store(settings: Settings, advice: str) -> UserStore:
+    """The configured user store; when the running dashboard holds its DuckDB file, the error
+    says so and what to do (``advice``)."""
+    try:
+        return open_user_store(settings)
+    except StoreError as exc:
+        held = "lock" in str(exc)
+        raise StoreError(f"{exc}" + (f"; {advice}" if held else "")) from exc
+
+
 def _approved_needs(settings: object, lad_code: str | None) -> list[tuple[str, str, int, int]]:
     """Approved needs from the user store; none when no one has reported yet."""
     from needsmap import needs
-    from needsmap.userstore import open_user_store
 
     if not settings.database_url and not settings.user_store_path.exists():  # type: ignore[attr-defined]
         return []
-    try:
-        store = open_user_store(settings)  # type: ignore[arg-type]
-    except StoreError as exc:
-        raise NeedsmapError(
-            f"cannot read resident needs from {settings.user_store_path}: it is open in the "  # type: ignore[attr-defined]
-            f"running app ({exc}). Stop the app or use --no-resident-needs.") from exc
+    store = _user_store(settings, "stop the app or use --no-resident-needs")  # type: ignore[arg-type]
     try:
         return needs.approved_counts(store, lad_code)
     finally:
@@ -236,7 +240,6 @@ def report(area: str, ward: str | None, lsoa: str | None, lsoas: str | None, out
 
 
     from needsmap import exports, reports
-    from needsmap.userstore import open_user_store
 
     chosen = tuple(f.strip().lower() for f in formats.split(",") if f.strip())
     unknown = [f for f in chosen if f not in exports.FORMATS]
@@ -247,12 +250,7 @@ def report(area: str, ward: str | None, lsoa: str | None, lsoas: str | None, out
         con = StoreReader(settings.store_path).cursor()
         codes = [c for c in lsoas.split(",")] if lsoas else None
         place = reports.resolve_area(con, area, ward=ward, lsoa=lsoa, lsoas=codes)
-        try:
-            store = open_user_store(settings)
-        except StoreError as exc:
-            raise NeedsmapError(
-                f"cannot read resident needs from {settings.user_store_path}: it is open in the "
-                f"running app ({exc}); use the Reports page, or stop the app") from exc
+        store = _user_store(settings, "use the Reports page, or stop the app")
         try:
             ev = reports.evidence(con, store, place.lad_code, settings)
             data = exports.gather(con, store, place, settings, ev=ev)
@@ -330,16 +328,13 @@ def users() -> None:
     """Accounts for community groups, moderators and commissioners (residents need none)."""
 
 
-def _open_users():  # noqa: ANN202 - a UserStore
-    from needsmap.userstore import open_user_store
-
+def _open_users() -> UserStore:
     try:
-        return open_user_store(load_settings())
+        return _user_store(load_settings(), "the dashboard is probably running and holds it: stop "
+                                            "it, run this again, then start it")
     except NeedsmapError as exc:
-        held = "lock" in str(exc)
-        _fail(NeedsmapError(
-            f"{exc}" + ("; the dashboard is probably running and holds it: stop it, run this "
-                        "again, then start it" if held else "")))
+        _fail(exc)
+        raise  # _fail exits
 
 
 @users.command("add")

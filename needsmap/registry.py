@@ -258,6 +258,18 @@ LOCAL_LIST_CATEGORIES = {
     "jobcentres": "money_advice", "gm_food_banks": "food",
 }
 
+def _charity_register(table: str, dataset_id: str, what: str, geography: str, notes: str) -> Dataset:
+    """One table of the Charity Commission's daily full extract (one zipped JSON a table)."""
+    return Dataset(
+        id=dataset_id, title=f"Charity Commission register of charities, daily full extract ({what})",
+        publisher="Charity Commission for England and Wales",
+        url=f"{CCEW_EXTRACT}/json/publicextract.{table}.zip",
+        page="https://register-of-charities.charitycommission.gov.uk/register/full-register-download",
+        licence=OGL, attribution=OGL_ATTRIBUTION, vintage="daily", geography=geography,
+        format="zip-json", mirror_path=None, group="charities_register", notes=notes,
+    )
+
+
 SERVICE_DATASETS: tuple[Dataset, ...] = (
     Dataset(
         id="postcodes_onspd_trafford",
@@ -310,29 +322,15 @@ SERVICE_DATASETS: tuple[Dataset, ...] = (
         mirror_path="trafford/services/charities_operating_in_trafford.csv", group="services",
         notes="Every row operates in Trafford (E08000009); the address is the head office.",
     ),
-    Dataset(
-        id="charities_register",
-        title="Charity Commission register of charities, daily full extract (charity table)",
-        publisher="Charity Commission for England and Wales",
-        url=f"{CCEW_EXTRACT}/json/publicextract.charity.zip",
-        page="https://register-of-charities.charitycommission.gov.uk/register/full-register-download",
-        licence=OGL, attribution=OGL_ATTRIBUTION, vintage="daily", geography="contact postcode",
-        format="zip-json", mirror_path=None, group="charities_register",
+    _charity_register(
+        "charity", "charities_register", "charity table", "contact postcode",
         notes=f"Tab-separated form: {CCEW_EXTRACT}/txt/publicextract.charity.zip. Read with "
               "charities_area_of_operation: a charity is kept when its contact postcode is in the "
-              "area or its area of operation names the area's local authority.",
-    ),
-    Dataset(
-        id="charities_area_of_operation",
-        title="Charity Commission register, daily full extract (area of operation table)",
-        publisher="Charity Commission for England and Wales",
-        url=f"{CCEW_EXTRACT}/json/publicextract.charity_area_of_operation.zip",
-        page="https://register-of-charities.charitycommission.gov.uk/register/full-register-download",
-        licence=OGL, attribution=OGL_ATTRIBUTION, vintage="daily",
-        geography="local authority, region or country named", format="zip-json", mirror_path=None,
-        group="charities_register",
-        notes="Fetched with charities_register and used to choose its rows; not a table of its own.",
-    ),
+              "area or its area of operation names the area's local authority."),
+    _charity_register(
+        "charity_area_of_operation", "charities_area_of_operation", "area of operation table",
+        "local authority, region or country named",
+        notes="Fetched with charities_register and used to choose its rows; not a table of its own."),
     _grants("json", "services"),
     _grants("csv", "grants_csv", notes="The same grants as the JSON; load one or the other."),
     Dataset(

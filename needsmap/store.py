@@ -22,6 +22,7 @@ from typing import Any
 import duckdb
 
 from needsmap import db
+from needsmap.db import quote_ident
 from needsmap._errors import StoreError
 from needsmap.schema import SCHEMA_VERSION, current_version, migrate
 
@@ -178,4 +179,5 @@ def swap_in(con: duckdb.DuckDBPyConnection, tables: dict[str, str], *,
 
 
 def count(con: duckdb.DuckDBPyConnection, table: str) -> int:
-    return int(con.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+    """Rows in ``table`` (a name from the code, never from a user: it is quoted, not bound)."""
+    return int(con.execute(f"SELECT count(*) FROM {quote_ident(table)}").fetchone()[0])
