@@ -31,15 +31,18 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def shared_data() -> Path:
-    """The offline mirror: $NEEDSMAP_TEST_DATA, else ../shared/data beside the checkout."""
-    env = os.environ.get("NEEDSMAP_TEST_DATA")
-    candidates = [Path(env)] if env else []
+    """The offline mirror the tests read: $NEEDSMAP_TEST_DATA, else $NEEDSMAP_MIRROR when it is a
+    folder (as `NEEDSMAP_MIRROR=/path/to/shared/data make test`), else ../shared/data beside the
+    checkout."""
+    named = [os.environ.get("NEEDSMAP_TEST_DATA"), os.environ.get("NEEDSMAP_MIRROR")]
+    candidates = [Path(v) for v in named if v and "://" not in v]
     candidates += [REPO.parent / "shared" / "data", Path.cwd().parent / "shared" / "data"]
     for c in candidates:
         if (c / "MANIFEST.md").is_file():
             return c.resolve()
     raise RuntimeError(
-        "the offline data mirror was not found: set NEEDSMAP_TEST_DATA to the shared/data folder"
+        "the offline data mirror was not found: set NEEDSMAP_MIRROR (or NEEDSMAP_TEST_DATA) to "
+        "the shared/data folder"
     )
 
 
