@@ -11,7 +11,7 @@ PORT   ?= 8501
 NEEDSMAP_MIRROR ?= $(if $(wildcard ../shared/data/MANIFEST.md),$(abspath ../shared/data),)
 export NEEDSMAP_MIRROR
 
-.PHONY: demo test install assets store serve bench bench-map bench-gaps clean
+.PHONY: demo test install assets store serve bench bench-map bench-gaps bench-geocode clean
 
 install: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
@@ -48,6 +48,9 @@ bench-map: install assets
 
 bench-gaps: install
 	$(BIN)/python bench/gaps.py
+
+bench-geocode: install
+	$(BIN)/python bench/geocode.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info dashboard/static/vendor test-artifacts

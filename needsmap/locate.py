@@ -23,12 +23,13 @@ def covered_area(cur: duckdb.DuckDBPyConnection) -> str:
 
 
 def locate_point(cur: duckdb.DuckDBPyConnection, lon: float, lat: float) -> Location:
-    """The LSOA 2021 containing (lon, lat); an error if it is outside the loaded area."""
+    """The LSOA 2021 that (lon, lat) lies in (on a shared edge the lowest code, as in
+    ``geocode.assign_lsoa21``); an error if it is outside the loaded area."""
     if not (-8.7 <= lon <= 2.0 and 49.8 <= lat <= 55.9):
         raise ValidationError(f"the point ({lat:.5f}, {lon:.5f}) is not in England")
     row = cur.execute(
         "SELECT b.code, l.lad_code FROM boundary b LEFT JOIN lsoa21_lookup l ON l.lsoa21_code = b.code "
-        "WHERE b.level = 'lsoa21' AND ST_Contains(b.geom, ST_Point(?, ?)) LIMIT 1",
+        "WHERE b.level = 'lsoa21' AND ST_DWithin(b.geom, ST_Point(?, ?), 0) ORDER BY b.code LIMIT 1",
         [lon, lat],
     ).fetchone()
     if row is None:
