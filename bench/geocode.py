@@ -8,8 +8,8 @@ in or on the edge of, the lowest code where two LSOAs share an edge. They run on
 other, each in its own process so that each has its own peak memory, REPEATS times; the best
 time counts (other load on a shared machine only ever adds time). geopandas is timed doing the
 same job (``sjoin`` plus keeping one LSOA per point), and as a bare ``sjoin`` with each of
-``intersects`` and ``within`` (which can leave two rows, or none, for a point on an edge); the
-verdict is against the fastest of these. The answers are compared point by point.
+``intersects`` and ``within`` (which can leave two rows, or none, for a point on an edge). The
+answers are compared point by point.
 """
 
 from __future__ import annotations
@@ -81,8 +81,10 @@ def run_geopandas(store: Path, parquet: Path, out: Path) -> dict:
     result = {}
 
     def one_per_point() -> None:
-        joined = gpd.sjoin(points, polygons, predicate="intersects", how="inner")
-        result["codes"] = joined.groupby(level=0)["code"].min()
+        codes = gpd.sjoin(points, polygons, predicate="intersects", how="inner")["code"]
+        if codes.index.has_duplicates:  # only points on a shared edge need the lowest code
+            codes = codes.groupby(level=0).min()
+        result["codes"] = codes
 
     times = _timed(one_per_point)
     codes = result["codes"]
@@ -131,11 +133,12 @@ def main() -> None:
     print(_line("geopandas sjoin, one per point", gp["times"]) + f"; peak memory {gp['peak_mb']:,.0f} MB")
     for pred, times in gp["bare"].items():
         print(_line(f"geopandas sjoin alone, {pred}", times))
-    print(f"ratio duckdb/geopandas (best): {best_duck / best_gp:.2f} against the same job, "
-          f"{best_duck / min(bare):.2f} against the fastest bare sjoin ({bare_pred})")
+    print(f"ratio duckdb/geopandas (best): {best_duck / best_gp:.2f} against the same job; "
+          f"{best_duck / min(bare):.2f} against the fastest bare sjoin ({bare_pred}), which leaves a point "
+          "on an edge with no LSOA or two")
     print(f"target <= {TARGET_SECONDS:.0f} s: {'met' if best_duck <= TARGET_SECONDS else 'NOT met'}; "
-          f"no slower than geopandas: {'met' if best_duck <= min(bare) else 'NOT met'} "
-          "(against the fastest bare sjoin)")
+          f"no slower than geopandas doing the same job: {'met' if best_duck <= best_gp else 'NOT met'}; "
+          f"no slower than the fastest bare sjoin: {'yes' if best_duck <= min(bare) else 'no'}")
 
 if __name__ == "__main__":
     if len(sys.argv) == 6 and sys.argv[1] == "--child":
