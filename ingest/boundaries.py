@@ -154,6 +154,22 @@ def _finish(ctx: LoadContext, level: Level) -> None:
         con.unregister("clean_boundary")
 
 
+def _stage_placement(ctx: LoadContext, table: pa.Table) -> None:
+    """England's LSOA 2021 polygons outside the area, as published, to place points with."""
+    con = ctx.con
+    con.register("raw_boundary", table)
+    try:
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE stage_placement AS SELECT {ROW}, 'lsoa21' AS level, code, "
+            "TRY(ST_GeomFromWKB(wkb)) AS geom FROM raw_boundary "
+            "WHERE $area AND code NOT IN (SELECT code FROM stage_boundary_raw)",
+            {"area": ctx.area is not None},
+        )
+    finally:
+        con.unregister("raw_boundary")
+    con.execute("DELETE FROM stage_placement WHERE geom IS NULL OR ST_IsEmpty(geom)")
+
+
 def load_level(ctx: LoadContext, name: str) -> int:
     level = LEVELS[name]
     dataset, fetched, table, source = _read(ctx, level)
@@ -162,11 +178,14 @@ def load_level(ctx: LoadContext, name: str) -> int:
     con = ctx.con
     n = count(con, "stage_boundary")
     levels = [name]
+    tables = {"boundary": "stage_boundary"}
     if name == "lsoa21":  # ward outlines are built from the LSOAs, so they move together
         _stage_wards(ctx)
         con.execute("INSERT INTO stage_boundary BY NAME SELECT * FROM stage_wards")
         levels.append("ward")
-    swap_in(con, {"boundary": "stage_boundary"}, where="list_contains(?, level)", params=[levels],
+        _stage_placement(ctx, table)
+        tables["lsoa21_placement"] = "stage_placement"
+    swap_in(con, tables, where="list_contains(?, level)", params=[levels],
             on_commit=lambda: provenance.record(con, dataset, fetched, n, ctx.area_label))
     return n
 

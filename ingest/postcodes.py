@@ -84,7 +84,7 @@ def load_onspd(ctx: LoadContext) -> int:
 
 
 def load_england(ctx: LoadContext) -> int:
-    """1.49 M live postcodes; LSOA 2021 from the loaded LSOA 2021 polygons in one spatial join."""
+    """1.49 M live postcodes; LSOA 2021 from England's LSOA 2021 polygons in one spatial join."""
     dataset = registry.get("postcodes_england")
     fetched = ctx.fetch(dataset)
     source = f"{dataset.id} ({fetched.path.name})"

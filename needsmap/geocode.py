@@ -19,8 +19,12 @@ POSTCODE_PATTERN = "[A-Z]{1,2}[0-9][0-9A-Z]? [0-9][A-Z]{2}"
 # A generous box around the UK: coordinates outside it are impossible for an English service.
 LON_RANGE = (-8.7, 1.9)
 LAT_RANGE = (49.8, 60.9)
-LSOA21_POLYGONS = "(SELECT code, geom FROM boundary WHERE level = 'lsoa21')"
-OUTSIDE_NOTE = "outside the LSOAs of the loaded area"
+# The area's LSOA 2021 outlines, and the rest of England's kept only to place points (schema 4).
+LSOA21_POLYGONS = ("(SELECT code, geom FROM boundary WHERE level = 'lsoa21' "
+                   "UNION ALL SELECT code, geom FROM lsoa21_placement)")
+AREA_LSOAS = "(SELECT code FROM boundary WHERE level = 'lsoa21')"
+OUTSIDE_NOTE = "outside the loaded area"
+NOWHERE_NOTE = "outside every LSOA in England"
 
 
 def normalise_postcode(text: object) -> str | None:
@@ -136,13 +140,13 @@ def place(con: duckdb.DuckDBPyConnection, stage: str, out: str, settings: Settin
         CREATE OR REPLACE TEMP TABLE {out} AS
         WITH j AS (
             SELECT t.*, coalesce(pip.code, CASE WHEN t.geocode_method = 'postcode' AND t.p_lsoa IN
-                    (SELECT code FROM boundary WHERE level = 'lsoa21') THEN t.p_lsoa END) AS lsoa21_code,
+                    (SELECT code FROM {LSOA21_POLYGONS}) THEN t.p_lsoa END) AS lsoa21_code,
                 pip.code IS NULL AND t.geocode_method = 'postcode' AND t.p_lsoa IN
-                    (SELECT code FROM boundary WHERE level = 'lsoa21') AS lsoa_from_directory
+                    (SELECT code FROM {LSOA21_POLYGONS}) AS lsoa_from_directory
             FROM {out}_pt t LEFT JOIN {out}_pip pip ON pip.key = t.key
-        )
+        ), k AS (SELECT *, lsoa21_code IN {AREA_LSOAS} AS in_area FROM j)
         SELECT * EXCLUDE (pc, lon_n, lat_n, has_xy, p_lon, p_lat, p_lsoa, p_term, xy_problem,
-                          pc_problem, lsoa_from_directory),
+                          pc_problem, lsoa_from_directory, in_area),
             pc AS postcode, CASE WHEN geom IS NOT NULL THEN {to_bng('geom')} END AS geom_bng,
             nullif(concat_ws('; ',
                 xy_problem,
@@ -151,12 +155,14 @@ def place(con: duckdb.DuckDBPyConnection, stage: str, out: str, settings: Settin
                 CASE WHEN geocode_method = 'postcode' THEN 'postcode centroid' END,
                 CASE WHEN geocode_method = 'postcode' AND p_term THEN 'postcode terminated' END,
                 CASE WHEN lsoa_from_directory THEN 'LSOA from the postcode directory' END,
-                CASE WHEN geom IS NOT NULL AND lsoa21_code IS NULL THEN '{OUTSIDE_NOTE}' END,
+                CASE WHEN geom IS NOT NULL AND lsoa21_code IS NULL THEN '{NOWHERE_NOTE}'
+                     WHEN NOT in_area THEN '{OUTSIDE_NOTE}' END,
                 note), '') AS geocode_note,
             CASE WHEN geocode_method = 'none' THEN 'not geocoded: ' || pc_problem ||
                       coalesce(' and ' || split_part(xy_problem, ' (', 1), '')
-                 WHEN lsoa21_code IS NULL THEN 'placed {OUTSIDE_NOTE}' END AS geocode_reason
-        FROM j
+                 WHEN lsoa21_code IS NULL THEN 'placed {NOWHERE_NOTE}'
+                 WHEN NOT in_area THEN 'placed in LSOAs {OUTSIDE_NOTE}' END AS geocode_reason
+        FROM k
     """)
     for t in ("_in", "_xy", "_pt", "_pip"):
         con.execute(f"DROP TABLE IF EXISTS {out}{t}")

@@ -97,6 +97,16 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         CREATE TABLE IF NOT EXISTS services_source AS SELECT * FROM services LIMIT 0;
         """,
     ),
+    (
+        4,
+        "lsoa21_placement: England's other LSOA 2021 polygons, to place points outside the area",
+        """
+        -- A store built for one area keeps only that area's outlines in ``boundary``; the rest of
+        -- England's LSOA 2021 polygons (as published) are kept here, only so that every point in
+        -- England, such as a charity's head office in the next town, gets its LSOA.
+        CREATE TABLE IF NOT EXISTS lsoa21_placement (level VARCHAR, code VARCHAR, geom GEOMETRY);
+        """,
+    ),
 ]
 
 SCHEMA_VERSION = MIGRATIONS[-1][0]

@@ -30,6 +30,8 @@ def test_every_dataset_loaded_for_england(england: tuple[ingest.Report, duckdb.D
     assert rows["iod2019"] == rows["boundaries_lsoa11"] == 32_844
     assert rows["population_census2021"] == 33_755
     assert cur.execute("SELECT value FROM meta WHERE key = 'area'").fetchone()[0] == "England"
+    # every LSOA outline is in ``boundary``: no second copy kept for placing points
+    assert cur.execute("SELECT count(*) FROM lsoa21_placement").fetchone()[0] == 0
 
 
 def test_lsoa21_boundaries_and_iod2025_cover_the_same_33755(

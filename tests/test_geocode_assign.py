@@ -31,6 +31,7 @@ def _store() -> duckdb.DuckDBPyConnection:
     con = db.connect()
     con.execute("CREATE TABLE boundary (level VARCHAR, code VARCHAR, geom GEOMETRY)")
     con.executemany("INSERT INTO boundary VALUES ('lsoa21', ?, ST_GeomFromText(?::VARCHAR))", list(POLYGONS.items()))
+    con.execute("CREATE TABLE lsoa21_placement (level VARCHAR, code VARCHAR, geom GEOMETRY)")
     con.execute("CREATE TABLE pts (id INTEGER, geom GEOMETRY)")
     con.executemany("INSERT INTO pts VALUES (?, ST_Point(?, ?))", [(k, x, y) for k, (x, y, _) in POINTS.items()])
     con.execute("INSERT INTO pts VALUES (8, NULL)")
@@ -68,7 +69,8 @@ def test_trafford_postcodes_agree_with_shapely(trafford_store: Settings) -> None
     geocode.assign_lsoa21(con, "pts", "id", "out")
     duck = dict(con.execute("SELECT key, code FROM out").fetchall())
 
-    polys = con.execute("SELECT code, ST_AsWKB(geom) FROM boundary WHERE level = 'lsoa21'").fetchall()
+    polys = con.execute("SELECT code, ST_AsWKB(geom) FROM boundary WHERE level = 'lsoa21' "
+                        "UNION ALL SELECT code, ST_AsWKB(geom) FROM lsoa21_placement").fetchall()
     polygons = gpd.GeoDataFrame({"code": [c for c, _ in polys]},
                                 geometry=shapely.from_wkb([bytes(w) for _, w in polys]), crs=4326)
     ids, lon, lat = zip(*con.execute("SELECT id, lon, lat FROM pts").fetchall())

@@ -65,17 +65,42 @@ def test_trafford_lists_all_load_inside_trafford(trafford_store: Settings, mirro
 def test_mental_health_list_reports_what_is_outside_or_unplaceable(trafford_store: Settings) -> None:
     cur = StoreReader(trafford_store.store_path).cursor()
     rows = dict(cur.execute(
-        "SELECT geocode_method || '/' || (lsoa21_code IS NOT NULL), count(*) FROM services_source "
+        "SELECT geocode_method || '/' || coalesce(k.lad_code, '-'), count(*) FROM services_source s "
+        "LEFT JOIN lsoa21_lookup k USING (lsoa21_code) "
         "WHERE source_dataset = 'services_trafford_mental_health' GROUP BY 1").fetchall())
-    assert rows == {"postcode/true": 44, "postcode/false": 15, "none/false": 1}
+    # 15 are in Manchester and Stockport: placed in their own LSOAs, noted as outside the loaded area
+    assert rows == {"postcode/E08000009": 44, "postcode/E08000003": 14, "postcode/E08000007": 1, "none/-": 1}
     note = cur.execute("SELECT geocode_note FROM services_source WHERE postcode = 'WA1541HF'").fetchone()[0]
     assert "malformed postcode" in note
+    notes = cur.execute("SELECT DISTINCT geocode_note FROM services_source s JOIN lsoa21_lookup k "
+                        "USING (lsoa21_code) WHERE k.lad_code <> 'E08000009'").fetchall()
+    assert notes and all("outside the loaded area" in n for (n,) in notes)
+
+
+def test_every_geocoded_record_is_in_an_lsoa(trafford_store: Settings) -> None:
+    """The store keeps Trafford's outlines; England's other LSOA polygons place the rest."""
+    cur = StoreReader(trafford_store.store_path).cursor()
+    assert cur.execute("SELECT count(*), count(DISTINCT code) FROM lsoa21_placement").fetchone() == (
+        33_755 - 139, 33_755 - 139)
+    assert cur.execute("SELECT count(*) FROM lsoa21_placement WHERE code IN "
+                       "(SELECT code FROM boundary WHERE level = 'lsoa21')").fetchone()[0] == 0
+    geocoded, without = cur.execute(
+        "SELECT count(*), count(*) FILTER (WHERE lsoa21_code IS NULL) FROM services_source "
+        "WHERE geocode_method <> 'none'").fetchone()
+    assert geocoded > 1000 and without == 0
+    # and the national postcode directory: every English postcode with a grid reference, but for
+    # the few whose Code-Point centre lies off the generalised coast or over the Welsh border
+    unplaced, lsoas = cur.execute(
+        "SELECT count(*) FILTER (WHERE lsoa21_code IS NULL AND lon IS NOT NULL), count(DISTINCT lsoa21_code) "
+        "FROM postcodes WHERE source = 'codepoint'").fetchone()
+    assert unplaced < 2_500 and lsoas > 33_000
 
 
 def test_charities_are_head_offices_and_278_fall_in_trafford(trafford_store: Settings, mirror: Path) -> None:
     cur = StoreReader(trafford_store.store_path).cursor()
     n, head, inside = cur.execute(
-        "SELECT count(*), bool_and(head_office), count(lsoa21_code) FROM services_source "
+        "SELECT count(*), bool_and(head_office), count(*) FILTER (WHERE lsoa21_code IN "
+        "(SELECT code FROM boundary WHERE level = 'lsoa21')) FROM services_source "
         "WHERE source_dataset = 'charities_trafford'").fetchone()
     assert n == len(_rows(mirror, "charities_operating_in_trafford.csv")) == 736
     assert head and inside == 278
@@ -157,7 +182,8 @@ def test_charity_register_json_and_tab_forms(store_copy: Settings, tmp_path: Pat
 def _trafford_postcodes(s: Settings) -> set[str]:
     cur = StoreReader(s.store_path).cursor()
     return {r[0] for r in cur.execute(
-        "SELECT postcode FROM postcodes WHERE lsoa21_code IS NOT NULL OR lad_code = 'E08000009'").fetchall()}
+        "SELECT postcode FROM postcodes WHERE lad_code = 'E08000009' OR lsoa21_code IN "
+        "(SELECT code FROM boundary WHERE level = 'lsoa21')").fetchall()}
 
 
 def _zip_json(path: Path, member: str, records: list[dict[str, object]]) -> None:
