@@ -10,6 +10,8 @@ import copy
 import json
 import math
 import shutil
+import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -51,6 +53,7 @@ class Feed:
         self.shape = _example(mirror, "service_list.json")
         self.broken: set[int] = set()
         self.fail_once: set[int] = set()
+        self.slow: dict[int, float] = {}  # page -> seconds to wait before answering
         self.asked: list[int] = []
         folder = root / "oruk" / "services"
         folder.mkdir(parents=True)
@@ -60,6 +63,8 @@ class Feed:
     def __call__(self, request: Any) -> bool:
         page = int(parse_qs(urlsplit(request.path).query).get("page", ["1"])[0])
         self.asked.append(page)
+        if page in self.slow:
+            time.sleep(self.slow[page])
         if page in self.fail_once:
             self.fail_once.discard(page)
             request._send(500, b"Internal Server Error", "text/plain")
@@ -100,6 +105,17 @@ def test_client_pages_retries_and_reports_a_broken_page(feed_server, settings: S
     assert len(problems) == 1 and "page 3 of 4" in problems[0] and "valid JSON" in problems[0]
     # the last page ends the paging: nothing after page 4 is asked for
     assert feed.asked == [1, 2, 2, 3, 4]
+
+
+def test_client_reports_a_page_that_times_out_and_goes_on(feed_server, tmp_path: Path, mirror: Path) -> None:
+    server, feed = feed_server
+    feed.slow[2] = 1.5
+    impatient = replace(make_settings(tmp_path, mirror), http_timeout=0.4, http_retries=1)
+    problems: list[str] = []
+    got = [s["id"] for s in _oruk.services(f"{server.url}/oruk", impatient, problems)]
+    assert got == ["svc-1", "svc-2", "svc-5", "svc-6", "svc-7"]
+    assert len(problems) == 1 and "page 2 of 4" in problems[0] and "timed out" in problems[0]
+    assert "left out" in problems[0] and feed.asked.count(2) == 2  # tried again once, then given up
 
 
 def test_client_first_page_failing_is_an_error(feed_server, settings: Settings) -> None:
