@@ -43,10 +43,10 @@ def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def _points_sql() -> str:
-    """The England postcodes with a location (grid reference 0,0 means none), numbered."""
-    return ("SELECT row_number() OVER () AS id, lon, lat FROM read_parquet(?) "
-            "WHERE NOT (easting = 0 AND northing = 0)")
+# The England postcodes with a location (grid reference 0,0 means none), numbered: both sides
+# read the same points through this one statement.
+POINTS_SQL = ("CREATE TEMP TABLE postcode_points AS SELECT row_number() OVER () AS id, lon, lat "
+              "FROM read_parquet(?) WHERE NOT (easting = 0 AND northing = 0)")
 
 
 def run_duckdb(store: Path, parquet: Path, out: Path) -> dict:
@@ -54,8 +54,8 @@ def run_duckdb(store: Path, parquet: Path, out: Path) -> dict:
 
     con = db.connect(store, read_only=True)
     con.execute("SET threads = ?", [os.cpu_count()])
-    con.execute(f"CREATE TEMP TABLE pts AS SELECT id, ST_Point(lon, lat) AS geom FROM ({_points_sql()})",
-                [str(parquet)])
+    con.execute(POINTS_SQL, [str(parquet)])
+    con.execute("CREATE TEMP TABLE pts AS SELECT id, ST_Point(lon, lat) AS geom FROM postcode_points")
     times = _timed(lambda: geocode.assign_lsoa21(con, "pts", "id", "pts_lsoa"))
     con.execute("COPY (SELECT key AS id, code FROM pts_lsoa ORDER BY id) TO ? (FORMAT parquet)", [str(out)])
     n = con.execute("SELECT count(*) FROM pts").fetchone()[0]
@@ -73,7 +73,8 @@ def run_geopandas(store: Path, parquet: Path, out: Path) -> dict:
     rows = con.execute("SELECT code, ST_AsWKB(geom) FROM boundary WHERE level = 'lsoa21' ORDER BY code").fetchall()
     polygons = gpd.GeoDataFrame({"code": [c for c, _ in rows]},
                                 geometry=shapely.from_wkb([bytes(w) for _, w in rows]), crs="EPSG:4326")
-    df = con.execute(f"SELECT lon, lat FROM ({_points_sql()}) ORDER BY id", [str(parquet)]).df()
+    con.execute(POINTS_SQL, [str(parquet)])
+    df = con.execute("SELECT lon, lat FROM postcode_points ORDER BY id").df()
     con.close()
     points = gpd.GeoDataFrame(geometry=gpd.points_from_xy(df.lon, df.lat), crs="EPSG:4326")
     bare = {pred: _timed(lambda pred=pred: gpd.sjoin(points, polygons, predicate=pred, how="inner"))

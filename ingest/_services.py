@@ -29,12 +29,6 @@ TEXT_FIELDS = (
 _SCHEMA = pa.schema([("_row", pa.int64()), *[(f, pa.string()) for f in TEXT_FIELDS],
                      ("head_office", pa.bool_())])
 _MISSING = {"", "na", "n/a", "null", "none"}
-# Which row to keep when sources list the same organisation: an exact place beats a postcode,
-# a place where the service is given beats a head office.
-_KEEP_ORDER = (
-    "CASE geocode_method WHEN 'coordinates' THEN 0 WHEN 'postcode' THEN 1 ELSE 2 END, "
-    "coalesce(head_office, false), CASE WHEN source_dataset = 'oruk' THEN 0 ELSE 1 END, service_id"
-)
 
 
 def clean(value: Any) -> str | None:
@@ -136,12 +130,12 @@ def load(ctx: LoadContext, dataset: Dataset, fetched: Fetched, records: Iterable
     return n
 
 
-def _name_key(column: str) -> str:
-    """Name for matching: lower case, '&' as 'and', no punctuation, no 'the'/'ltd'/'cio'."""
-    s = f"lower(replace({column}, '&', ' and '))"
-    s = f"regexp_replace({s}, '[^a-z0-9 ]', ' ', 'g')"
-    s = f"regexp_replace(' ' || {s} || ' ', ' (the|ltd|limited|cio|inc|uk) ', ' ', 'g')"
-    return f"regexp_replace(trim({s}), ' +', ' ', 'g')"
+# Name for matching: lower case, '&' as 'and', no punctuation, no 'the'/'ltd'/'cio'.
+NAME_KEY_MACRO = """
+    CREATE OR REPLACE TEMP MACRO name_key(x) AS regexp_replace(trim(regexp_replace(
+        ' ' || regexp_replace(lower(replace(x, '&', ' and ')), '[^a-z0-9 ]', ' ', 'g') || ' ',
+        ' (the|ltd|limited|cio|inc|uk) ', ' ', 'g')), ' +', ' ', 'g')
+"""
 
 
 def rebuild_services(con: Any) -> None:
@@ -151,11 +145,12 @@ def rebuild_services(con: Any) -> None:
     charity number joins the charity's group when its name and postcode match). The kept row
     lists the others' ids in ``also_listed_as``.
     """
-    con.execute(f"""
+    con.execute(NAME_KEY_MACRO)
+    con.execute("""
         CREATE OR REPLACE TEMP TABLE services_keyed AS
         WITH k0 AS (
             SELECT *, nullif(ltrim(charity_number, '0'), '') AS chk0,
-                   CASE WHEN postcode IS NOT NULL THEN {_name_key('name')} || '|' || postcode END AS npk0
+                   CASE WHEN postcode IS NOT NULL THEN name_key(name) || '|' || postcode END AS npk0
             FROM services_source
         ),
         -- across sources only: the n-th listing in one source pairs with the n-th in another,
@@ -172,12 +167,16 @@ def rebuild_services(con: Any) -> None:
         FROM k LEFT JOIN by_np ON by_np.npk = k.npk
     """)
     con.execute("DELETE FROM services")
-    con.execute(f"""
+    # the row kept for a group: an exact place beats a postcode, a place where the service is
+    # given beats a head office, an Open Referral UK record beats other sources
+    con.execute("""
         INSERT INTO services BY NAME
         SELECT * EXCLUDE (grp, rk, others) REPLACE (
                    list_distinct(list_concat(also_listed_as, others)) AS also_listed_as)
         FROM (
-            SELECT *, row_number() OVER (PARTITION BY grp ORDER BY {_KEEP_ORDER}) AS rk,
+            SELECT *, row_number() OVER (PARTITION BY grp ORDER BY
+                       CASE geocode_method WHEN 'coordinates' THEN 0 WHEN 'postcode' THEN 1 ELSE 2 END,
+                       coalesce(head_office, false), CASE WHEN source_dataset = 'oruk' THEN 0 ELSE 1 END, service_id) AS rk,
                    coalesce(list(service_id) OVER (PARTITION BY grp), []) AS others
             FROM services_keyed
         ) WHERE rk = 1
