@@ -56,15 +56,15 @@ def add_points(con, n: int, seed: int = 20251125) -> None:  # noqa: ANN001
 
     parquet = shared_data() / registry.get("postcodes_england").mirror_path
     con.execute("DELETE FROM services")
-    con.execute("SELECT setseed(?)", [seed / 1e8 % 1])
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE pts AS
         SELECT row_number() OVER () AS id, pcds, lon, lat, ST_Point(lon, lat) AS geom,
                ST_Point(easting, northing) AS geom_bng
-        FROM (SELECT * FROM read_parquet('{parquet}') WHERE NOT (easting = 0 AND northing = 0)
+        FROM (SELECT * FROM read_parquet(?) WHERE NOT (easting = 0 AND northing = 0)
               ORDER BY pcds) USING SAMPLE {int(n)} ROWS (reservoir, {int(seed)})
-        """
+        """,
+        [str(parquet)],
     )
     geocode.assign_lsoa21(con, "pts", "id", "pts_lsoa")
     con.execute(

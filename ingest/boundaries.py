@@ -97,6 +97,14 @@ def _stage(ctx: LoadContext, level: Level, table: pa.Table, source: str) -> None
             f"CREATE OR REPLACE TEMP TABLE stage_boundary_raw AS SELECT {ROW}, code, name, "
             f"TRY(ST_GeomFromWKB(wkb)) AS geom FROM raw_boundary {keep}", params
         )
+        if level.name == "lsoa21":  # England's other LSOA polygons, as published, to place points
+            con.execute(
+                f"CREATE OR REPLACE TEMP TABLE stage_placement AS SELECT {ROW}, 'lsoa21' AS level, code, "
+                "TRY(ST_GeomFromWKB(wkb)) AS geom FROM raw_boundary "
+                "WHERE $area AND code NOT IN (SELECT code FROM stage_boundary_raw)",
+                {"area": ctx.area is not None},
+            )
+            con.execute("DELETE FROM stage_placement WHERE geom IS NULL OR ST_IsEmpty(geom)")
     finally:
         con.unregister("raw_boundary")
     problems = validate.codes_match(con, "stage_boundary_raw", "code", level.pattern, source, "code")
@@ -154,22 +162,6 @@ def _finish(ctx: LoadContext, level: Level) -> None:
         con.unregister("clean_boundary")
 
 
-def _stage_placement(ctx: LoadContext, table: pa.Table) -> None:
-    """England's LSOA 2021 polygons outside the area, as published, to place points with."""
-    con = ctx.con
-    con.register("raw_boundary", table)
-    try:
-        con.execute(
-            f"CREATE OR REPLACE TEMP TABLE stage_placement AS SELECT {ROW}, 'lsoa21' AS level, code, "
-            "TRY(ST_GeomFromWKB(wkb)) AS geom FROM raw_boundary "
-            "WHERE $area AND code NOT IN (SELECT code FROM stage_boundary_raw)",
-            {"area": ctx.area is not None},
-        )
-    finally:
-        con.unregister("raw_boundary")
-    con.execute("DELETE FROM stage_placement WHERE geom IS NULL OR ST_IsEmpty(geom)")
-
-
 def load_level(ctx: LoadContext, name: str) -> int:
     level = LEVELS[name]
     dataset, fetched, table, source = _read(ctx, level)
@@ -183,7 +175,6 @@ def load_level(ctx: LoadContext, name: str) -> int:
         _stage_wards(ctx)
         con.execute("INSERT INTO stage_boundary BY NAME SELECT * FROM stage_wards")
         levels.append("ward")
-        _stage_placement(ctx, table)
         tables["lsoa21_placement"] = "stage_placement"
     swap_in(con, tables, where="list_contains(?, level)", params=[levels],
             on_commit=lambda: provenance.record(con, dataset, fetched, n, ctx.area_label))

@@ -138,12 +138,14 @@ def place(con: duckdb.DuckDBPyConnection, stage: str, out: str, settings: Settin
     assign_lsoa21(con, f"{out}_pt", "key", f"{out}_pip")
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE {out} AS
-        WITH j AS (
-            SELECT t.*, coalesce(pip.code, CASE WHEN t.geocode_method = 'postcode' AND t.p_lsoa IN
-                    (SELECT code FROM {LSOA21_POLYGONS}) THEN t.p_lsoa END) AS lsoa21_code,
-                pip.code IS NULL AND t.geocode_method = 'postcode' AND t.p_lsoa IN
-                    (SELECT code FROM {LSOA21_POLYGONS}) AS lsoa_from_directory
+        WITH d AS (  -- the directory's LSOA, when the point fell in no polygon (e.g. on the coast)
+            SELECT t.*, pip.code AS pip_code, CASE WHEN t.geocode_method = 'postcode' AND t.p_lsoa IN
+                    (SELECT code FROM {LSOA21_POLYGONS}) THEN t.p_lsoa END AS dir_lsoa
             FROM {out}_pt t LEFT JOIN {out}_pip pip ON pip.key = t.key
+        ), j AS (
+            SELECT * EXCLUDE (pip_code, dir_lsoa), coalesce(pip_code, dir_lsoa) AS lsoa21_code,
+                pip_code IS NULL AND dir_lsoa IS NOT NULL AS lsoa_from_directory
+            FROM d
         ), k AS (SELECT *, lsoa21_code IN {AREA_LSOAS} AS in_area FROM j)
         SELECT * EXCLUDE (pc, lon_n, lat_n, has_xy, p_lon, p_lat, p_lsoa, p_term, xy_problem,
                           pc_problem, lsoa_from_directory, in_area),

@@ -22,16 +22,25 @@ def covered_area(cur: duckdb.DuckDBPyConnection) -> str:
     return ", ".join(names[:3]) + (" and others" if len(names) > 3 else "")
 
 
-def locate_point(cur: duckdb.DuckDBPyConnection, lon: float, lat: float) -> Location:
-    """The LSOA 2021 that (lon, lat) lies in (on a shared edge the lowest code, as in
-    ``geocode.assign_lsoa21``); an error if it is outside the loaded area."""
-    if not (-8.7 <= lon <= 2.0 and 49.8 <= lat <= 55.9):
-        raise ValidationError(f"the point ({lat:.5f}, {lon:.5f}) is not in England")
-    row = cur.execute(
+def _in_england(lon: float, lat: float) -> bool:
+    return -8.7 <= lon <= 2.0 and 49.8 <= lat <= 55.9
+
+
+def _area_lsoa_at(cur: duckdb.DuckDBPyConnection, lon: float, lat: float) -> tuple[str, str] | None:
+    """(LSOA, authority) of the area's LSOA 2021 that (lon, lat) lies in, or None."""
+    return cur.execute(
         "SELECT b.code, l.lad_code FROM boundary b LEFT JOIN lsoa21_lookup l ON l.lsoa21_code = b.code "
         "WHERE b.level = 'lsoa21' AND ST_DWithin(b.geom, ST_Point(?, ?), 0) ORDER BY b.code LIMIT 1",
         [lon, lat],
     ).fetchone()
+
+
+def locate_point(cur: duckdb.DuckDBPyConnection, lon: float, lat: float) -> Location:
+    """The LSOA 2021 that (lon, lat) lies in (on a shared edge the lowest code, as in
+    ``geocode.assign_lsoa21``); an error if it is outside the loaded area."""
+    if not _in_england(lon, lat):
+        raise ValidationError(f"the point ({lat:.5f}, {lon:.5f}) is not in England")
+    row = _area_lsoa_at(cur, lon, lat)
     if row is None:
         raise ValidationError(f"that place is outside the area this map covers ({covered_area(cur)})")
     return Location(lon=lon, lat=lat, lsoa21_code=row[0], lad_code=row[1])
@@ -68,10 +77,9 @@ def locate_postcode(cur: duckdb.DuckDBPyConnection, text: str) -> Location:
         if lon is None or lat is None:
             raise ValidationError(f"the postcode {postcode} has no location in the postcode "
                                   "directory")
-        try:
-            inside = locate_point(cur, lon, lat)
-        except ValidationError:
+        inside = _area_lsoa_at(cur, lon, lat) if _in_england(lon, lat) else None
+        if inside is None:
             raise ValidationError(f"{postcode} is outside the area this map covers "
-                                  f"({covered_area(cur)})") from None
-        lsoa, lad = inside.lsoa21_code, inside.lad_code
+                                  f"({covered_area(cur)})")
+        lsoa, lad = inside
     return Location(lon=lon, lat=lat, lsoa21_code=lsoa, lad_code=lad, postcode=postcode)

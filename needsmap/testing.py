@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+from needsmap.db import quote_ident
+
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -163,7 +165,8 @@ def postgres_bin() -> Path:
     )
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A loopback port nothing listens on (once the probing socket is closed)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -234,18 +237,17 @@ class PostgresServer:
     def create_database(self, template: str = TEMPLATE) -> str:
         """A new empty database copied from ``template`` (PostGIS enabled); its URL."""
         name = f"test_{uuid.uuid4().hex[:12]}"
-        self.admin(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+        self.admin(f"CREATE DATABASE {quote_ident(name)} TEMPLATE {quote_ident(template)}")
         return self.url(name)
 
     def drop_database(self, url: str) -> None:
-        name = url.rsplit("/", 1)[1]
-        self.admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        self.admin(f"DROP DATABASE IF EXISTS {quote_ident(url.rsplit('/', 1)[1])} WITH (FORCE)")
 
 
 @contextmanager
 def postgres_server() -> Iterator[PostgresServer]:
     """Start a PostgreSQL 15 cluster with a PostGIS-enabled template database; remove it after."""
-    server = PostgresServer(Path(tempfile.mkdtemp(prefix="needsmap-pg-")), _free_port(),
+    server = PostgresServer(Path(tempfile.mkdtemp(prefix="needsmap-pg-")), free_port(),
                             postgres_bin())
     try:
         server.init()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -53,16 +54,27 @@ def pg_server() -> Iterator[PostgresServer]:
         pytest.skip(str(exc))
 
 
+@contextmanager
+def backend_settings(request: pytest.FixtureRequest, backend: str, tmp: Path,
+                     mirror: Path) -> Iterator[Settings]:
+    """Settings whose user store is a new DuckDB file in ``tmp``, or a new database on
+    ``pg_server`` (dropped afterwards)."""
+    if backend == "postgres":
+        server: PostgresServer = request.getfixturevalue("pg_server")
+        url = server.create_database()
+        try:
+            yield make_settings(tmp, mirror, database_url=url, database_retry_seconds=1.0)
+        finally:
+            server.drop_database(url)
+    else:
+        yield make_settings(tmp, mirror)
+
+
 @pytest.fixture(params=BACKENDS)
 def user_settings(request: pytest.FixtureRequest, tmp_path: Path, mirror: Path) -> Iterator[Settings]:
     """Settings whose user store is a new DuckDB file, or a new database on ``pg_server``."""
-    if request.param == "postgres":
-        server: PostgresServer = request.getfixturevalue("pg_server")
-        url = server.create_database()
-        yield make_settings(tmp_path, mirror, database_url=url, database_retry_seconds=1.0)
-        server.drop_database(url)
-    else:
-        yield make_settings(tmp_path, mirror)
+    with backend_settings(request, request.param, tmp_path, mirror) as settings:
+        yield settings
 
 
 def user_store_env(s: Settings) -> dict[str, str]:

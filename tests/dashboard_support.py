@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -19,6 +18,7 @@ from urllib.parse import urlparse
 import pytest
 
 from needsmap.store import StoreBuild
+from needsmap.testing import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
@@ -73,16 +73,10 @@ def require_browser() -> None:
         pytest.skip(reason)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @contextmanager
 def serve(log_dir: Path, **env: str) -> Iterator[str]:
     """`streamlit run dashboard/app.py` on a free port with ``env`` (NEEDSMAP_STORE...); the URL."""
-    port = _free_port()
+    port = free_port()
     full_env = dict(os.environ, PYTHONPATH=str(ROOT), **env)
     with open(log_dir / "streamlit.log", "w") as log:
         proc = subprocess.Popen(
@@ -109,13 +103,6 @@ def serve(log_dir: Path, **env: str) -> Iterator[str]:
                 proc.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 proc.kill()
-
-
-@contextmanager
-def serve_dashboard(store: Path, log_dir: Path, env: dict[str, str] | None = None) -> Iterator[str]:
-    """``serve`` against the reference store ``store``."""
-    with serve(log_dir, NEEDSMAP_STORE=str(store), **(env or {})) as url:
-        yield url
 
 
 @contextmanager

@@ -14,8 +14,8 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import make_settings, user_store_env
-from dashboard_support import (TRAFFORD, browser_ready, chromium, offline_page, serve_dashboard,
+from conftest import backend_settings, user_store_env
+from dashboard_support import (TRAFFORD, browser_ready, choose, chromium, offline_page, serve,
                                store_with_services)
 
 from needsmap import accounts, mapdata, needs, voice
@@ -82,38 +82,34 @@ def site(request, trafford_store, tmp_path_factory, mirror):
         pytest.skip(reason)
     tmp = tmp_path_factory.mktemp("voice-e2e")
     store = store_with_services(trafford_store.store_path, tmp)
-    if request.param == "postgres":
-        url = request.getfixturevalue("pg_server").create_database()
-        settings = make_settings(tmp, mirror, database_url=url, database_retry_seconds=1.0)
-    else:
-        settings = make_settings(tmp, mirror)
-    cur = StoreReader(store).cursor()
-    live = cur.execute(
-        "SELECT postcode, lon, lat, lsoa21_code FROM postcodes WHERE source = 'onspd' AND NOT "
-        "terminated AND lsoa21_code IS NOT NULL ORDER BY postcode").fetchall()
-    seed_place = locate_postcode(cur, live[0][0])
-    resident = next(p for p in live[200:] if p[3] != seed_place.lsoa21_code)
-    users = open_user_store(settings)
-    try:
-        mod = accounts.create_account(users, "mod", PASSWORD, "moderator", "Mo Derator")
-        accounts.create_account(users, "com", PASSWORD, "commissioner", "Cam Missioner")
-        group = accounts.create_account(users, "grp", PASSWORD, "community_group", "Gee",
-                                        "Stretford Youth Forum")
-        for i, text in enumerate(TAGGED):  # approved: on the map, in lists and popups
-            ref = needs.submit(users, needs.NeedReport("food", text, seed_place,
-                                                       contact=SEED_CONTACT), session_id=f"s{i}")
-            needs.moderate(users, mod, "need", ref, "approve")
-        for i, text in enumerate(TAGGED[:4]):  # pending: in the moderation queue
-            needs.submit(users, needs.NeedReport("youth", "pending " + text, seed_place,
-                                                 contact=SEED_CONTACT), session_id=f"p{i}")
-        note = needs.annotate(users, group, area_level="lsoa21", area_code=seed_place.lsoa21_code,
-                              body=NOTE, evidence_url=EVIDENCE)
-        needs.moderate(users, mod, "annotation", note, "approve")
-    finally:
-        users.close()
-    env = {**user_store_env(settings), "NEEDSMAP_REPORT_LIMIT": "20"}
-    with serve_dashboard(store, tmp, env) as url:
-        yield {"url": url, "store": store, "seed": seed_place, "resident": resident}
+    with backend_settings(request, request.param, tmp, mirror) as settings:
+        cur = StoreReader(store).cursor()
+        live = cur.execute(
+            "SELECT postcode, lon, lat, lsoa21_code FROM postcodes WHERE source = 'onspd' AND NOT "
+            "terminated AND lsoa21_code IS NOT NULL ORDER BY postcode").fetchall()
+        seed_place = locate_postcode(cur, live[0][0])
+        resident = next(p for p in live[200:] if p[3] != seed_place.lsoa21_code)
+        users = open_user_store(settings)
+        try:
+            mod = accounts.create_account(users, "mod", PASSWORD, "moderator", "Mo Derator")
+            accounts.create_account(users, "com", PASSWORD, "commissioner", "Cam Missioner")
+            group = accounts.create_account(users, "grp", PASSWORD, "community_group", "Gee",
+                                            "Stretford Youth Forum")
+            for i, text in enumerate(TAGGED):  # approved: on the map, in lists and popups
+                ref = needs.submit(users, needs.NeedReport("food", text, seed_place,
+                                                           contact=SEED_CONTACT), session_id=f"s{i}")
+                needs.moderate(users, mod, "need", ref, "approve")
+            for i, text in enumerate(TAGGED[:4]):  # pending: in the moderation queue
+                needs.submit(users, needs.NeedReport("youth", "pending " + text, seed_place,
+                                                     contact=SEED_CONTACT), session_id=f"p{i}")
+            note = needs.annotate(users, group, area_level="lsoa21", area_code=seed_place.lsoa21_code,
+                                  body=NOTE, evidence_url=EVIDENCE)
+            needs.moderate(users, mod, "annotation", note, "approve")
+        finally:
+            users.close()
+        env = {**user_store_env(settings), "NEEDSMAP_REPORT_LIMIT": "20"}
+        with serve(tmp, NEEDSMAP_STORE=str(store), **env) as url:
+            yield {"url": url, "store": store, "seed": seed_place, "resident": resident}
 
 
 @pytest.fixture
@@ -169,14 +165,6 @@ def settle(pg) -> None:  # noqa: ANN001
     """Wait until the app has finished its current run."""
     time.sleep(0.3)
     pg.wait_for_function("() => !document.querySelector('[data-testid=stStatusWidget]')")
-
-
-def choose(pg, label: str, text: str) -> None:  # noqa: ANN001
-    combo = pg.get_by_role("combobox", name=label)
-    combo.click()
-    combo.fill(text)
-    pg.get_by_role("option").first.wait_for()
-    pg.keyboard.press("Enter")
 
 
 def area_point(site, code: str) -> tuple[float, float]:

@@ -21,7 +21,7 @@ import pytest
 from needsmap import needs
 from needsmap._errors import StoreUnavailable
 from needsmap.accounts import User
-from needsmap.testing import PostgresServer
+from needsmap.testing import PostgresServer, free_port
 from needsmap.userstore import USER_MIGRATIONS, open_user_store
 from needsmap.userstore_postgres import PostgresUserStore, describe_url, postgres_sql, to_pyformat
 
@@ -192,11 +192,7 @@ def test_a_database_restart_mid_stream_gives_a_clear_error_and_recovers(
 
 
 def test_an_unreachable_server_is_a_plain_error_without_the_password(tmp_path: Path) -> None:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]  # nothing listens here once the socket is closed
+    port = free_port()  # nothing listens here
     url = f"postgresql://needsmap:s3cret-pw@127.0.0.1:{port}/needsmap?connect_timeout=2"
     assert describe_url(url) == f"postgresql://needsmap@127.0.0.1:{port}/needsmap"
     with pytest.raises(StoreUnavailable) as caught:
