@@ -297,8 +297,6 @@ def decisions(frame: pd.DataFrame, name: str = "You said, we did (decisions)") -
     """Commissioners' decisions at a point inside their area, a diamond edged by status (a plain
     Leaflet div icon: no plugin to fetch); the words are
     commissioners' own, so they are escaped before they reach the tooltip's HTML."""
-    from needsmap.privacy import escape_html
-
     group = folium.FeatureGroup(name=name)
     for row in frame.itertuples(index=False):
         colour = DECISION_COLOURS.get(row.status, "#333333")

@@ -18,7 +18,8 @@ from datetime import date
 import duckdb
 import pandas as pd
 
-from needsmap import disclosure, taxonomy
+from needsmap import disclosure, mapdata, taxonomy
+from needsmap.needs import approved_annotations
 from needsmap.privacy import redact_contact_details
 from needsmap.userstore import UserStore
 
@@ -59,19 +60,21 @@ class BlurredNeeds:
 
 def counts_frame(rows: list[tuple], lsoas: list[str]) -> pd.DataFrame:
     """LSOA x category report counts from ``needs.approved_counts`` rows, zeros filled."""
-    frame = pd.DataFrame(0, index=pd.Index(lsoas, name="lsoa21_code"), columns=list(CATEGORIES),
-                         dtype="int64")
-    for lsoa, category, reports, *_ in rows:
-        if lsoa in frame.index and category in frame.columns:
-            frame.loc[lsoa, category] += int(reports)
-    return frame
+    long = pd.DataFrame([r[:3] for r in rows], columns=["lsoa21_code", "category", "reports"])
+    summed = long.groupby(["lsoa21_code", "category"])["reports"].sum().unstack(fill_value=0)
+    return (summed.reindex(index=pd.Index(lsoas, name="lsoa21_code"), columns=list(CATEGORIES), fill_value=0)
+            .astype("int64").rename_axis(columns=None))
 
 
 def lsoa_wards(con: duckdb.DuckDBPyConnection, lad_code: str) -> pd.Series:
     """Every LSOA of the authority -> its ward: the groups the protected table is built over."""
-    return pd.Series(dict(con.execute(
-        "SELECT lsoa21_code, ward_code FROM lsoa21_lookup WHERE lad_code = ? ORDER BY 1",
-        [lad_code]).fetchall()), dtype="object")
+    return ward_series(mapdata.wards_of_lsoas(con, lad_code))
+
+
+def ward_series(lookup: pd.DataFrame) -> pd.Series:
+    """LSOA -> ward, in LSOA order, from ``mapdata.wards_of_lsoas``."""
+    return pd.Series(lookup["ward_code"].to_numpy(), index=lookup["lsoa21_code"].to_numpy(),
+                     dtype="object").sort_index()
 
 
 def protect(rows: list[tuple], wards: pd.Series, threshold: int, lad_code: str) -> BlurredNeeds:
@@ -122,18 +125,7 @@ class Note:
 def annotations(store: UserStore, lsoas: list[str], wards: list[str],
                 names: dict[str, str] | None = None) -> list[Note]:
     """Approved community annotations on the area's LSOAs and wards, newest first."""
-    codes = [*lsoas, *wards]
-    if not codes:
-        return []
-    rows = store.read().execute(
-        f"""
-        SELECT group_name, author, area_code, body, evidence_url, created_at FROM annotations
-        WHERE status = 'approved' AND area_code IN ({', '.join('?' * len(codes))})
-        ORDER BY created_at DESC, id DESC
-        """,
-        codes,
-    ).fetchall()
     names = names or {}
-    return [Note(group or "Community group", names.get(code, code), redact_contact_details(body),
-                 url, _month(created))
-            for group, _author, code, body, url, created in rows]
+    return [Note(a["group_name"] or "Community group", names.get(a["area_code"], a["area_code"]),
+                 redact_contact_details(a["body"]), a["evidence_url"], _month(a["noted_on"]))
+            for a in approved_annotations(store, [*lsoas, *wards])]

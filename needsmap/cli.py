@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import click
 from tqdm import tqdm
@@ -14,6 +15,10 @@ from needsmap._errors import ConfigError, NeedsmapError, StoreError
 from needsmap.config import Settings, load_settings
 from needsmap.store import StoreReader
 from needsmap.userstore import StoreStatus, UserStore, open_user_store, store_status
+
+if TYPE_CHECKING:  # the CLI starts fast: duckdb and pandas load only with the commands using them
+    import duckdb
+    import pandas as pd
 
 
 def _fail(exc: Exception) -> None:
@@ -107,15 +112,15 @@ def sources() -> None:
         click.echo(f"  attribution {r['attribution']}")
 
 
-def _area_code(con: object, area: str | None) -> str | None:
+def _area_code(con: duckdb.DuckDBPyConnection, area: str | None) -> str | None:
     from needsmap import areas
 
-    return areas.resolve(con, area).lad_code if area else None  # type: ignore[arg-type]
+    return areas.resolve(con, area).lad_code if area else None
 
 
-def _write_csv(frame: object, out: str) -> None:
+def _write_csv(frame: pd.DataFrame, out: str) -> None:
     try:
-        frame.to_csv(out, index=False)  # type: ignore[attr-defined]
+        frame.to_csv(out, index=False)
     except OSError as exc:
         raise NeedsmapError(f"could not write {out}: {exc.strerror}") from exc
 
@@ -209,13 +214,13 @@ def _user_store(settings: Settings, advice: str) -> UserStore:
         raise StoreError(f"{exc}" + (f"; {advice}" if held else "")) from exc
 
 
-def _approved_needs(settings: object, lad_code: str | None) -> list[tuple[str, str, int, int]]:
+def _approved_needs(settings: Settings, lad_code: str | None) -> list[tuple[str, str, int, int]]:
     """Approved needs from the user store; none when no one has reported yet."""
     from needsmap import needs
 
-    if not settings.database_url and not settings.user_store_path.exists():  # type: ignore[attr-defined]
+    if not settings.database_url and not settings.user_store_path.exists():
         return []
-    store = _user_store(settings, "stop the app or use --no-resident-needs")  # type: ignore[arg-type]
+    store = _user_store(settings, "stop the app or use --no-resident-needs")
     try:
         return needs.approved_counts(store, lad_code)
     finally:
@@ -248,17 +253,13 @@ def report(area: str, ward: str | None, lsoa: str | None, lsoas: str | None, out
     try:
         settings = load_settings()
         con = StoreReader(settings.store_path).cursor()
-        codes = [c for c in lsoas.split(",")] if lsoas else None
+        codes = lsoas.split(",") if lsoas else None
         place = reports.resolve_area(con, area, ward=ward, lsoa=lsoa, lsoas=codes)
         store = _user_store(settings, "use the Reports page, or stop the app")
         try:
-            ev = reports.evidence(con, store, place.lad_code, settings)
-            data = exports.gather(con, store, place, settings, ev=ev)
-            built = (reports.build(con, store, place, settings, pack=pack, ev=ev)
-                     if {"pdf", "html"} & set(chosen) else None)
+            written, _ = exports.make(con, store, place, settings, Path(out), chosen, pack=pack)
         finally:
             store.close()
-        written = exports.write_all(data, Path(out), chosen, report=built)
     except (NeedsmapError, OSError) as exc:
         _fail(exc)
     click.echo(f"Wrote the {'commissioning pack' if pack else 'report'} for {place.title} "

@@ -19,7 +19,7 @@ import pandas as pd
 
 from needsmap._errors import ValidationError
 from needsmap.accounts import User, require
-from needsmap.taxonomy import BY_ID
+from needsmap.taxonomy import BY_ID, label
 from needsmap.userstore import UserStore
 
 log = logging.getLogger(__name__)
@@ -170,6 +170,6 @@ def on_map(con: duckdb.DuckDBPyConnection, current_decisions: pd.DataFrame) -> p
     out["area_name"] = [p[0] for p in places]
     out["lon"] = [p[1] for p in places]
     out["lat"] = [p[2] for p in places]
-    out["text"] = [f"{BY_ID[c].label if c in BY_ID else c}: {summary_line(r)}"
+    out["text"] = [f"{label(c)}: {summary_line(r)}"
                    for c, (_, r) in zip(out["category"], out.iterrows())]
     return out.reset_index(drop=True)

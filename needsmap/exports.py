@@ -182,7 +182,7 @@ def gather(con: duckdb.DuckDBPyConnection, user_store: UserStore, area: ReportAr
                              for _, r in decided.iterrows()],
         "resident_reports": decided.get("reports", pd.Series(dtype="object")),
     })
-    sources, attribution = reports.sources_and_attribution(con)
+    sources, attribution = ev.sources, ev.attribution
     return ExportData(
         area=area, generated=today or date.today(), release=release, lsoas=lsoas,
         services=_services(con, area), needs=needs_layer, decisions=decisions_table,
@@ -357,3 +357,15 @@ def write_all(data: ExportData, folder: Path, formats: tuple[str, ...] = FORMATS
             if key != "zip":
                 bundle.write(path, arcname=path.name)
     return written
+
+
+def make(con: duckdb.DuckDBPyConnection, user_store: UserStore, area: ReportArea, settings: Settings,
+         folder: Path, formats: tuple[str, ...] = FORMATS, *,
+         pack: bool = False) -> tuple[dict[str, Path], reports.AreaReport | None]:
+    """The report (when PDF or HTML is asked for) and exports of one area, written to ``folder``:
+    what the CLI and the Reports page both do. The files by key, and the report."""
+    ev = reports.evidence(con, user_store, area.lad_code, settings)
+    data = gather(con, user_store, area, settings, ev=ev)
+    report = (reports.build(con, user_store, area, settings, pack=pack, ev=ev)
+              if {"pdf", "html"} & set(formats) else None)
+    return write_all(data, folder, formats, report=report), report

@@ -448,9 +448,9 @@ def area_points(con: duckdb.DuckDBPyConnection, level: str, lad_code: str) -> pd
         raise ValueError(f"no area points for level {level!r}")
     return con.execute(
         """
-        SELECT code, name, round(ST_X(ST_PointOnSurface(geom)), 5) AS lon,
-               round(ST_Y(ST_PointOnSurface(geom)), 5) AS lat
-        FROM boundary WHERE level = ? AND lad_code = ? ORDER BY code
+        SELECT code, name, round(ST_X(p), 5) AS lon, round(ST_Y(p), 5) AS lat
+        FROM (SELECT code, name, ST_PointOnSurface(geom) AS p FROM boundary
+              WHERE level = ? AND lad_code = ?) ORDER BY code
         """,
         [level, lad_code],
     ).df()

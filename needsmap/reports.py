@@ -89,21 +89,17 @@ def resolve_area(con: duckdb.DuckDBPyConnection, area: str, *, ward: str | None 
     if sum(x is not None for x in (ward, lsoa, lsoas)) > 1:
         raise ValidationError("choose one of a ward, a small area or a set of small areas")
     lad = resolve(con, area)
-    lookup = con.execute(
-        "SELECT lsoa21_code, ward_code FROM lsoa21_lookup WHERE lad_code = ? ORDER BY 1",
-        [lad.lad_code],
-    ).fetchall()
-    ward_of = dict(lookup)
+    ward_of = blurred_needs.lsoa_wards(con, lad.lad_code)
     if ward is not None:
         code, name = _match(con, lad.lad_code, "ward", ward)
-        members = [l for l, w in lookup if w == code]
+        members = list(ward_of[ward_of == code].index)
         return ReportArea("ward", code, name, lad.lad_code, lad.lad_name, tuple(members), (code,))
     if lsoa is not None:
         code, name = _match(con, lad.lad_code, "lsoa21", lsoa)
         return ReportArea("lsoa", code, name, lad.lad_code, lad.lad_name, (code,), (ward_of[code],))
     if lsoas is not None:
         chosen = sorted({c.strip().upper() for c in lsoas if c.strip()})
-        outside = [c for c in chosen if c not in ward_of]
+        outside = [c for c in chosen if c not in ward_of.index]
         if not chosen:
             raise ValidationError("the set of small areas is empty")
         if outside:
@@ -113,7 +109,7 @@ def resolve_area(con: duckdb.DuckDBPyConnection, area: str, *, ward: str | None 
         return ReportArea("selection", "selection", f"{len(chosen)} chosen small areas",
                           lad.lad_code, lad.lad_name, tuple(chosen), wards)
     return ReportArea("lad", lad.lad_code, lad.lad_name, lad.lad_code, lad.lad_name,
-                      tuple(sorted(ward_of)), tuple(sorted(set(ward_of.values()))))
+                      tuple(sorted(ward_of.index)), tuple(sorted(set(ward_of))))
 
 
 # ---------------------------------------------------------------------------- the report
@@ -190,10 +186,10 @@ def _profile(con: duckdb.DuckDBPyConnection, area: ReportArea, release: int) -> 
     return pd.DataFrame(rows)
 
 
-def _provision(con: duckdb.DuckDBPyConnection, area: ReportArea, population: int | None,
+def _provision(lad: pd.DataFrame, area: ReportArea, population: int | None,
                lad_population: int | None) -> pd.DataFrame:
-    here = mapdata.services(con, lsoa_codes=list(area.lsoas))
-    lad = mapdata.services(con, lad_code=area.lad_code)
+    """Services by category in the area and in the authority (``lad``: its services)."""
+    here = lad[lad["lsoa21_code"].isin(area.lsoas)]
     rows = []
     for cat in taxonomy.CATEGORIES:
         n_here = int((here["category"] == cat.id).sum())
@@ -315,21 +311,24 @@ class Evidence:
     gaps: dict[str, pd.DataFrame]  # need category -> gap table
     decisions: pd.DataFrame        # current decisions in the authority
     threshold: int
+    sources: pd.DataFrame          # the store's provenance, as reports and exports list it
+    attribution: list[str]
 
 
 def evidence(con: duckdb.DuckDBPyConnection, user_store: UserStore, lad_code: str,
              settings: Settings, release: int = mapdata.DEFAULT_RELEASE) -> Evidence:
     approved = needs.approved_counts(user_store, lad_code)
-    wards = blurred_needs.lsoa_wards(con, lad_code)
-    names = dict(con.execute(
-        "SELECT lsoa21_code, lsoa21_name FROM lsoa21_lookup WHERE lad_code = ? UNION "
-        "SELECT DISTINCT ward_code, ward_name FROM lsoa21_lookup WHERE lad_code = ?",
-        [lad_code, lad_code]).fetchall())
+    lookup = mapdata.wards_of_lsoas(con, lad_code)
+    wards = blurred_needs.ward_series(lookup)
+    names = {**dict(zip(lookup["lsoa21_code"], lookup["lsoa21_name"])),
+             **dict(zip(lookup["ward_code"], lookup["ward_name"]))}
+    sources, attribution = sources_and_attribution(con)
     return Evidence(
         lad_code=lad_code, approved=approved, wards=wards, names=names,
         blurred=blurred_needs.protect(approved, wards, settings.suppress_below, lad_code),
         gaps=gap_tables(con, lad_code, approved, release),
         decisions=decisions.current(user_store, lad_code), threshold=settings.suppress_below,
+        sources=sources, attribution=attribution,
     )
 
 
@@ -355,22 +354,22 @@ def build(con: duckdb.DuckDBPyConnection, user_store: UserStore, area: ReportAre
     ev = ev or evidence(con, user_store, area.lad_code, settings, release)
     population = _population(con, list(area.lsoas))
     lad_population = _population(con, list(ev.wards.index))
-    sources, attribution = sources_and_attribution(con)
+    services = mapdata.services(con, lad_code=area.lad_code)
     report = AreaReport(
         area=area, generated=today or date.today(), release=release, population=population,
         profile=_profile(con, area, release),
-        provision=_provision(con, area, population, lad_population),
+        provision=_provision(services, area, population, lad_population),
         needs=_needs_table(ev.blurred, area),
         quotes=blurred_needs.quotes(user_store, list(area.lsoas)),
         notes=blurred_needs.annotations(user_store, list(area.lsoas), list(area.wards), ev.names),
         gaps=_top_gaps(ev.gaps, area, ev.blurred, ev.decisions),
-        decisions=decisions_in(ev, area), sources=sources, attribution=attribution,
+        decisions=decisions_in(ev, area), sources=ev.sources, attribution=ev.attribution,
         suppression_rule=disclosure.rule_text(ev.threshold), threshold=ev.threshold, pack=pack,
         notes_on_method=[gaps.METHOD, summaries.METHOD, gaps.CENTRE_NOTE, *mapdata.CAVEATS],
     )
     if with_map:
-        report.map_png = static_map.render(con, area, ev.blurred, services=mapdata.services(
-            con, lad_code=area.lad_code), attribution=_map_source_line(report))
+        report.map_png = static_map.render(con, area, ev.blurred, services=services,
+                                           attribution=_map_source_line(report))
     return report
 
 

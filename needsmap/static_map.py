@@ -8,6 +8,7 @@ Resident needs appear only as protected counts per small area, never as points.
 from __future__ import annotations
 
 import io
+import textwrap
 from typing import TYPE_CHECKING
 
 import matplotlib
@@ -184,12 +185,4 @@ def _short_decile(d: int) -> str:
 
 
 def _wrap(text: str, width: int) -> str:
-    words, lines, line = text.split(), [], ""
-    for w in words:
-        if len(line) + len(w) + 1 > width:
-            lines.append(line)
-            line = w
-        else:
-            line = f"{line} {w}".strip()
-    lines.append(line)
-    return "\n".join(lines)
+    return textwrap.fill(text, width, break_long_words=False, break_on_hyphens=False)

@@ -133,12 +133,10 @@ def needs_layer(store: UserStore, points: pd.DataFrame, lad_code: str, viewer: U
     if not exact:
         published = blurred_needs.protect(counts, wards, threshold, lad_code).by_lsoa()
         return needs_geojson(areas, exact=False, threshold=threshold, published=published)
-    details = None
-    if exact:
-        details = defaultdict(list)
-        for n in approved_needs(store, [a.code for a in areas]):
-            if len(details[n["lsoa21_code"]]) < MAX_NEEDS_IN_POPUP:
-                details[n["lsoa21_code"]].append(n)
+    details = defaultdict(list)
+    for n in approved_needs(store, [a.code for a in areas]):
+        if len(details[n["lsoa21_code"]]) < MAX_NEEDS_IN_POPUP:
+            details[n["lsoa21_code"]].append(n)
     return needs_geojson(areas, exact=True, threshold=threshold, details=details)
 
 

@@ -6,8 +6,7 @@ import streamlit as st
 from streamlit_folium import st_folium
 
 from dashboard import mapview, voice_ui
-from dashboard.common import (PLACE, RELEASE, caveats, choose_authority, legend_html, read,
-                              reader, user_store)
+from dashboard.common import PLACE, RELEASE, caveats, choose_authority, legend_html, read, user_store
 from dashboard.signin import current_user
 from needsmap import decisions, mapdata
 
@@ -52,7 +51,7 @@ def map_panel(lad: str, release: int, domain: str, by: str) -> None:
     layers = mapview.authority_layers(geojson, title, svc,
                                       read(mapdata.outlines_geojson, "ward", lad),
                                       read(mapdata.authority_outline_geojson, lad), needs, notes)
-    decided = decisions.on_map(reader().cursor(), decisions.current(user_store(), lad))
+    decided = read(decisions.on_map, decisions.current(user_store(), lad))
     if not decided.empty:  # you said, we did: residents see what was decided where
         layers.append(mapview.decisions(decided))
     left, right = st.columns([3, 1])

@@ -40,30 +40,24 @@ FILES = {  # key in the written files -> (button label, MIME type)
 def choose_area(con_lad: str) -> reports.ReportArea | None:
     kind = st.radio("Report on", list(KINDS), format_func=KINDS.get, horizontal=True,
                     key="report_kind")
-    con = reader().cursor()
     if kind == "lad":
-        return reports.resolve_area(con, con_lad)
+        return read(reports.resolve_area, con_lad)
     if kind == "selection":
         chosen = drawing.choose_lsoas(con_lad, "report")
-        return reports.resolve_area(con, con_lad, lsoas=chosen) if chosen else None
+        return read(reports.resolve_area, con_lad, lsoas=chosen) if chosen else None
     options = read(mapdata.places, kind, con_lad)
     names = dict(zip(options["code"], options["name"]))
     label = "Ward (type to search)" if kind == "ward" else "Small area (type to search)"
     code = st.selectbox(label, list(names), format_func=lambda c: f"{names[c]} ({c})",
                         key=f"report_{kind}")
-    return reports.resolve_area(con, con_lad, **{kind: code})
+    return read(reports.resolve_area, con_lad, **{kind: code})
 
 
 def prepare(area: reports.ReportArea, pack: bool) -> dict[str, bytes]:
     """Build the report and exports in a temporary folder; the files' bytes by key."""
-    settings = load_settings()
-    con = reader().cursor()
-    store = user_store()
-    ev = reports.evidence(con, store, area.lad_code, settings)
-    report = reports.build(con, store, area, settings, pack=pack, ev=ev)
-    data = exports.gather(con, store, area, settings, ev=ev)
     with tempfile.TemporaryDirectory() as tmp:
-        written = exports.write_all(data, Path(tmp), exports.FORMATS, report=report)
+        written, report = exports.make(reader().cursor(), user_store(), area, load_settings(), Path(tmp),
+                                       pack=pack)
         out = {k: p.read_bytes() for k, p in written.items() if not k.startswith("parquet:")}
         names = {k: p.name for k, p in written.items()}
         bundle = io.BytesIO()
