@@ -145,20 +145,46 @@ NEED_COLUMNS = ("created_at, category, description, people_affected, age_groups,
                 "source_note, submission_key")
 
 
+_ROWS_PER_INSERT = 500  # 17 values a row: well inside PostgreSQL's 65,535 parameters
+
+
 def _insert(con: Connection, report: NeedReport, entered_by: str | None, session: str,
             key: str) -> int:
     """Insert one report unless a row with its ``submission_key`` exists; its id either way."""
+    return _insert_needs(con, [report], entered_by, session, [key])[0]
+
+
+def _insert_needs(con: Connection, reports: list[NeedReport], entered_by: str | None, session: str,
+                  keys: list[str]) -> list[int]:
+    """Insert reports (a statement per few hundred, not per row), skipping any whose
+    ``submission_key`` is already stored; their ids in order, whether inserted now or earlier."""
+    now, ids = _now(), {}
+    for start in range(0, len(reports), _ROWS_PER_INSERT):
+        rows = [_need_values(r, now, entered_by, session, k)
+                for r, k in zip(reports[start:start + _ROWS_PER_INSERT], keys[start:start + _ROWS_PER_INSERT])]
+        marks = ", ".join("(" + ", ".join("?" * len(rows[0])) + ")" for _ in rows)
+        ids.update((k, i) for i, k in con.execute(
+            f"INSERT INTO needs ({NEED_COLUMNS}) VALUES {marks} "
+            "ON CONFLICT (submission_key) DO NOTHING RETURNING id, submission_key",
+            [v for row in rows for v in row]).fetchall())
+    earlier = [k for k in keys if k not in ids]
+    for start in range(0, len(earlier), _ROWS_PER_INSERT):
+        part = earlier[start:start + _ROWS_PER_INSERT]
+        ids.update((k, i) for i, k in con.execute(
+            f"SELECT id, submission_key FROM needs WHERE submission_key IN ({', '.join('?' * len(part))})",
+            part).fetchall())
+    return [ids[k] for k in keys]
+
+
+def _need_values(report: NeedReport, now: datetime, entered_by: str | None, session: str,
+                 key: str) -> list[object]:
     loc = report.location
-    values = [
-        _now(), report.category, report.description.strip(), report.people_affected,
+    return [
+        now, report.category, report.description.strip(), report.people_affected,
         list(report.age_groups), loc.lon, loc.lat, loc.postcode, loc.lsoa21_code, loc.lad_code,
         (report.contact or "").strip() or None, report.channel, report.consent_recorded,
         entered_by, session, (report.source_note or "").strip() or None, key,
     ]
-    placeholders = ", ".join("?" * len(values))
-    return _insert_once(con, "needs", (
-        f"INSERT INTO needs ({NEED_COLUMNS}) VALUES ({placeholders}) "
-        "ON CONFLICT (submission_key) DO NOTHING RETURNING id"), values, key)
 
 
 def _insert_once(con: Connection, table: str, insert: str, values: list[object], key: str) -> int:
@@ -470,5 +496,6 @@ def submit_many(store: UserStore, reports: list[NeedReport], *, facilitator: Use
             raise ValidationError(f"row {i} was not valid; nothing was saved", problems)
     key = session_hash(session_id)
     batch = submission_key or new_submission_key()
-    return store.write(lambda con: [_insert(con, r, facilitator.username, key, f"{batch}:{row}")
-                                    for row, r in enumerate(reports, start=1)], idempotent=True)
+    keys = [f"{batch}:{row}" for row in range(1, len(reports) + 1)]
+    return store.write(lambda con: _insert_needs(con, reports, facilitator.username, key, keys),
+                       idempotent=True)
