@@ -17,9 +17,10 @@ from typing import Any, TypeVar
 import streamlit as st
 
 from needsmap import mapdata
-from needsmap._errors import StoreError
+from needsmap._errors import StoreError, StoreUnavailable, ValidationError
+from needsmap.accounts import PermissionDenied
 from needsmap.config import load_settings
-from needsmap.needs import RateLimiter
+from needsmap.needs import RateLimiter, new_submission_key
 from needsmap.privacy import escape_markdown
 from needsmap.store import StoreReader
 from needsmap.userstore import UserStore, open_user_store
@@ -146,10 +147,25 @@ def session_id() -> str:
     return st.session_state[SESSION]
 
 
+# What a page action can meet and say in plain words: bad input, the wrong role, or a shared
+# database that cannot be reached just now (its message says whether anything was saved).
+REFUSED = (ValidationError, PermissionDenied, StoreUnavailable)
+
+
+def submission_key(form: str) -> str:
+    """One key per filled-in form, kept while it is sent again: the store saves it once."""
+    return st.session_state.setdefault(f"submission:{form}", new_submission_key())
+
+
+def forget_submission(form: str) -> None:
+    """The form was saved: the next one gets a new key."""
+    st.session_state.pop(f"submission:{form}", None)
+
+
 def show_problems(exc: Exception) -> None:
     """A refused action in plain words, each problem on its own line, user text made inert."""
     message = getattr(exc, "problems", None)
-    head = str(exc).split("\n", 1)[0]
+    head = str(exc).split("\n", 1)[0].rstrip(".")
     lines = [f"**{escape_markdown(head[:1].upper() + head[1:])}.**"]
     lines += [f"- {escape_markdown(p)}" for p in (message or [])]
     st.error("\n".join(lines))

@@ -11,6 +11,7 @@ from dashboard_support import store_with_services
 from streamlit.testing.v1 import AppTest
 
 from needsmap import accounts, needs
+from needsmap._errors import StoreUnavailable
 from needsmap.locate import locate_postcode
 from needsmap.store import StoreReader
 from needsmap.userstore import open_user_store
@@ -115,6 +116,39 @@ def test_bad_reports_get_a_clear_message_and_keep_the_text(users, store, change,
     assert message in shown(at)
     assert widget(at.text_area, "Describe the need").value == values["description"]
     assert count(users) == 0
+
+
+def _lost_once(monkeypatch: pytest.MonkeyPatch, name: str) -> list[str | None]:
+    """Make ``needs.<name>`` save, then lose the connection before answering, the first time;
+    the submission keys it was given, in order."""
+    real, keys = getattr(needs, name), []
+
+    def flaky(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        keys.append(kwargs.get("submission_key"))
+        saved = real(*args, **kwargs)
+        if len(keys) == 1:
+            raise StoreUnavailable(StoreUnavailable.MAYBE_SAVED)
+        return saved
+
+    monkeypatch.setattr(needs, name, flaky)
+    return keys
+
+
+def test_a_report_sent_again_after_a_lost_connection_is_saved_once(users, store, monkeypatch) -> None:
+    keys = _lost_once(monkeypatch, "submit")
+    postcode = trafford_points(make_settings(Path(store).parent, None), 1)[0][0]
+    at = app("views/report.py")
+    fill_report(at, postcode=postcode)
+    send(at)
+    assert "The connection to the database was lost while saving" in shown(at)
+    assert widget(at.text_area, "Describe the need").value == "Nowhere for teenagers to go"
+    send(at)  # the resident tries again, as the message suggests
+    assert "your report has been received (reference 1)" in shown(at)
+    assert count(users) == 1 and keys[0] is not None and keys == [keys[0]] * 2
+    widget(at.button, "Report another need").click().run()
+    fill_report(at, postcode=postcode, description="No youth club on Fridays")
+    send(at)
+    assert count(users) == 2 and keys[2] != keys[0]  # a new form is a new report
 
 
 def test_reports_per_session_are_limited(users, store, monkeypatch) -> None:
@@ -228,7 +262,7 @@ def test_single_sign_on_maps_the_email_to_a_role(users, store) -> None:
     assert "has no role here yet" in shown(at)
 
 
-def test_affects_me_too_and_community_notes(users, store) -> None:
+def test_affects_me_too_and_community_notes(users, store, monkeypatch) -> None:
     postcode, _, _, lsoa = trafford_points(make_settings(Path(store).parent, None), 1)[0]
     place = locate_postcode(StoreReader(store).cursor(), postcode)
     ref = needs.submit(users, needs.NeedReport("transport", "The 263 bus no longer runs", place),
@@ -262,8 +296,12 @@ def test_affects_me_too_and_community_notes(users, store) -> None:
     widget(group.button, "Send note").click().run()
     assert "must start with https" in shown(group)
     widget(group.text_input, "Link to evidence").set_value("https://example.org/report")
+    keys = _lost_once(monkeypatch, "annotate")
+    widget(group.button, "Send note").click().run()
+    assert "may or may not have been saved" in shown(group)
     widget(group.button, "Send note").click().run()
     assert "once a moderator has checked it" in shown(group)
+    assert keys[0] is not None and keys == [keys[0]] * 2
     [item] = needs.pending(users, accounts.User("mod", "moderator"))
     assert (item["item_type"], item["area_code"], item["kind"]) == (
         "annotation", ward, "Stretford Youth Forum")

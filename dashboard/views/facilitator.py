@@ -6,11 +6,10 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from dashboard.common import reader, session_id, show_problems, user_store
+from dashboard.common import REFUSED, reader, session_id, show_problems, submission_key, user_store
 from dashboard.signin import current_user, page_for
 from needsmap import needs, taxonomy
 from needsmap._errors import ValidationError
-from needsmap.accounts import PermissionDenied
 from needsmap.locate import locate_postcode
 
 BATCH = "workshop_batch"   # a counter: a new number gives an empty table and uploader
@@ -41,8 +40,8 @@ def save(parsed: needs.CsvImport, what: str) -> None:
         return
     try:
         ids = needs.submit_many(user_store(), parsed.reports, facilitator=user,
-                                session_id=session_id())
-    except (ValidationError, PermissionDenied) as exc:
+                                session_id=session_id(), submission_key=submission_key(f"workshop-{batch}"))
+    except REFUSED as exc:
         show_problems(exc)
         return
     refs = f"reference {ids[0]}" if len(ids) == 1 else f"references {ids[0]} to {ids[-1]}"

@@ -6,11 +6,9 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from dashboard.common import read, show_problems, user_store
+from dashboard.common import REFUSED, read, show_problems, user_store
 from dashboard.signin import current_user, page_for
 from needsmap import mapdata, needs, taxonomy
-from needsmap._errors import ValidationError
-from needsmap.accounts import PermissionDenied
 from needsmap.privacy import escape_markdown, redact_contact_details
 
 SHOWN = 30
@@ -36,7 +34,7 @@ def act(item: dict, action: str, *, reason: str | None = None, text: str | None 
             needs.moderate(store, user, kind, ref, "approve")
         else:
             needs.moderate(store, user, kind, ref, action, reason=reason)
-    except (ValidationError, PermissionDenied) as exc:
+    except REFUSED as exc:
         show_problems(exc)
         return
     done = {"approve": "approved", "edit-approve": "edited and approved", "reject": "rejected"}

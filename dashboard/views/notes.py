@@ -7,11 +7,10 @@ from collections import Counter
 
 import streamlit as st
 
-from dashboard.common import choose_authority, read, session_id, show_problems, user_store
+from dashboard.common import (REFUSED, choose_authority, forget_submission, read, session_id, show_problems,
+                              submission_key, user_store)
 from dashboard.signin import current_user, sign_in_link
 from needsmap import mapdata, needs, taxonomy
-from needsmap._errors import ValidationError
-from needsmap.accounts import PermissionDenied
 from needsmap.config import load_settings
 from needsmap.privacy import escape_markdown, safe_url, shown_count
 
@@ -60,7 +59,7 @@ for n in found[:SHOWN]:
         if left.button("This affects me too", key=f"support-{n['id']}"):
             try:
                 counted = needs.add_support(store, int(n["id"]), session_id=session_id())
-            except ValidationError as exc:
+            except REFUSED as exc:
                 show_problems(exc)
             else:
                 st.session_state[FLASH] = ("Thank you: you have been counted." if counted else
@@ -104,10 +103,12 @@ with st.form(f"{NOTE_FORM}-{st.session_state.get(NOTE_FORM, 0)}"):
 if sent:
     try:
         needs.annotate(store, user, area_level="ward" if area == ward else "lsoa21",
-                       area_code=area, body=body, evidence_url=evidence.strip() or None)
-    except (ValidationError, PermissionDenied) as exc:
+                       area_code=area, body=body, evidence_url=evidence.strip() or None,
+                       submission_key=submission_key("note"))
+    except REFUSED as exc:
         show_problems(exc)
     else:
+        forget_submission("note")
         st.session_state[FLASH] = ("Thank you: your note has been received. It will appear "
                                    "here once a moderator has checked it.")
         st.session_state[NOTE_FORM] = st.session_state.get(NOTE_FORM, 0) + 1

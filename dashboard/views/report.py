@@ -10,12 +10,11 @@ import streamlit as st
 from streamlit_folium import st_folium
 
 from dashboard import mapview
-from dashboard.common import (choose_authority, rate_limiter, read, reader, session_id,
-                              show_problems, user_store)
+from dashboard.common import (REFUSED, choose_authority, forget_submission, rate_limiter, read, reader,
+                              session_id, show_problems, submission_key, user_store)
 from dashboard.signin import current_user
 from needsmap import mapdata, needs, privacy, taxonomy
 from needsmap._errors import ValidationError
-from needsmap.accounts import PermissionDenied
 from needsmap.config import load_settings
 from needsmap.locate import locate_point, locate_postcode
 
@@ -129,11 +128,14 @@ if sent:
         st.error(f"You have sent several reports in the last {settings.report_window / 60:.0f} "
                  "minutes. Please wait a little before sending another: your text is still here.")
     else:
+        form = f"report-{st.session_state.get(FORM, 0)}"
         try:
-            ref = needs.submit(user_store(), report, session_id=session_id(), user=user)
-        except (ValidationError, PermissionDenied) as exc:
+            ref = needs.submit(user_store(), report, session_id=session_id(), user=user,
+                               submission_key=submission_key(form))
+        except REFUSED as exc:
             show_problems(exc)
         else:
+            forget_submission(form)
             st.session_state[DONE] = ref
             st.session_state[FORM] = st.session_state.get(FORM, 0) + 1
             for key in (POINT, CLICK):

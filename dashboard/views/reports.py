@@ -17,11 +17,11 @@ from pathlib import Path
 import streamlit as st
 
 from dashboard import drawing
-from dashboard.common import choose_authority, read, reader, user_store
+from dashboard.common import REFUSED, choose_authority, read, reader, user_store
 from dashboard.signin import current_user, sign_in_link
 from needsmap import decisions, disclosure, exports, mapdata, reports, taxonomy
-from needsmap._errors import NeedsmapError, ValidationError
-from needsmap.accounts import PermissionDenied, User
+from needsmap._errors import NeedsmapError
+from needsmap.accounts import User
 from needsmap.config import load_settings
 from needsmap.privacy import escape_markdown
 
@@ -124,7 +124,7 @@ def decisions_panel(area: reports.ReportArea, user: User) -> None:
                 decisions.record(user_store(), user, decisions.Decision(
                     area.lad_code, where[0], where[1], category, status, decided_on, budget,
                     reason or None, action or None))
-            except (ValidationError, PermissionDenied) as exc:
+            except REFUSED as exc:
                 st.error(escape_markdown(str(exc)))
             else:
                 st.success("Recorded. It shows on the map and in reports made from now on.")
