@@ -36,7 +36,7 @@ CATEGORY = "food"
 
 
 def build_store(workdir: Path) -> Path:
-    import ingest
+    from needsmap import ingest
     from needsmap.config import load_settings
     from needsmap.testing import shared_data
 
@@ -51,7 +51,8 @@ def build_store(workdir: Path) -> Path:
 
 def add_points(con, n: int, seed: int = 20251125) -> None:  # noqa: ANN001
     """``n`` live England postcodes as services of CATEGORY, placed in their LSOA 2021."""
-    from needsmap import geocode, registry
+    from needsmap.sources import registry
+    from needsmap.store import geocode
     from needsmap.testing import shared_data
 
     parquet = shared_data() / registry.get("postcodes_england").mirror_path
@@ -105,7 +106,8 @@ def main() -> None:
     import geopandas as gpd
     import numpy as np
 
-    from needsmap import db, gaps
+    from needsmap.analysis import gaps
+    from needsmap.store import db
 
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)

@@ -50,7 +50,7 @@ POINTS_SQL = ("CREATE TEMP TABLE postcode_points AS SELECT row_number() OVER () 
 
 
 def run_duckdb(store: Path, parquet: Path, out: Path) -> dict:
-    from needsmap import db, geocode
+    from needsmap.store import db, geocode
 
     con = db.connect(store, read_only=True)
     con.execute("SET threads = ?", [os.cpu_count()])
@@ -67,7 +67,7 @@ def run_geopandas(store: Path, parquet: Path, out: Path) -> dict:
     import geopandas as gpd
     import shapely
 
-    from needsmap import db
+    from needsmap.store import db
 
     con = db.connect(store, read_only=True)
     rows = con.execute("SELECT code, ST_AsWKB(geom) FROM boundary WHERE level = 'lsoa21' ORDER BY code").fetchall()
@@ -108,9 +108,10 @@ def _line(name: str, times: list[float]) -> str:
 
 
 def main() -> None:
-    import ingest
-    from needsmap import db, registry
+    from needsmap import ingest
     from needsmap.config import load_settings
+    from needsmap.sources import registry
+    from needsmap.store import db
     from needsmap.testing import shared_data
 
     mirror = shared_data()

@@ -35,7 +35,7 @@ def _peak_rss_mb() -> float:
 
 
 def run_needsmap(workdir: Path) -> dict[str, object]:
-    import ingest
+    from needsmap import ingest
     from needsmap.config import load_settings
     from needsmap.store import StoreReader, count
     from needsmap.testing import shared_data
@@ -60,9 +60,9 @@ def run_naive(workdir: Path) -> dict[str, object]:
     import geopandas
     import pandas as pd
 
-    from ingest.iod import DOMAINS
-    from needsmap import registry
+    from needsmap.sources import registry
     from needsmap.store import count
+    from needsmap.terms.iod import PUBLISHER_NAMES as DOMAINS
     from needsmap.testing import shared_data
 
     mirror = shared_data()

@@ -25,9 +25,9 @@ sys.path.insert(0, str(ROOT))
 import folium  # noqa: E402
 import streamlit_folium as sf  # noqa: E402
 
-import ingest  # noqa: E402
 from dashboard import mapview  # noqa: E402
-from needsmap import mapdata  # noqa: E402
+from needsmap import ingest  # noqa: E402
+from needsmap.analysis import maps  # noqa: E402
 from needsmap.config import load_settings  # noqa: E402
 from needsmap.store import StoreReader  # noqa: E402
 from needsmap.testing import shared_data  # noqa: E402
@@ -49,11 +49,11 @@ def authority_map(con, lad: str, full: bool, cache: dict) -> tuple[float, int]:
     key = (lad, full)
     if key not in cache:
         cache[key] = (
-            mapdata.choropleth_geojson(con, lad, 2025, "imd", full_precision=full),
-            mapdata.services(con, lad_code=lad),
-            mapdata.outlines_geojson(con, "ward", lad, full_precision=full),
-            mapdata.authority_outline_geojson(con, lad, full_precision=full),
-            mapdata.bounds(con, lad),
+            maps.choropleth_geojson(con, lad, 2025, "imd", full_precision=full),
+            maps.services(con, lad_code=lad),
+            maps.outlines_geojson(con, "ward", lad, full_precision=full),
+            maps.authority_outline_geojson(con, lad, full_precision=full),
+            maps.bounds(con, lad),
         )
     choro, svc, wards, outline, box = cache[key]
     layers = mapview.authority_layers(choro, "IMD 2025", svc, wards, outline)
@@ -64,14 +64,14 @@ def authority_map(con, lad: str, full: bool, cache: dict) -> tuple[float, int]:
 def england_map(con, full: bool, cache: dict) -> tuple[float, int]:
     start = time.perf_counter()
     if full not in cache:
-        cache[full] = mapdata.outlines_geojson(con, "lad", full_precision=full)
+        cache[full] = maps.outlines_geojson(con, "lad", full_precision=full)
     layer = mapview.outlines(cache[full], "Local authorities", 1.0)
     size = payload_bytes(mapview.base_map([[49.9, -6.4], [55.8, 1.8]]), [layer])
     return time.perf_counter() - start, size
 
 
 def lad_code(con, name: str) -> str:
-    lads = mapdata.authorities(con)
+    lads = maps.authorities(con)
     return lads.loc[lads["lad_name"] == name, "lad_code"].iloc[0]
 
 

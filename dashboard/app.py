@@ -3,7 +3,7 @@
 Pages are grouped: "Explore", "Residents", "Analysis" and "About the data"; one module per page
 in ``views/`` (not ``pages/``: Streamlit would treat that folder as an old-style multipage app and
 serve a deep link such as /gaps without this navigation, sign-in or layout). The Residents pages
-each role may use come from ``signin.resident_pages`` (each page checks the role again itself).
+each role may use come from ``auth.resident_pages`` (each page checks the role again itself).
 """
 
 from __future__ import annotations
@@ -21,15 +21,15 @@ PAGES = Path(__file__).resolve().parent / "views"
 
 st.set_page_config(page_title="needsmap", layout="wide")
 
-from dashboard import signin  # noqa: E402 - needs the path set above
+from dashboard import auth  # noqa: E402 - needs the path set above
 
-user = signin.current_user()
+user = auth.current_user()
 navigation = st.navigation({
     "Explore": [
         st.Page(PAGES / "map.py", title="Map", url_path="map", default=True),
         st.Page(PAGES / "area.py", title="Area", url_path="area"),
     ],
-    "Residents": signin.resident_pages(user),
+    "Residents": auth.resident_pages(user),
     "Analysis": [
         st.Page(PAGES / "gaps.py", title="Gaps", url_path="gaps"),
         st.Page(PAGES / "reports.py", title="Reports", url_path="reports"),
@@ -38,5 +38,5 @@ navigation = st.navigation({
         st.Page(PAGES / "sources.py", title="Sources", url_path="sources"),
     ],
 })
-signin.sidebar_status(user)
+auth.sidebar_status(user)
 navigation.run()

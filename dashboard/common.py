@@ -16,14 +16,15 @@ from typing import Any, TypeVar
 
 import streamlit as st
 
-from needsmap import mapdata
-from needsmap._errors import StoreError, StoreUnavailable, ValidationError
-from needsmap.accounts import PermissionDenied
+from needsmap.analysis import maps
 from needsmap.config import load_settings
-from needsmap.needs import RateLimiter, new_submission_key
-from needsmap.privacy import escape_markdown
+from needsmap.errors import StoreError, StoreUnavailable, ValidationError
 from needsmap.store import StoreReader
-from needsmap.userstore import UserStore, open_user_store
+from needsmap.store.users import UserStore, open_user_store
+from needsmap.terms import colours
+from needsmap.voice.accounts import PermissionDenied
+from needsmap.voice.needs import RateLimiter, new_submission_key
+from needsmap.voice.privacy import escape_markdown
 
 T = TypeVar("T")
 
@@ -74,7 +75,7 @@ def user_store() -> UserStore:
     return _user_store(str(settings.user_store_path), settings.database_url or "")
 
 
-def legend_html(classes: list[mapdata.LegendClass], title: str) -> str:
+def legend_html(classes: list[colours.LegendClass], title: str) -> str:
     rows = "".join(
         f'<div style="display:flex;align-items:center;gap:.5em;margin:2px 0">'
         f'<span style="display:inline-block;width:1.4em;height:1em;background:{c.colour};'
@@ -108,7 +109,7 @@ def bivariate_legend_html(classes: list[dict[str, Any]], *, what: str) -> str:
 
 def choose_authority(container: Any = st.sidebar) -> str | None:
     """Authority picker (type to search), remembered across pages."""
-    lads = read(mapdata.authorities)
+    lads = read(maps.authorities)
     if lads.empty:
         st.error("The store has no local authority with deprivation figures yet: run "
                  "`needsmap ingest all --area <authority>`.")
@@ -125,7 +126,7 @@ def choose_authority(container: Any = st.sidebar) -> str | None:
 
 def caveats() -> None:
     with st.expander("How to read these figures", expanded=False):
-        for text in mapdata.CAVEATS:
+        for text in colours.CAVEATS:
             st.markdown(f"- {text}")
 
 

@@ -9,7 +9,8 @@ from streamlit_folium import st_folium
 
 from dashboard import mapview
 from dashboard.common import read
-from needsmap import mapdata, summaries
+from needsmap.analysis import maps, summaries
+from needsmap.store import areas
 
 HOW_TO = ("Draw one or more shapes on the map (the polygon and square buttons at the top left): "
           "every small area whose centre is inside a shape is chosen. Add or remove areas in the "
@@ -20,14 +21,14 @@ def choose_lsoas(lad: str, key: str, default: list[str] | None = None) -> list[s
     """LSOA codes chosen by drawing shapes and editing the list; ``default`` until something is
     drawn. Returns what the list holds."""
     st.caption(HOW_TO)
-    drawn = st_folium(mapview.drawing_map(read(mapdata.bounds, lad),
-                                          read(mapdata.outlines_geojson, "lsoa21", lad)),
+    drawn = st_folium(mapview.drawing_map(read(maps.bounds, lad),
+                                          read(maps.outlines_geojson, "lsoa21", lad)),
                       key=f"{key}-drawmap-{lad}", returned_objects=["all_drawings"], height=420,
                       use_container_width=True)
     shapes = [json.dumps(f["geometry"]) for f in (drawn or {}).get("all_drawings") or []
               if f.get("geometry")]
     inside = sorted({c for g in shapes for c in read(summaries.lsoas_within, g, lad_code=lad)})
-    places = read(mapdata.places, "lsoa", lad)
+    places = read(areas.places, "lsoa", lad)
     labels = dict(zip(places["code"], places["name"]))
     chosen = st.multiselect("Small areas (type to search)", list(labels),
                             default=inside or list(default or []),

@@ -17,7 +17,7 @@ import folium.plugins
 import pandas as pd
 
 from dashboard.assets import use_local_assets
-from needsmap.privacy import escape_html
+from needsmap.voice.privacy import escape_html
 
 use_local_assets()
 

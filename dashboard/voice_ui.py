@@ -11,19 +11,20 @@ import streamlit as st
 
 from dashboard import mapview
 from dashboard.common import read, user_store
-from needsmap import blurred_needs, mapdata, voice
-from needsmap.accounts import User
+from needsmap.analysis import maps
 from needsmap.config import load_settings
-from needsmap.privacy import COUNTS_NOTE
+from needsmap.voice import blurred_needs, layers
+from needsmap.voice.accounts import User
+from needsmap.voice.privacy import COUNTS_NOTE
 
 
 def map_layers(lad: str, user: User) -> tuple[dict, dict]:
     """(needs GeoJSON, community notes GeoJSON) for this authority and viewer."""
     store = user_store()
-    lsoas = read(mapdata.area_points, "lsoa21", lad)
-    needs = voice.needs_layer(store, lsoas, lad, user, load_settings().suppress_below,
+    lsoas = read(maps.area_points, "lsoa21", lad)
+    needs = layers.needs_layer(store, lsoas, lad, user, load_settings().suppress_below,
                               read(blurred_needs.lsoa_wards, lad))
-    notes = voice.notes_geojson(store, lsoas, read(mapdata.area_points, "ward", lad))
+    notes = layers.notes_geojson(store, lsoas, read(maps.area_points, "ward", lad))
     return needs, notes
 
 
@@ -52,7 +53,7 @@ def tables(lad: str, lad_name: str, needs: dict, user: User) -> None:
     if not needs["features"]:
         st.caption(f"No approved reports from residents in {lad_name} yet.")
         return
-    counts = voice.counts_frame(needs)
+    counts = layers.counts_frame(needs)
     exact = user.can("see_exact")
     st.caption(("Exact counts (you are signed in as a commissioner or moderator). "
                 if exact else COUNTS_NOTE.format(threshold=threshold) + " ")
@@ -61,12 +62,12 @@ def tables(lad: str, lad_name: str, needs: dict, user: User) -> None:
                  column_config={"lsoa21_code": "Code", "area": "Small area", "category": "Need",
                                 "reports": "Reports",
                                 "affects_me_too": "Said it affects them too"})
-    st.download_button("Download these counts (CSV)", voice.to_csv(counts),
+    st.download_button("Download these counts (CSV)", layers.to_csv(counts),
                        file_name=f"needs-by-area-{lad}.csv", mime="text/csv", key="dl_counts")
     if user.can("export"):
-        points = read(mapdata.area_points, "lsoa21", lad)
+        points = read(maps.area_points, "lsoa21", lad)
         names = dict(zip(points["code"], points["name"]))
-        detail = voice.needs_export(user_store(), user, names)
+        detail = layers.needs_export(user_store(), user, names)
         st.subheader("Every approved need (commissioners and analysts)")
         st.caption("What residents and workshops reported, as approved by a moderator. No "
                    "exact places, postcodes or contact details: those stay with the moderators.")
@@ -78,6 +79,6 @@ def tables(lad: str, lad_name: str, needs: dict, user: User) -> None:
                                     "area": "Small area", "channel": "How it came in",
                                     "source_note": "Where gathered",
                                     "supporters": "Said it affects them too"})
-        st.download_button("Download every approved need (CSV)", voice.to_csv(detail),
+        st.download_button("Download every approved need (CSV)", layers.to_csv(detail),
                            file_name=f"approved-needs-{lad}.csv", mime="text/csv",
                            key="dl_needs")

@@ -1,32 +1,52 @@
-"""The `needsmap` command: ingest datasets, show where the data came from, check the stores."""
+"""The `needsmap` command: ingest datasets, show where the data came from, analyse, report,
+and look after the user store and its accounts.
+
+Every command lets needsmap's own errors (and file errors) rise: ``Needsmap``, the command
+group, turns them into one red ``error: ...`` line and exit status 1, so no command repeats
+that handling and a message always says what to do.
+"""
 
 from __future__ import annotations
 
 import os
 import sys
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 from tqdm import tqdm
 
-from needsmap import accounts, provenance, registry, taxonomy
-from needsmap._errors import ConfigError, NeedsmapError, StoreError
 from needsmap.config import Settings, load_settings
-from needsmap.store import StoreReader
-from needsmap.userstore import StoreStatus, UserStore, open_user_store, store_status
+from needsmap.errors import ConfigError, NeedsmapError, StoreError
+from needsmap.sources import registry
+from needsmap.store import StoreReader, provenance
+from needsmap.store.users import StoreStatus, UserStore, open_user_store, store_status
+from needsmap.terms import taxonomy
+from needsmap.voice import accounts
 
 if TYPE_CHECKING:  # the CLI starts fast: duckdb and pandas load only with the commands using them
     import duckdb
     import pandas as pd
 
 
-def _fail(exc: Exception) -> None:
-    click.secho(f"error: {exc}", fg="red", err=True)
-    sys.exit(1)
+def _message(exc: Exception) -> str:
+    if isinstance(exc, OSError) and exc.filename:
+        return f"{exc.filename}: {exc.strerror or exc}"
+    return str(exc)
 
 
-@click.group()
+class Needsmap(click.Group):
+    """The command group, with the one error path every command shares."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (NeedsmapError, OSError) as exc:
+            click.secho(f"error: {_message(exc)}", fg="red", err=True)
+            sys.exit(1)
+
+
+@click.group(cls=Needsmap)
 @click.version_option(package_name="needsmap")
 def main() -> None:
     """needsmap: official evidence and residents' voice on one map."""
@@ -39,13 +59,10 @@ def main() -> None:
 @click.option("--fresh", is_flag=True, help="Start a new store instead of updating the current one.")
 def ingest(targets: tuple[str, ...], area: str | None, refresh: bool, fresh: bool) -> None:
     """Load TARGETS (dataset ids, or groups: all, lookups, boundaries, iod, population, postcodes, services)."""
-    import ingest as pipelines  # imported late: `needsmap sources` should not need it
+    from needsmap import ingest as pipelines  # imported late: `needsmap sources` should not need it
 
-    try:
-        settings = load_settings()
-        order = pipelines.expand(targets)
-    except NeedsmapError as exc:
-        _fail(exc)
+    settings = load_settings()
+    order = pipelines.expand(targets)
     bars: dict[str, tqdm] = {}
     overall = tqdm(total=len(order), desc="datasets", unit="dataset", leave=False, file=sys.stderr)
 
@@ -70,12 +87,9 @@ def ingest(targets: tuple[str, ...], area: str | None, refresh: bool, fresh: boo
         report = pipelines.run(targets, settings, area=area, refresh=refresh, fresh=fresh,
                                say=lambda m: tqdm.write(m, file=sys.stderr),
                                progress_for=progress_for, step=step)
-    except NeedsmapError as exc:
-        overall.close()
-        _fail(exc)
-    overall.close()
-    for bar in bars.values():
-        bar.close()
+    finally:
+        for bar in [overall, *bars.values()]:
+            bar.close()
     click.echo(f"Loaded into {settings.store_path} for {report.area}:")
     width = max(len(r.dataset_id) for r in report.results)
     for r in report.results:
@@ -93,11 +107,7 @@ def ingest(targets: tuple[str, ...], area: str | None, refresh: bool, fresh: boo
 @main.command()
 def sources() -> None:
     """Where each loaded table came from: address, checksum, rows, licence, vintage."""
-    try:
-        settings = load_settings()
-        rows = provenance.rows(StoreReader(settings.store_path).cursor())
-    except NeedsmapError as exc:
-        _fail(exc)
+    rows = provenance.rows(StoreReader(load_settings().store_path).cursor())
     if not rows:
         click.echo("The store is empty: run `needsmap ingest all --area Trafford`.")
     for r in rows:
@@ -113,7 +123,7 @@ def sources() -> None:
 
 
 def _area_code(con: duckdb.DuckDBPyConnection, area: str | None) -> str | None:
-    from needsmap import areas
+    from needsmap.store import areas
 
     return areas.resolve(con, area).lad_code if area else None
 
@@ -121,7 +131,7 @@ def _area_code(con: duckdb.DuckDBPyConnection, area: str | None) -> str | None:
 def _write_csv(frame: pd.DataFrame, out: str) -> None:
     try:
         frame.to_csv(out, index=False)
-    except OSError as exc:
+    except OSError as exc:  # pandas names no file in some of its errors
         raise NeedsmapError(f"could not write {out}: {exc.strerror}") from exc
 
 
@@ -138,20 +148,17 @@ def summaries(level: str, area: str | None, lsoas: str | None, release: str, out
     One row per area, its GSS code first, then one column per domain and statistic
     (average score and rank, share in the most deprived 10%, extent, local concentration).
     """
-    from needsmap import summaries as sums
+    from needsmap.analysis import summaries as sums
 
-    try:
-        settings = load_settings()
-        con = StoreReader(settings.store_path).cursor()
-        codes = [c.strip() for c in lsoas.split(",") if c.strip()] if lsoas else None
-        frame = sums.area_summaries(con, level, release=int(release), lad_code=_area_code(con, area),
-                                    lsoas=codes)
-        if frame.empty:
-            raise NeedsmapError("no areas matched: check --area and --lsoas against the loaded store")
-        _write_csv(frame, out)
-        basis = sums.population_basis(con, int(release))
-    except NeedsmapError as exc:
-        _fail(exc)
+    settings = load_settings()
+    con = StoreReader(settings.store_path).cursor()
+    codes = [c.strip() for c in lsoas.split(",") if c.strip()] if lsoas else None
+    frame = sums.area_summaries(con, level, release=int(release), lad_code=_area_code(con, area),
+                                lsoas=codes)
+    if frame.empty:
+        raise NeedsmapError("no areas matched: check --area and --lsoas against the loaded store")
+    _write_csv(frame, out)
+    basis = sums.population_basis(con, int(release))
     click.echo(f"Wrote {len(frame):,} {level} summaries of IoD{release} to {out}.")
     click.echo(f"Weighted by: {basis}.")
 
@@ -173,19 +180,16 @@ def summaries(level: str, area: str | None, lsoas: str | None, release: str, out
 def gaps(area: str, category: str, weights: tuple[str, ...], radius: float,
          exclude_head_offices: bool, resident_needs: bool, out: str) -> None:
     """Small areas ranked by gap (high need, low provision), with reasons, to a CSV file."""
-    from needsmap import gaps as gap
+    from needsmap.analysis import gaps as gap
 
-    try:
-        settings = load_settings()
-        con = StoreReader(settings.store_path).cursor()
-        lad = _area_code(con, area)
-        chosen = _parse_weights(weights) if weights else None
-        approved = _approved_needs(settings, lad) if resident_needs else []
-        frame = gap.gap_table(con, lad_code=lad, category=category, needs=approved, weights=chosen,
-                              radius_m=radius, include_head_offices=not exclude_head_offices)
-        _write_csv(frame, out)
-    except NeedsmapError as exc:
-        _fail(exc)
+    settings = load_settings()
+    con = StoreReader(settings.store_path).cursor()
+    lad = _area_code(con, area)
+    chosen = _parse_weights(weights) if weights else None
+    approved = _approved_needs(settings, lad) if resident_needs else []
+    frame = gap.gap_table(con, lad_code=lad, category=category, needs=approved, weights=chosen,
+                          radius_m=radius, include_head_offices=not exclude_head_offices)
+    _write_csv(frame, out)
     click.echo(f"Wrote {len(frame):,} small areas ranked by gap for {taxonomy.label(category)} to {out}.")
     for row in frame.head(5).itertuples():
         click.echo(f"  {row.gap_rank:>3}. {row.name} ({row.code}): {row.reasons}")
@@ -216,7 +220,7 @@ def _user_store(settings: Settings, advice: str) -> UserStore:
 
 def _approved_needs(settings: Settings, lad_code: str | None) -> list[tuple[str, str, int, int]]:
     """Approved needs from the user store; none when no one has reported yet."""
-    from needsmap import needs
+    from needsmap.voice import needs
 
     if not settings.database_url and not settings.user_store_path.exists():
         return []
@@ -243,25 +247,22 @@ def report(area: str, ward: str | None, lsoa: str | None, lsoas: str | None, out
     README of sources, licences and the suppression rule, and a zip of them all."""
     from pathlib import Path
 
-
-    from needsmap import exports, reports
+    from needsmap.publish import exports
+    from needsmap.store import areas
 
     chosen = tuple(f.strip().lower() for f in formats.split(",") if f.strip())
     unknown = [f for f in chosen if f not in exports.FORMATS]
     if unknown or not chosen:
-        _fail(ConfigError(f"--format {formats!r}: choose from {', '.join(exports.FORMATS)}"))
+        raise ConfigError(f"--format {formats!r}: choose from {', '.join(exports.FORMATS)}")
+    settings = load_settings()
+    con = StoreReader(settings.store_path).cursor()
+    codes = lsoas.split(",") if lsoas else None
+    place = areas.resolve_area(con, area, ward=ward, lsoa=lsoa, lsoas=codes)
+    store = _user_store(settings, "use the Reports page, or stop the app")
     try:
-        settings = load_settings()
-        con = StoreReader(settings.store_path).cursor()
-        codes = lsoas.split(",") if lsoas else None
-        place = reports.resolve_area(con, area, ward=ward, lsoa=lsoa, lsoas=codes)
-        store = _user_store(settings, "use the Reports page, or stop the app")
-        try:
-            written, _ = exports.make(con, store, place, settings, Path(out), chosen, pack=pack)
-        finally:
-            store.close()
-    except (NeedsmapError, OSError) as exc:
-        _fail(exc)
+        written, _ = exports.make(con, store, place, settings, Path(out), chosen, pack=pack)
+    finally:
+        store.close()
     click.echo(f"Wrote the {'commissioning pack' if pack else 'report'} for {place.title} "
                f"({len(place.lsoas)} small area{'' if len(place.lsoas) == 1 else 's'}) to {out}:")
     for path in written.values():
@@ -291,13 +292,10 @@ def _print_status(status: StoreStatus) -> None:
 @db_group.command()
 def upgrade() -> None:
     """Apply the schema steps the user store lacks (safe to run again, and from two servers)."""
-    try:
-        settings = load_settings()
-        before = store_status(settings)
-        open_user_store(settings).close()
-        after = store_status(settings)
-    except NeedsmapError as exc:
-        _fail(exc)
+    settings = load_settings()
+    before = store_status(settings)
+    open_user_store(settings).close()
+    after = store_status(settings)
     _print_status(after)
     if not before.pending:
         click.echo(f"  schema version {after.version}: already up to date")
@@ -310,10 +308,7 @@ def upgrade() -> None:
 @db_group.command()
 def status() -> None:
     """Where the user store is, its schema version and the steps it lacks."""
-    try:
-        current = store_status(load_settings())
-    except NeedsmapError as exc:
-        _fail(exc)
+    current = store_status(load_settings())
     _print_status(current)
     click.echo(f"  schema version {current.version}")
     if current.pending:
@@ -330,12 +325,8 @@ def users() -> None:
 
 
 def _open_users() -> UserStore:
-    try:
-        return _user_store(load_settings(), "the dashboard is probably running and holds it: stop "
-                                            "it, run this again, then start it")
-    except NeedsmapError as exc:
-        _fail(exc)
-        raise  # _fail exits
+    return _user_store(load_settings(), "the dashboard is probably running and holds it: stop "
+                                        "it, run this again, then start it")
 
 
 @users.command("add")
@@ -358,8 +349,6 @@ def users_add(username: str, role: str, display_name: str, group_name: str | Non
     store = _open_users()
     try:
         user = accounts.create_account(store, username, password, role, display_name, group_name)
-    except NeedsmapError as exc:
-        _fail(exc)
     finally:
         store.close()
     how = "single sign-on" if sso else "a password"
@@ -392,7 +381,7 @@ def users_remove(username: str) -> None:
     finally:
         store.close()
     if not removed:
-        _fail(NeedsmapError(f"there is no account {username!r}"))
+        raise NeedsmapError(f"there is no account {username!r}")
     click.echo(f"Removed {username}.")
 
 

@@ -1,98 +1,156 @@
 """Every setting in one place, read from environment variables.
 
-| variable | meaning | default |
-| --- | --- | --- |
-| NEEDSMAP_DATA_DIR | folder for the store, caches and user records | ./data |
-| NEEDSMAP_STORE | reference store (built by ingest, read by the app) | $DATA_DIR/needsmap.duckdb |
-| NEEDSMAP_USER_STORE | records users write (needs, annotations) | $DATA_DIR/needsmap_user.duckdb |
-| NEEDSMAP_CACHE | downloads from publishers | $DATA_DIR/raw |
-| NEEDSMAP_MIRROR | a folder or base URL laid out like ../shared/data; read instead of the publishers | unset |
-| NEEDSMAP_HTTP_TIMEOUT | seconds to wait for a server to answer | 30 |
-| NEEDSMAP_HTTP_RETRIES | retries on 5xx and dropped connections | 4 |
-| NEEDSMAP_HTTP_BACKOFF | first back-off in seconds; doubles each retry | 1.0 |
-| NEEDSMAP_SUPPRESS_BELOW | resident counts below this are shown as "fewer than N" | 10 |
-| NEEDSMAP_REPORT_LIMIT | reports one browser session may send per NEEDSMAP_REPORT_WINDOW | 5 |
-| NEEDSMAP_REPORT_WINDOW | seconds over which NEEDSMAP_REPORT_LIMIT counts | 600 |
-| NEEDSMAP_REPORT_LIMIT_ALL | reports the whole app accepts per NEEDSMAP_REPORT_WINDOW (a flood guard) | 300 |
-| NEEDSMAP_LOCAL_SIGNIN | 0 to turn off local password sign-in when an identity provider (OIDC) is set up | 1 |
-| NEEDSMAP_DATABASE_URL | postgresql://... to keep user records in PostgreSQL | unset (DuckDB) |
-| NEEDSMAP_DATABASE_RETRY | seconds to keep retrying a write while PostgreSQL is unreachable | 5 |
-| NEEDSMAP_ORUK_FEEDS | Open Referral UK feeds to load: base URLs or HSDS-UK dump paths, comma-separated | unset |
-| NEEDSMAP_POSTCODES_ONLINE | base URL of a postcodes.io service for postcodes the offline directory lacks | unset (offline only) |
+Each setting is declared once, as a field of ``Settings`` with its variable, default and meaning;
+the table below, ``load_settings`` and the dataclass all come from those declarations.
+
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import Any
 
-from needsmap._errors import ConfigError
+from needsmap.errors import ConfigError
 
 
-def _env_float(name: str, default: float) -> float:
-    raw = os.environ.get(name)
-    if raw in (None, ""):
-        return default
+def _number(name: str, raw: str) -> float:
     try:
         return float(raw)
     except ValueError as exc:
         raise ConfigError(f"{name} must be a number, got {raw!r}") from exc
 
 
+def _whole(name: str, raw: str) -> int:
+    return int(_number(name, raw))
+
+
+def _switch(name: str, raw: str) -> bool:
+    return raw.strip().lower() not in ("0", "false", "no", "off")
+
+
+def _items(name: str, raw: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in raw.split(",") if item.strip())
+
+
+def _text(name: str, raw: str) -> str:
+    return raw
+
+
+def _path(name: str, raw: str) -> Path:
+    return Path(raw)
+
+
+def setting(env: str, default: Any, meaning: str, parse: Callable[[str, str], Any],
+            *, shown: str | None = None) -> Any:
+    """Declare a field of ``Settings``: its environment variable, default and meaning.
+
+    ``shown`` is the default as the table prints it, when ``repr`` would not say it well. A
+    path default of ``None`` with ``shown`` naming a file means "that file in the data folder".
+    """
+    return field(default=default, metadata={"env": env, "meaning": meaning, "parse": parse,
+                                            "shown": shown})
+
+
+# Paths that default to a file or folder inside NEEDSMAP_DATA_DIR.
+_IN_DATA_DIR = {"store_path": "needsmap.duckdb", "user_store_path": "needsmap_user.duckdb",
+                "cache_dir": "raw"}
+
+
 @dataclass(frozen=True)
 class Settings:
-    data_dir: Path
-    store_path: Path
-    user_store_path: Path
-    cache_dir: Path
-    mirror: str | None = None
-    http_timeout: float = 30.0
-    http_retries: int = 4
-    http_backoff: float = 1.0
-    suppress_below: int = 10
-    report_limit: int = 5
-    report_window: float = 600.0
-    report_limit_all: int = 300
-    local_signin: bool = True
-    database_url: str | None = None
-    database_retry_seconds: float = 5.0
-    oruk_feeds: tuple[str, ...] = ()
-    postcodes_online: str | None = None
-    extra: dict[str, str] = field(default_factory=dict)
+    data_dir: Path = setting("NEEDSMAP_DATA_DIR", Path("data"),
+                             "folder for the store, caches and user records", _path,
+                             shown="./data")
+    store_path: Path = setting("NEEDSMAP_STORE", None,
+                               "reference store (built by ingest, read by the app)", _path,
+                               shown="$DATA_DIR/needsmap.duckdb")
+    user_store_path: Path = setting("NEEDSMAP_USER_STORE", None,
+                                    "records users write (needs, annotations)", _path,
+                                    shown="$DATA_DIR/needsmap_user.duckdb")
+    cache_dir: Path = setting("NEEDSMAP_CACHE", None, "downloads from publishers", _path,
+                              shown="$DATA_DIR/raw")
+    mirror: str | None = setting(
+        "NEEDSMAP_MIRROR", None,
+        "a folder or base URL laid out like ../shared/data; read instead of the publishers",
+        _text, shown="unset")
+    http_timeout: float = setting("NEEDSMAP_HTTP_TIMEOUT", 30.0,
+                                  "seconds to wait for a server to answer", _number, shown="30")
+    http_retries: int = setting("NEEDSMAP_HTTP_RETRIES", 4,
+                                "retries on 5xx and dropped connections", _whole)
+    http_backoff: float = setting("NEEDSMAP_HTTP_BACKOFF", 1.0,
+                                  "first back-off in seconds; doubles each retry", _number)
+    suppress_below: int = setting("NEEDSMAP_SUPPRESS_BELOW", 10,
+                                  'resident counts below this are shown as "fewer than N"', _whole)
+    report_limit: int = setting(
+        "NEEDSMAP_REPORT_LIMIT", 5,
+        "reports one browser session may send per NEEDSMAP_REPORT_WINDOW", _whole)
+    report_window: float = setting("NEEDSMAP_REPORT_WINDOW", 600.0,
+                                   "seconds over which NEEDSMAP_REPORT_LIMIT counts", _number,
+                                   shown="600")
+    report_limit_all: int = setting(
+        "NEEDSMAP_REPORT_LIMIT_ALL", 300,
+        "reports the whole app accepts per NEEDSMAP_REPORT_WINDOW (a flood guard)", _whole)
+    local_signin: bool = setting(
+        "NEEDSMAP_LOCAL_SIGNIN", True,
+        "0 to turn off local password sign-in when an identity provider (OIDC) is set up",
+        _switch, shown="1")
+    database_url: str | None = setting(
+        "NEEDSMAP_DATABASE_URL", None, "postgresql://... to keep user records in PostgreSQL",
+        _text, shown="unset (DuckDB)")
+    database_retry_seconds: float = setting(
+        "NEEDSMAP_DATABASE_RETRY", 5.0,
+        "seconds to keep retrying a write while PostgreSQL is unreachable", _number, shown="5")
+    oruk_feeds: tuple[str, ...] = setting(
+        "NEEDSMAP_ORUK_FEEDS", (),
+        "Open Referral UK feeds to load: base URLs or HSDS-UK dump paths, comma-separated",
+        _items, shown="unset")
+    postcodes_online: str | None = setting(
+        "NEEDSMAP_POSTCODES_ONLINE", None,
+        "base URL of a postcodes.io service for postcodes the offline directory lacks", _text,
+        shown="unset (offline only)")
+    extra: dict[str, str] = field(default_factory=dict)  # test hooks (e.g. an Overpass URL)
+
+    def __post_init__(self) -> None:
+        """Paths made absolute; unset ones put in the data folder."""
+        data_dir = Path(self.data_dir).resolve()
+        object.__setattr__(self, "data_dir", data_dir)
+        for name, default in _IN_DATA_DIR.items():
+            value = getattr(self, name)
+            object.__setattr__(self, name, Path(value if value is not None else data_dir / default)
+                               .resolve())
 
     @property
     def mirror_is_url(self) -> bool:
         return bool(self.mirror) and self.mirror.startswith(("http://", "https://"))
 
 
+def declared() -> list[tuple[str, str, str, str]]:
+    """(variable, field, meaning, default as shown) for every setting, in declaration order."""
+    out = []
+    for f in fields(Settings):
+        if "env" in f.metadata:
+            shown = f.metadata["shown"] or repr(f.default)
+            out.append((f.metadata["env"], f.name, f.metadata["meaning"], shown))
+    return out
+
+
+def table() -> str:
+    """The settings as a Markdown table (this module's docstring ends with it)."""
+    rows = [f"| {env} | {meaning} | {shown} |" for env, _, meaning, shown in declared()]
+    return "\n".join(["| variable | meaning | default |", "| --- | --- | --- |", *rows])
+
+
 def load_settings(**overrides: object) -> Settings:
     """Read the environment; keyword overrides win (tests use them)."""
-    data_dir = Path(os.environ.get("NEEDSMAP_DATA_DIR", "data")).resolve()
-    values: dict[str, object] = {
-        "data_dir": data_dir,
-        "store_path": Path(os.environ.get("NEEDSMAP_STORE", data_dir / "needsmap.duckdb")).resolve(),
-        "user_store_path": Path(
-            os.environ.get("NEEDSMAP_USER_STORE", data_dir / "needsmap_user.duckdb")
-        ).resolve(),
-        "cache_dir": Path(os.environ.get("NEEDSMAP_CACHE", data_dir / "raw")).resolve(),
-        "mirror": os.environ.get("NEEDSMAP_MIRROR") or None,
-        "http_timeout": _env_float("NEEDSMAP_HTTP_TIMEOUT", 30.0),
-        "http_retries": int(_env_float("NEEDSMAP_HTTP_RETRIES", 4)),
-        "http_backoff": _env_float("NEEDSMAP_HTTP_BACKOFF", 1.0),
-        "suppress_below": int(_env_float("NEEDSMAP_SUPPRESS_BELOW", 10)),
-        "report_limit": int(_env_float("NEEDSMAP_REPORT_LIMIT", 5)),
-        "report_window": _env_float("NEEDSMAP_REPORT_WINDOW", 600.0),
-        "report_limit_all": int(_env_float("NEEDSMAP_REPORT_LIMIT_ALL", 300)),
-        "local_signin": os.environ.get("NEEDSMAP_LOCAL_SIGNIN", "1").strip().lower()
-        not in ("0", "false", "no", "off"),
-        "database_url": os.environ.get("NEEDSMAP_DATABASE_URL") or None,
-        "database_retry_seconds": _env_float("NEEDSMAP_DATABASE_RETRY", 5.0),
-        "oruk_feeds": tuple(
-            f.strip() for f in os.environ.get("NEEDSMAP_ORUK_FEEDS", "").split(",") if f.strip()
-        ),
-        "postcodes_online": os.environ.get("NEEDSMAP_POSTCODES_ONLINE") or None,
-    }
+    values: dict[str, object] = {}
+    for f in fields(Settings):
+        env = f.metadata.get("env")
+        raw = os.environ.get(env) if env else None
+        if raw not in (None, ""):
+            values[f.name] = f.metadata["parse"](env, raw)
     values.update(overrides)
     mirror = values.get("mirror")
     if mirror and not str(mirror).startswith(("http://", "https://")):
@@ -101,3 +159,6 @@ def load_settings(**overrides: object) -> Settings:
             raise ConfigError(f"NEEDSMAP_MIRROR={mirror} is not a folder or an http(s) URL")
         values["mirror"] = str(mirror_path)
     return Settings(**values)  # type: ignore[arg-type]
+
+
+__doc__ = (__doc__ or "") + table() + "\n"

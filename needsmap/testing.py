@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from needsmap.db import quote_ident
+from needsmap.store.db import quote_ident
 
 REPO = Path(__file__).resolve().parent.parent
 

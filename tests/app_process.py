@@ -15,10 +15,10 @@ import json
 import sys
 from concurrent.futures import ThreadPoolExecutor
 
-from needsmap import needs
-from needsmap.accounts import User
 from needsmap.config import load_settings
-from needsmap.userstore import open_user_store
+from needsmap.store.users import open_user_store
+from needsmap.voice import needs
+from needsmap.voice.accounts import User
 
 MODERATOR = User("mod", "moderator", "Mo")
 # A real Trafford LSOA (Stretford) and a point inside it.

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-import ingest
+from needsmap import ingest
 from needsmap.config import Settings, load_settings
+from needsmap.store.users import UserStore, open_user_store
 from needsmap.testing import PostgresMissing, PostgresServer, postgres_server, shared_data
-from needsmap.userstore import UserStore, open_user_store
 
 BACKENDS = ("duckdb", "postgres")
 

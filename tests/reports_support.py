@@ -13,11 +13,11 @@ from datetime import date
 
 from pyproj import Transformer
 
-from needsmap import decisions, needs
-from needsmap.accounts import User
-from needsmap.locate import locate_point
 from needsmap.store import StoreReader
-from needsmap.userstore import UserStore
+from needsmap.store.users import UserStore
+from needsmap.voice import decisions, needs
+from needsmap.voice.accounts import User
+from needsmap.voice.locate import locate_point
 
 MODERATOR = User("mod", "moderator", "Mo")
 GROUP = User("grp", "community_group", "Gorse Hill Forum", group_name="Gorse Hill Forum")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import re
 import shutil
 from pathlib import Path
@@ -10,9 +9,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from needsmap import registry
-from needsmap._http import sha256_file
 from needsmap.cli import main
+from needsmap.sources import registry
+from needsmap.sources._http import sha256_file
 from needsmap.store import StoreReader
 
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from click.testing import CliRunner, Result
 
-from conftest import user_store_env
 from needsmap.cli import main
 from needsmap.config import Settings
-from needsmap.userstore import USER_MIGRATIONS, open_user_store
+from needsmap.store.users import USER_MIGRATIONS, open_user_store
+
+from conftest import user_store_env
 
 LATEST = USER_MIGRATIONS[-1][0]
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from dashboard_support import TRAFFORD, store_with_services
 from streamlit.testing.v1 import AppTest
 
-from needsmap import mapdata
+from needsmap.terms import iod
+
+from dashboard_support import TRAFFORD, store_with_services
 
 APP = str(Path(__file__).resolve().parent.parent / "dashboard" / "app.py")
 
@@ -113,4 +114,4 @@ def test_sources_page(app):
 
 
 def test_domain_labels_cover_every_domain():
-    assert set(mapdata.DOMAIN_LABELS) == set(mapdata.DOMAINS)
+    assert set(iod.DOMAIN_LABELS) == set(iod.DOMAINS)

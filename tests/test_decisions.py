@@ -6,10 +6,10 @@ from datetime import date, timedelta
 
 import pytest
 
-from needsmap import decisions
-from needsmap._errors import ValidationError
-from needsmap.accounts import PermissionDenied, User
-from needsmap.userstore import UserStore
+from needsmap.errors import ValidationError
+from needsmap.store.users import UserStore
+from needsmap.voice import decisions
+from needsmap.voice.accounts import PermissionDenied, User
 
 COMMISSIONER = User("cara", "commissioner", "Cara")
 MODERATOR = User("mod", "moderator", "Mo")

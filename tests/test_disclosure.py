@@ -14,8 +14,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from needsmap import disclosure
-from needsmap.disclosure import Sum
+from needsmap.voice import disclosure
+from needsmap.voice.disclosure import Sum
 
 
 def table_sums(n_rows: int, n_cols: int) -> tuple[list[Sum], int]:

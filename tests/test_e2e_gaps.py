@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import Error as PlaywrightError
-from dashboard_support import chromium_page, map_frame, require_browser, serve
 from test_gaps_page import seed_needs
+
+from dashboard_support import chromium_page, map_frame, require_browser, serve
 
 pytestmark = pytest.mark.browser
 

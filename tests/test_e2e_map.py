@@ -13,11 +13,19 @@ from pathlib import Path
 
 import pytest
 import shapely
-from dashboard_support import (TRAFFORD, choose, chromium_page, map_frame, require_browser, serve,
-                               store_with_services)
 
-from needsmap import mapdata
+from needsmap.analysis import maps
 from needsmap.store import StoreReader
+
+from dashboard_support import (
+    TRAFFORD,
+    choose,
+    chromium_page,
+    map_frame,
+    require_browser,
+    serve,
+    store_with_services,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -72,7 +80,7 @@ def _wait_for(predicate, seconds: float = 30.0) -> float:
 def _inner_point(store: Path) -> tuple[str, str, float, float]:
     """An LSOA near the middle of Trafford and a point inside it (code, name, lat, lon)."""
     con = StoreReader(store).cursor()
-    fc = json.loads(mapdata.choropleth_geojson(con, TRAFFORD, 2025, "imd"))
+    fc = json.loads(maps.choropleth_geojson(con, TRAFFORD, 2025, "imd"))
     shapes = [(f["properties"], shapely.geometry.shape(f["geometry"])) for f in fc["features"]]
     middle = shapely.union_all([s for _, s in shapes]).centroid
     props, shape = min(shapes, key=lambda ps: ps[1].distance(middle))
@@ -97,7 +105,7 @@ def test_map_end_to_end_offline(server, page):
     code, name, lat, lon = _inner_point(store)
     con = StoreReader(store).cursor()
     fills = {measure: {f["properties"]["code"]: f["properties"]["fill"] for f in json.loads(
-        mapdata.choropleth_geojson(con, TRAFFORD, 2025, measure))["features"]}
+        maps.choropleth_geojson(con, TRAFFORD, 2025, measure))["features"]}
         for measure in ("imd", "crime")}
     changed = next(c for c in sorted(fills["imd"]) if fills["imd"][c] != fills["crime"][c])
     assert frame.evaluate(JS_FILL, changed) == fills["imd"][changed]

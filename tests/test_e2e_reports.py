@@ -11,11 +11,12 @@ import time
 import pandas as pd
 import pyogrio
 import pytest
+
+from needsmap.store.users import open_user_store
+from needsmap.voice.accounts import create_account
+
 from dashboard_support import ROOT, choose, chromium_page, map_frame, require_browser, serve
 from reports_support import CONTACT, PHONE, seed
-
-from needsmap.accounts import create_account
-from needsmap.userstore import open_user_store
 
 pytestmark = pytest.mark.browser
 ARTIFACTS = ROOT / "test-artifacts"

@@ -14,14 +14,23 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import backend_settings, user_store_env
-from dashboard_support import (TRAFFORD, browser_ready, choose, chromium, offline_page, serve,
-                               store_with_services)
 
-from needsmap import accounts, mapdata, needs, voice
-from needsmap.locate import locate_postcode
+from needsmap.analysis import maps
 from needsmap.store import StoreReader
-from needsmap.userstore import open_user_store
+from needsmap.store.users import open_user_store
+from needsmap.voice import accounts, layers, needs, workshop
+from needsmap.voice.locate import locate_postcode
+
+from conftest import backend_settings, user_store_env
+from dashboard_support import (
+    TRAFFORD,
+    browser_ready,
+    choose,
+    chromium,
+    offline_page,
+    serve,
+    store_with_services,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -168,7 +177,7 @@ def settle(pg) -> None:  # noqa: ANN001
 
 
 def area_point(site, code: str) -> tuple[float, float]:
-    points = mapdata.area_points(StoreReader(site["store"]).cursor(), "lsoa21", TRAFFORD)
+    points = maps.area_points(StoreReader(site["store"]).cursor(), "lsoa21", TRAFFORD)
     row = points.set_index("code").loc[code]
     return float(row["lat"]), float(row["lon"])
 
@@ -262,7 +271,7 @@ def test_public_pages_and_downloads_hold_no_exact_places_or_contacts(site, brows
                       and (round(m["lat"], 5), round(m["lng"], 5)) == area_point(site, seed.lsoa21_code)]
     # 14 approved reports in one area: shown as published (exactly, or hidden when disclosure
     # control must protect a small count elsewhere); none of their text is on the public map.
-    published = {">14</div>": "14", ">few</div>": voice.HIDDEN}
+    published = {">14</div>": "14", ">few</div>": layers.HIDDEN}
     [badge] = [shown for end, shown in published.items() if needs_marker["badge"].endswith(end)]
     assert "P00" not in needs_marker["text"]
     pg.get_by_text("Residents' needs by small area").wait_for()
@@ -346,7 +355,7 @@ def test_workshop_csv_import_explains_bad_files_and_saves_good_ones(site, browse
     pg.get_by_role("link", name="Workshop entry").click()
     pg.get_by_role("tab", name="Import a CSV file").click()
     pg.get_by_text("Everyone listed agreed").last.click()
-    template = needs.csv_template().replace("M32 9AF", site["seed"].postcode)
+    template = workshop.csv_template().replace("M32 9AF", site["seed"].postcode)
     for name, data, message in (
         ("wrong.csv", b"name,place\nx,y\n", "wrong.csv: missing column(s) category"),
         ("excel.csv", template.encode("utf-16"), "excel.csv: is not UTF-8 text"),

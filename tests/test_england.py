@@ -7,7 +7,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-import ingest
+from needsmap import ingest
 from needsmap.store import StoreReader
 
 from conftest import make_settings

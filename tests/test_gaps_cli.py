@@ -8,13 +8,13 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner, Result
 
-from needsmap import needs
-from needsmap.accounts import User
 from needsmap.cli import main
 from needsmap.config import Settings
-from needsmap.locate import locate_point
 from needsmap.store import StoreReader
-from needsmap.userstore import UserStore
+from needsmap.store.users import UserStore
+from needsmap.voice import needs
+from needsmap.voice.accounts import User
+from needsmap.voice.locate import locate_point
 
 TRAFFORD = "E08000009"
 

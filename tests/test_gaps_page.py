@@ -7,11 +7,12 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from needsmap import blurred_needs, gaps, needs, reports
-from needsmap.accounts import User
-from needsmap.locate import locate_point
+from needsmap.analysis import gaps, reasons
 from needsmap.store import StoreReader
-from needsmap.userstore import UserStore
+from needsmap.store.users import UserStore
+from needsmap.voice import blurred_needs, needs
+from needsmap.voice.accounts import User
+from needsmap.voice.locate import locate_point
 
 APP = str(Path(__file__).resolve().parent.parent / "dashboard" / "app.py")
 TRAFFORD = "E08000009"
@@ -67,7 +68,8 @@ def expected(trafford_store, env, **weights):
                            weights=weights or START, suppress_below=10)
     # The public reads counts as reports and downloads publish them (disclosure control).
     published = blurred_needs.protect(approved, blurred_needs.lsoa_wards(cur, TRAFFORD), 10, TRAFFORD)
-    return table.assign(reasons=reports.publish_reasons(table, "food", published))
+    return table.assign(reasons=reasons.describe(table, category="food", weights=weights or START,
+                                                 radius_m=1000, shown=published.by_lsoa()["food"]))
 
 
 def test_page_shows_legend_ranked_list_and_method(page, trafford_store, env):

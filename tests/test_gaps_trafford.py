@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from needsmap import gaps
+from needsmap.analysis import change, gaps
 from needsmap.store import StoreReader
 
 TRAFFORD = "E08000009"
@@ -61,7 +61,7 @@ def test_gap_table_agrees_with_the_need_and_provision_functions(con):
 
 
 def test_change_since_2019_for_trafford(con):
-    c = gaps.change_since_2019(con, TRAFFORD)
+    c = change.change_since_2019(con, TRAFFORD)
     assert len(c) == 139 and c["decile_2025"].notna().all() and c["decile_2019"].notna().all()
     assert dict(c["change_code"].value_counts()) == {"U": 137, "S": 2}
     split = c[c["change_code"] == "S"]

@@ -7,12 +7,14 @@ import math
 import pandas as pd
 import pytest
 
-from needsmap import db, gaps, summaries
-from needsmap._errors import ValidationError
-from needsmap.schema import migrate
+from needsmap.analysis import change, gaps, reasons, summaries
+from needsmap.errors import ValidationError
+from needsmap.store import db
+from needsmap.store.schema import migrate
+from needsmap.terms import colours, iod
 
-N25 = summaries.LSOAS_IN_ENGLAND[2025]
-N19 = summaries.LSOAS_IN_ENGLAND[2019]
+N25 = iod.LSOAS_IN_ENGLAND[2025]
+N19 = iod.LSOAS_IN_ENGLAND[2019]
 
 
 def _store():
@@ -190,9 +192,9 @@ def test_three_by_three_class_assignment():
     shares = [i / 8 for i in range(9)]  # nine LSOAs' places, 0 to 1
     assert [gaps.tercile(s) for s in shares] == [1, 1, 1, 2, 2, 2, 3, 3, 3]
     assert gaps.tercile(1 / 3) == 2 and gaps.tercile(1.0) == 3 and gaps.tercile(0.0) == 1
-    assert gaps.bivariate(3, 1) == ("3-1", "high need, low provision", gaps.BIVARIATE_COLOURS[2][2])
-    assert gaps.bivariate(1, 3) == ("1-3", "low need, high provision", gaps.BIVARIATE_COLOURS[0][0])
-    legend = gaps.bivariate_legend()
+    assert colours.bivariate(3, 1) == ("3-1", "high need, low provision", colours.BIVARIATE_COLOURS[2][2])
+    assert colours.bivariate(1, 3) == ("1-3", "low need, high provision", colours.BIVARIATE_COLOURS[0][0])
+    legend = colours.bivariate_legend()
     assert len(legend) == 9 and len({c["colour"] for c in legend}) == 9
     assert legend[0]["label"] == "low need, high provision"
     assert legend[-1]["label"] == "high need, low provision"
@@ -260,16 +262,11 @@ def test_weights_are_checked(nine):
 
 
 def test_distance_words():
-    assert gaps.format_distance(2449) == "2.4 km"
-    assert gaps.format_distance(1000) == "1 km"
-    assert gaps.format_distance(645) == "650 m" and gaps.format_distance(994) == "990 m"
-    assert gaps.format_distance(996) == "1 km"
-    # The SQL that writes the reasons words distances the same way.
-    con = db.connect(":memory:")
-    for metres in (645.0, 994.0, 996.0, 2449.0, 1000.0, 16400.0):
-        sql = con.execute(f"SELECT {gaps._distance_sql('m')} FROM (SELECT ? AS m)", [metres]).fetchone()[0]
-        assert sql == gaps.format_distance(metres), metres
-    assert gaps.format_distance(None) == "no service found"
+    assert reasons.format_distance(2449) == "2.4 km"
+    assert reasons.format_distance(1000) == "1 km"
+    assert reasons.format_distance(645) == "650 m" and reasons.format_distance(994) == "990 m"
+    assert reasons.format_distance(996) == "1 km"
+    assert reasons.format_distance(None) == "no service found"
 
 
 # ---------------------------------------------------------------------------- change since 2019
@@ -282,12 +279,12 @@ def test_split_and_merged_lsoas_carry_2019_deciles():
     rows = [("O1", "N1", "S"), ("O1", "N2", "S"),   # one 2011 area split in two
             ("O2", "N3", "M"), ("O3", "N3", "M"),   # two 2011 areas merged into one
             ("O4", "N4", "U")]
-    for old, new, change in rows:
-        con.execute("INSERT INTO lsoa11_lsoa21 VALUES (?, '', ?, '', ?, 'A', '')", [old, new, change])
+    for old, new, kind in rows:
+        con.execute("INSERT INTO lsoa11_lsoa21 VALUES (?, '', ?, '', ?, 'A', '')", [old, new, kind])
     for old, rank19 in [("O1", 3_000), ("O2", 10_000), ("O3", 16_000), ("O4", 8_000)]:
         con.execute("INSERT INTO iod_domain VALUES (2019, ?, 'imd', NULL, ?, ?)",
                     [old, rank19, math.ceil(rank19 * 10 / N19)])
-    c = gaps.change_since_2019(con, "A").set_index("code")
+    c = change.change_since_2019(con, "A").set_index("code")
     # Split: both halves inherit the parent's rank and decile.
     assert c.loc["N1", "rank_2019"] == c.loc["N2", "rank_2019"] == 3_000
     assert c.loc["N1", "decile_2019"] == c.loc["N2", "decile_2019"] == 1
@@ -298,9 +295,9 @@ def test_split_and_merged_lsoas_carry_2019_deciles():
     assert c.loc["N3", "decile_2025"] == 6 and c.loc["N3", "decile_change"] == 2
     assert c.loc["N3", "lsoa11_codes"] == "O2 O3" and c.loc["N3", "parents_2011"] == 2
     assert c.loc["N4", "decile_change"] == 2 - 3
-    assert gaps.describe_change(-1) == "1 decile more deprived"
-    assert gaps.describe_change(2) == "2 deciles less deprived"
-    assert gaps.describe_change(0) == "same decile"
+    assert change.describe_change(-1) == "1 decile more deprived"
+    assert change.describe_change(2) == "2 deciles less deprived"
+    assert change.describe_change(0) == "same decile"
 
 
 def test_lsoas_within_a_drawn_shape():

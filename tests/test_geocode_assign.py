@@ -6,9 +6,9 @@ import duckdb
 import geopandas as gpd
 import shapely
 
-from needsmap import db, geocode
 from needsmap.config import Settings
-from needsmap.locate import locate_point
+from needsmap.store import db, geocode
+from needsmap.voice.locate import locate_point
 
 # E2 is a 4 x 4 square with a 2 x 2 hole that E1 fills; E3 is a square east of E2.
 POLYGONS = {

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-import ingest
-from needsmap import _http, registry
-from needsmap._errors import DownloadError
+from needsmap import ingest
 from needsmap.config import Settings
+from needsmap.errors import DownloadError
+from needsmap.sources import _http, registry
 from needsmap.store import StoreReader
 from needsmap.testing import LoopbackServer, loopback_server
 

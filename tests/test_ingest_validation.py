@@ -18,11 +18,11 @@ from pathlib import Path
 
 import pytest
 
-import ingest
-from needsmap import areas, registry
-from needsmap._errors import ConfigError, ValidationError
+from needsmap import ingest
 from needsmap.config import Settings
-from needsmap.store import StoreReader
+from needsmap.errors import ConfigError, ValidationError
+from needsmap.sources import registry
+from needsmap.store import StoreReader, areas
 from needsmap.testing import shared_data
 
 from conftest import make_settings
@@ -229,7 +229,7 @@ def test_interrupted_load_leaves_the_store_untouched(case: Case, monkeypatch: py
 @pytest.mark.parametrize("text", ["E08000009", "e08000009", "Trafford", "tRAFFORD", "  Trafford "])
 def test_area_by_code_or_name(trafford_store: Settings, text: str) -> None:
     area = areas.resolve(StoreReader(trafford_store.store_path).cursor(), text)
-    assert (area.lad_code, area.lad_name, len(area.lsoa21)) == ("E08000009", "Trafford", 139)
+    assert (area.lad_code, area.lad_name, len(area.lsoas)) == ("E08000009", "Trafford", 139)
     assert area.label == "Trafford (E08000009)"
 
 

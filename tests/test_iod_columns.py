@@ -15,9 +15,10 @@ from pathlib import Path
 
 import pytest
 
-import ingest
+from needsmap import ingest
+from needsmap.ingest.iod import map_columns
 from needsmap.store import StoreReader
-from ingest.iod import map_columns, RELEASES
+from needsmap.terms.iod import RELEASES
 
 from conftest import make_settings
 

@@ -1,4 +1,4 @@
-"""needsmap.mapdata: legend wording, choropleth GeoJSON, area detail and provenance."""
+"""Map data (analysis.maps, analysis.profile): legend wording, choropleth GeoJSON, area detail and provenance."""
 
 from __future__ import annotations
 
@@ -6,10 +6,12 @@ import json
 import re
 
 import pytest
-from dashboard_support import SERVICES, TRAFFORD, store_with_services
 
-from needsmap import mapdata, taxonomy
-from needsmap.store import StoreReader
+from needsmap.analysis import maps, profile
+from needsmap.store import StoreReader, areas, provenance
+from needsmap.terms import colours, taxonomy
+
+from dashboard_support import SERVICES, TRAFFORD, store_with_services
 
 
 @pytest.fixture(scope="module")
@@ -18,26 +20,26 @@ def con(trafford_store):
 
 
 def test_decile_legend_is_plain_words_with_darkest_first():
-    legend = mapdata.decile_legend()
+    legend = colours.decile_legend()
     assert [c.value for c in legend] == list(range(1, 11))
     assert legend[0].label == "1 = most deprived 10% in England"
     assert legend[-1].label == "10 = least deprived 10% in England"
     assert legend[1].label == "2 = 10% to 20% most deprived in England"
     assert len({c.colour for c in legend}) == 10
-    assert legend[0].colour == mapdata.DECILE_COLOURS[0] == "#440154"
+    assert legend[0].colour == colours.DECILE_COLOURS[0] == "#440154"
 
 
 def test_score_classes_cover_the_scores():
     import pandas as pd
     scores = pd.Series([1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0])
-    breaks = mapdata.score_breaks(scores)
+    breaks = colours.score_breaks(scores)
     assert breaks[0] == 1.0 and breaks[-1] == 10.0
-    assert mapdata.score_class(1.0, breaks) == 1
-    assert mapdata.score_class(10.0, breaks) == mapdata.SCORE_CLASSES
-    assert mapdata.score_class(None, breaks) is None
-    legend = mapdata.score_legend(breaks, "Trafford")
+    assert colours.score_class(1.0, breaks) == 1
+    assert colours.score_class(10.0, breaks) == colours.SCORE_CLASSES
+    assert colours.score_class(None, breaks) is None
+    legend = colours.score_legend(breaks, "Trafford")
     assert legend[0].label.endswith("(most deprived fifth of Trafford)")
-    assert len(legend) == mapdata.SCORE_CLASSES
+    assert len(legend) == colours.SCORE_CLASSES
     # Every class reads differently (a browser check found three "middle fifth" labels).
     assert [lc.label.split("(")[1] for lc in legend][1:] == [
         "2nd most deprived fifth of Trafford)", "3rd most deprived fifth of Trafford)",
@@ -45,71 +47,71 @@ def test_score_classes_cover_the_scores():
 
 
 def test_authorities_and_measures(con):
-    lads = mapdata.authorities(con)
+    lads = maps.authorities(con)
     assert list(lads["lad_name"]) == ["Trafford"]
-    have, lacking = mapdata.measures(con, 2025)
+    have, lacking = maps.measures(con, 2025)
     assert have[0] == "imd" and len(have) == 8
     assert lacking == ["idaci", "idaopi"]
-    assert mapdata.releases(con) == [2025, 2019]
+    assert maps.releases(con) == [2025, 2019]
 
 
 def test_choropleth_has_only_the_authoritys_lsoas_with_figures(con):
-    fc = json.loads(mapdata.choropleth_geojson(con, TRAFFORD, 2025, "imd"))
+    fc = json.loads(maps.choropleth_geojson(con, TRAFFORD, 2025, "imd"))
     codes = {f["properties"]["code"] for f in fc["features"]}
     expected = set(con.execute("SELECT lsoa21_code FROM lsoa21_lookup WHERE lad_code = ?",
                                [TRAFFORD]).df()["lsoa21_code"])
     assert codes == expected and len(codes) == 139
     first = fc["features"][0]["properties"]
     assert set(first) == {"code", "name", "decile", "rank", "score", "note", "fill"}
-    assert first["fill"] == mapdata.DECILE_COLOURS[first["decile"] - 1]
-    assert json.loads(mapdata.choropleth_geojson(con, "E08000001", 2025, "imd"))["features"] == []
+    assert first["fill"] == colours.DECILE_COLOURS[first["decile"] - 1]
+    assert json.loads(maps.choropleth_geojson(con, "E08000001", 2025, "imd"))["features"] == []
 
 
 def test_choropleth_is_rounded_to_five_places_and_smaller_than_full_geometry(con):
-    text = mapdata.choropleth_geojson(con, TRAFFORD, 2025, "income")
+    text = maps.choropleth_geojson(con, TRAFFORD, 2025, "income")
     numbers = re.findall(r"-?\d+\.(\d+)", text.split('"geometry"', 1)[1])
     assert numbers and max(len(n) for n in numbers) <= 5
-    full = mapdata.choropleth_geojson(con, TRAFFORD, 2025, "income", full_precision=True)
+    full = maps.choropleth_geojson(con, TRAFFORD, 2025, "income", full_precision=True)
     assert len(text) < len(full)
 
 
 def test_choropleth_by_score_and_2019(con):
-    fc = json.loads(mapdata.choropleth_geojson(con, TRAFFORD, 2025, "crime", "score"))
-    assert {f["properties"]["fill"] for f in fc["features"]} <= set(mapdata.SCORE_COLOURS)
-    old = json.loads(mapdata.choropleth_geojson(con, TRAFFORD, 2019, "imd"))
+    fc = json.loads(maps.choropleth_geojson(con, TRAFFORD, 2025, "crime", "score"))
+    assert {f["properties"]["fill"] for f in fc["features"]} <= set(colours.SCORE_COLOURS)
+    old = json.loads(maps.choropleth_geojson(con, TRAFFORD, 2019, "imd"))
     assert len(old["features"]) == 138
 
 
 def test_area_detail(con):
-    place = mapdata.find_place(con, "E01006091")
+    place = areas.find(con, "E01006091")
     assert place.kind == "lsoa" and place.lad_name == "Trafford"
-    profile = mapdata.domain_profile(con, place)
-    assert list(profile["domain"])[:2] == ["imd", "income"]
-    assert profile["decile"].between(1, 10).all()
-    pop = mapdata.population(con, place)
+    domains = profile.domain_profile(con, place)
+    assert list(domains["domain"])[:2] == ["imd", "income"]
+    assert domains["decile"].between(1, 10).all()
+    pop = profile.population(con, place)
     assert pop["people"].iloc[0] == pop["people"].iloc[1:].sum() > 0
-    near = mapdata.neighbours(con, place.code)
+    near = profile.neighbours(con, place.code)
     assert 2 <= len(near) <= 15 and place.code not in set(near["code"])
-    ward = mapdata.find_place(con, mapdata.places(con, "ward", TRAFFORD)["code"].iloc[0])
+    ward = areas.find(con, areas.places(con, "ward", TRAFFORD)["code"].iloc[0])
     assert ward.kind == "ward"
-    assert mapdata.domain_profile(con, ward)["lsoas"].iloc[0] >= 3
-    lad = mapdata.find_place(con, TRAFFORD)
-    assert mapdata.population(con, lad)["people"].iloc[0] > 200_000
+    assert profile.domain_profile(con, ward)["lsoas"].iloc[0] >= 3
+    lad = areas.find(con, TRAFFORD)
+    assert profile.population(con, lad)["people"].iloc[0] > 200_000
 
 
 def test_services_and_provenance(trafford_store, tmp_path):
-    real = mapdata.services(StoreReader(trafford_store.store_path).cursor(), lad_code=TRAFFORD)
+    real = maps.services(StoreReader(trafford_store.store_path).cursor(), lad_code=TRAFFORD)
     # The demo store's real services: only those placed in Trafford's LSOAs are on its map.
     assert len(real) > 300 and real["lsoa21_code"].str.startswith("E01").all()
     assert set(real["category"]) <= {c.id for c in taxonomy.CATEGORIES}
     con = StoreReader(store_with_services(trafford_store.store_path, tmp_path)).cursor()
-    svc = mapdata.services(con, lad_code=TRAFFORD)
+    svc = maps.services(con, lad_code=TRAFFORD)
     assert len(svc) == len(SERVICES)
     assert set(svc["colour"]) == {taxonomy.colour(s[1]) for s in SERVICES}
-    assert len(mapdata.services(con, lsoa_codes=["E01006108"])) == 2
-    prov = mapdata.provenance(con)
+    assert len(maps.services(con, lsoa_codes=["E01006108"])) == 2
+    prov = provenance.frame(con)
     assert {"iod2025", "boundaries_lsoa21"} <= set(prov["dataset_id"])
-    lines = mapdata.attribution(con, 2025)
+    lines = maps.attribution(con, 2025)
     assert any("Open Government Licence" in line for line in lines)
     assert any("IoD2025" in line and "loaded" in line for line in lines)
 
@@ -122,6 +124,6 @@ def test_idaci_is_offered_when_the_store_has_it(trafford_store, tmp_path):
         build.execute("INSERT INTO iod_domain SELECT release, lsoa_code, 'idaci', score, rank, "
                       "decile FROM iod_domain WHERE domain = 'income' AND release = 2025")
     con = StoreReader(path).cursor()
-    have, lacking = mapdata.measures(con, 2025)
+    have, lacking = maps.measures(con, 2025)
     assert "idaci" in have and lacking == ["idaopi"]
-    assert "idaci" not in mapdata.measures(con, 2019)[0]
+    assert "idaci" not in maps.measures(con, 2019)[0]

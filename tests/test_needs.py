@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-
 import pytest
 
-from needsmap import needs, privacy
-from needsmap._errors import ValidationError
-from needsmap.accounts import PermissionDenied, User, authenticate, create_account, require
 from needsmap.config import Settings
-from needsmap.locate import locate_point
+from needsmap.errors import ValidationError
 from needsmap.store import StoreReader
-from needsmap.userstore import UserStore
+from needsmap.store.users import UserStore
+from needsmap.voice import needs, privacy, workshop
+from needsmap.voice.accounts import PermissionDenied, User, authenticate, create_account, require
+from needsmap.voice.locate import locate_point
 
 MODERATOR = User("mod", "moderator", "Mo")
 GROUP = User("grp", "community_group", "Stretford Youth", group_name="Stretford Youth Forum")
@@ -85,8 +84,8 @@ def test_a_report_sent_again_with_its_key_is_saved_once(store: UserStore, place:
                             submission_key=note_key) for _ in range(2)]
     assert notes[0] == notes[1]
     batch = [report(place, description=f"workshop row {i}") for i in range(3)]
-    ids = needs.submit_many(store, batch, facilitator=GROUP, session_id="w", submission_key="upload-1")
-    assert needs.submit_many(store, batch, facilitator=GROUP, session_id="w", submission_key="upload-1") == ids
+    ids = workshop.submit_many(store, batch, facilitator=GROUP, session_id="w", submission_key="upload-1")
+    assert workshop.submit_many(store, batch, facilitator=GROUP, session_id="w", submission_key="upload-1") == ids
     assert len(set(ids)) == 3
     counts = store.read().execute(
         "SELECT (SELECT count(*) FROM needs), (SELECT count(*) FROM annotations)").fetchone()
@@ -150,18 +149,18 @@ def test_facilitator_csv(store: UserStore, place: needs.Location) -> None:
             raise ValidationError(f"{postcode!r} is not a postcode in this area")
         return place
 
-    good = needs.csv_template().encode()
-    parsed = needs.parse_csv(good, filename="workshop.csv", locate_postcode=locate)
+    good = workshop.csv_template().encode()
+    parsed = workshop.parse_csv(good, filename="workshop.csv", locate_postcode=locate)
     assert parsed.problems == [] and len(parsed.reports) == 1
-    ids = needs.submit_many(store, parsed.reports, facilitator=GROUP, session_id="w")
+    ids = workshop.submit_many(store, parsed.reports, facilitator=GROUP, session_id="w")
     assert store.read().execute("SELECT channel, consent_recorded FROM needs WHERE id = ?", ids).fetchone() == ("csv", True)
 
-    wrong = needs.parse_csv(b"name,place\nx,y\n", filename="wrong.csv", locate_postcode=locate)
+    wrong = workshop.parse_csv(b"name,place\nx,y\n", filename="wrong.csv", locate_postcode=locate)
     assert "missing column(s) category" in wrong.problems[0]
-    latin = needs.parse_csv("category,description\ncaf\xe9\n".encode("latin-1"), filename="l.csv",
+    latin = workshop.parse_csv("category,description\ncaf\xe9\n".encode("latin-1"), filename="l.csv",
                             locate_postcode=locate)
     assert "not UTF-8" in latin.problems[0]
-    bad_rows = needs.csv_template() + "food,,x,,ZZ1 1ZZ,no\nfood,Bus cut,3,,XX9 9XX,yes\n"
-    parsed = needs.parse_csv(bad_rows.encode(), filename="w.csv", locate_postcode=locate)
+    bad_rows = workshop.csv_template() + "food,,x,,ZZ1 1ZZ,no\nfood,Bus cut,3,,XX9 9XX,yes\n"
+    parsed = workshop.parse_csv(bad_rows.encode(), filename="w.csv", locate_postcode=locate)
     assert any("row 3, column 'consent_obtained'" in p for p in parsed.problems)
     assert any("row 4, column 'postcode'" in p for p in parsed.problems)

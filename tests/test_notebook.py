@@ -10,11 +10,14 @@ import nbformat
 import pandas as pd
 import pytest
 from nbclient import NotebookClient
-from reports_support import seed
 
-from needsmap import gaps, needs, reports
-from needsmap.store import StoreReader
+from needsmap.analysis import gaps
+from needsmap.publish import reports
+from needsmap.store import StoreReader, areas
+from needsmap.voice import needs
 from tests.conftest import user_store_env
+
+from reports_support import seed
 
 NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "area_analysis.ipynb"
 
@@ -29,7 +32,7 @@ def test_notebook_reproduces_a_gap_ranking_and_a_report_table(trafford_store, us
                                                               monkeypatch, tmp_path) -> None:
     seeded = seed(trafford_store.store_path, user_store)
     con = StoreReader(trafford_store.store_path).cursor()
-    area = reports.resolve_area(con, "Trafford", ward=seeded.ward)
+    area = areas.resolve_area(con, "Trafford", ward=seeded.ward)
     ranking = gaps.gap_table(con, lad_code=area.lad_code, category="food",
                              needs=needs.approved_counts(user_store, area.lad_code),
                              suppress_below=user_settings.suppress_below)

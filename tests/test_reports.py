@@ -12,13 +12,16 @@ import pyogrio
 import pytest
 from click.testing import CliRunner
 from PIL import Image
-from reports_support import CONTACT, PHONE, SECRET_WORDS, forbidden, seed
 
-from needsmap import blurred_needs, disclosure, exports, mapdata, needs, reports
 from needsmap.cli import main
 from needsmap.config import Settings
-from needsmap.store import StoreReader
-from needsmap.userstore import UserStore
+from needsmap.publish import exports, reports
+from needsmap.store import StoreReader, areas
+from needsmap.store.users import UserStore
+from needsmap.terms import colours
+from needsmap.voice import blurred_needs, disclosure, needs
+
+from reports_support import CONTACT, PHONE, SECRET_WORDS, forbidden, seed
 
 
 @pytest.fixture
@@ -32,21 +35,21 @@ def con(trafford_store: Settings):  # noqa: ANN201
 
 
 def test_areas_resolve_by_code_or_name_with_clear_errors(con) -> None:  # noqa: ANN001
-    ward = reports.resolve_area(con, "Trafford", ward="gorse hill & cornbrook")
+    ward = areas.resolve_area(con, "Trafford", ward="gorse hill & cornbrook")
     assert ward.kind == "ward" and ward.code.startswith("E05") and len(ward.lsoas) == 6
-    assert reports.resolve_area(con, "E08000009", ward=ward.code).lsoas == ward.lsoas
-    lad = reports.resolve_area(con, "Trafford")
+    assert areas.resolve_area(con, "E08000009", ward=ward.code).lsoas == ward.lsoas
+    lad = areas.resolve_area(con, "Trafford")
     assert lad.kind == "lad" and len(lad.lsoas) == 139 and len(lad.wards) == 21
-    chosen = reports.resolve_area(con, "Trafford", lsoas=[ward.lsoas[0], " " + ward.lsoas[1].lower()])
+    chosen = areas.resolve_area(con, "Trafford", lsoas=[ward.lsoas[0], " " + ward.lsoas[1].lower()])
     assert chosen.kind == "selection" and chosen.lsoas == ward.lsoas[:2]
     with pytest.raises(Exception, match="did you mean: Gorse Hill"):
-        reports.resolve_area(con, "Trafford", ward="Gorse Hil")
+        areas.resolve_area(con, "Trafford", ward="Gorse Hil")
     with pytest.raises(Exception, match="not in Trafford"):
-        reports.resolve_area(con, "Trafford", lsoas=["E01000001"])
+        areas.resolve_area(con, "Trafford", lsoas=["E01000001"])
 
 
 def test_ward_report_pdf_has_text_and_a_map(con, user_store, settings, seeded, tmp_path) -> None:  # noqa: ANN001
-    area = reports.resolve_area(con, "Trafford", ward=seeded.ward)
+    area = areas.resolve_area(con, "Trafford", ward=seeded.ward)
     report = reports.build(con, user_store, area, settings, pack=True)
     html = reports.render_html(report)
     pdf = tmp_path / "report.pdf"
@@ -77,9 +80,9 @@ def test_ward_report_pdf_has_text_and_a_map(con, user_store, settings, seeded, t
     subprocess.run(["pdftoppm", "-png", "-r", "50", "-f", "1", "-l", "1", str(pdf),
                     str(tmp_path / "page")], check=True)
     page = Image.open(next(tmp_path.glob("page*.png"))).convert("RGB")
-    colours = {c for _, c in page.getcolors(maxcolors=1 << 20)}
-    found = [c for c in mapdata.DECILE_COLOURS
-             if any(sum(abs(a - b) for a, b in zip(_rgb(c), p)) < 12 for p in colours)]
+    pixels = {c for _, c in page.getcolors(maxcolors=1 << 20)}
+    found = [c for c in colours.DECILE_COLOURS
+             if any(sum(abs(a - b) for a, b in zip(_rgb(c), p)) < 12 for p in pixels)]
     assert len(found) >= 3, found
 
 
@@ -89,7 +92,7 @@ def _rgb(hex_colour: str) -> tuple[int, int, int]:
 
 def test_exports_open_in_gis_tools_and_hold_no_private_detail(con, user_store, settings, seeded,
                                                                tmp_path) -> None:  # noqa: ANN001
-    area = reports.resolve_area(con, "Trafford", ward=seeded.ward)
+    area = areas.resolve_area(con, "Trafford", ward=seeded.ward)
     ev = reports.evidence(con, user_store, area.lad_code, settings)
     report = reports.build(con, user_store, area, settings, ev=ev, pack=True)
     data = exports.gather(con, user_store, area, settings, ev=ev)
@@ -172,7 +175,7 @@ def test_report_command_writes_the_same_files(trafford_store, settings, user_sto
 def test_a_drawn_set_shows_totals_only_when_no_part_is_hidden(con, user_store, settings,
                                                               seeded) -> None:  # noqa: ANN001
     ev = reports.evidence(con, user_store, "E08000009", settings)
-    both = reports.resolve_area(con, "Trafford", lsoas=[seeded.lsoa_a, seeded.lsoa_b])
+    both = areas.resolve_area(con, "Trafford", lsoas=[seeded.lsoa_a, seeded.lsoa_b])
     counts = ev.blurred.for_area("selection", None, list(both.lsoas))
     rows = ev.blurred.by_lsoa(list(both.lsoas))
     for category in blurred_needs.CATEGORIES:

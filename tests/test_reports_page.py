@@ -6,12 +6,13 @@ import dataclasses
 from pathlib import Path
 
 import pytest
-from reports_support import seed
 from streamlit.testing.v1 import AppTest
 
-from needsmap import decisions
-from needsmap.accounts import create_account
-from needsmap.userstore import open_user_store
+from needsmap.store.users import open_user_store
+from needsmap.voice import decisions
+from needsmap.voice.accounts import create_account
+
+from reports_support import seed
 
 APP = str(Path(__file__).resolve().parent.parent / "dashboard" / "app.py")
 

@@ -6,13 +6,12 @@ from pathlib import Path
 
 import pytest
 
-import ingest
-from needsmap._errors import DownloadError
-from needsmap._http import sha256_file
+from needsmap import ingest
 from needsmap.config import Settings
+from needsmap.errors import DownloadError
+from needsmap.sources._http import sha256_file
 from needsmap.store import StoreReader
 from needsmap.testing import loopback_server
-
 from tests.conftest import make_settings
 
 

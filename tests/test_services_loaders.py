@@ -8,11 +8,10 @@ from pathlib import Path
 
 import pytest
 
-import ingest
-from needsmap import db, geocode
+from needsmap.ingest.pipeline import register_area_tables
+from needsmap import ingest
 from needsmap.config import Settings
-from needsmap.store import StoreReader
-
+from needsmap.store import StoreReader, db, geocode
 from tests.conftest import make_settings
 
 SERVICES = "trafford/services"
@@ -161,16 +160,16 @@ def test_charity_register_json_and_tab_forms(store_copy: Settings, tmp_path: Pat
         w = csv.DictWriter(handle, fieldnames=list(rows[0]), delimiter="\t")
         w.writeheader()
         w.writerows(rows)
-    from ingest import charities
-    from needsmap import registry
+    from needsmap.ingest.services import charities
+    from needsmap.sources import registry
     ds = registry.get("charities_register")
     for path in (json_file, tsv_file):
         con = db.connect(store_copy.store_path)
-        from needsmap import areas
-        from ingest.context import LoadContext
+        from needsmap.ingest.context import LoadContext
+        from needsmap.store import areas
         ctx = LoadContext(con=con, settings=store_copy)
         ctx.area = areas.resolve(con, "Trafford")
-        areas.register_area_tables(con, ctx.area)
+        register_area_tables(con, ctx.area)
         recs = charities.records(ctx, ds, path, path.name)
         con.close()
         in_trafford = {r["registered_charity_number"] for r in rows[1:]
@@ -200,9 +199,10 @@ def test_charity_register_zips_from_the_publisher_with_areas_of_operation(
     area of operation naming Trafford, but not for naming only its region."""
     from dataclasses import replace
 
-    from ingest import charities
-    from ingest.context import LoadContext
-    from needsmap import areas, registry
+    from needsmap.ingest.context import LoadContext
+    from needsmap.ingest.services import charities
+    from needsmap.sources import registry
+    from needsmap.store import areas
     from needsmap.testing import loopback_server
 
     rows = _rows(mirror, "charities_operating_in_trafford.csv")
@@ -233,7 +233,7 @@ def test_charity_register_zips_from_the_publisher_with_areas_of_operation(
         con = db.connect(store_copy.store_path)
         ctx = LoadContext(con=con, settings=s)
         ctx.area = areas.resolve(con, "Trafford")
-        areas.register_area_tables(con, ctx.area)
+        register_area_tables(con, ctx.area)
         n = charities.load(ctx, register, areas_table)
         got = {r[0] for r in con.execute(
             "SELECT charity_number FROM services_source WHERE source_dataset = 'charities_register'").fetchall()}

@@ -7,12 +7,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
-import ingest
-from needsmap import db, geocode
+from needsmap import ingest
 from needsmap.config import Settings
-from needsmap.store import StoreReader
+from needsmap.store import StoreReader, db, geocode
 from needsmap.testing import loopback_server
-
 from tests.conftest import make_settings, trafford_points
 
 

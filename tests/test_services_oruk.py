@@ -18,14 +18,13 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-import ingest
-from ingest import oruk
-from needsmap import _oruk
-from needsmap._errors import DownloadError
+from needsmap import ingest
 from needsmap.config import Settings
+from needsmap.errors import DownloadError
+from needsmap.ingest.services import oruk
+from needsmap.sources import oruk as _oruk
 from needsmap.store import StoreReader
 from needsmap.testing import loopback_server
-
 from tests.conftest import make_settings, trafford_points
 
 EXAMPLES = "formats/oruk_uk_profile_examples"

@@ -18,12 +18,12 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from needsmap import needs
-from needsmap._errors import StoreUnavailable
-from needsmap.accounts import User
+from needsmap.errors import StoreUnavailable
+from needsmap.store.users import USER_MIGRATIONS, open_user_store
+from needsmap.store.users.postgres import PostgresUserStore, describe_url, postgres_sql, to_pyformat
 from needsmap.testing import PostgresServer, free_port
-from needsmap.userstore import USER_MIGRATIONS, open_user_store
-from needsmap.userstore_postgres import PostgresUserStore, describe_url, postgres_sql, to_pyformat
+from needsmap.voice import needs
+from needsmap.voice.accounts import User
 
 from conftest import make_settings
 

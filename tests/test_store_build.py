@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from needsmap.config import Settings
-from needsmap.schema import SCHEMA_VERSION
 from needsmap.store import StoreReader
+from needsmap.store.schema import SCHEMA_VERSION
 
 
 def test_trafford_store_has_139_lsoas_all_joined(trafford_store: Settings) -> None:

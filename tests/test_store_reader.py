@@ -10,12 +10,11 @@ from typing import Any
 
 import pytest
 
-import ingest
-from needsmap import db
-from needsmap._errors import StoreError
+from needsmap import ingest
 from needsmap.config import Settings
-from needsmap.schema import MIGRATIONS, SCHEMA_VERSION, current_version, migrate
-from needsmap.store import StoreBuild, StoreReader
+from needsmap.errors import StoreError
+from needsmap.store import StoreBuild, StoreReader, db
+from needsmap.store.schema import MIGRATIONS, SCHEMA_VERSION, current_version, migrate
 
 from conftest import make_settings
 

@@ -14,13 +14,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import ingest
-from needsmap import registry, summaries
+from needsmap import ingest
+from needsmap.analysis import summaries
+from needsmap.sources import registry
 from needsmap.store import StoreReader
+from needsmap.terms import iod as iod_terms
 
 from conftest import make_settings
 
-N = summaries.LSOAS_IN_ENGLAND[2025]
+N = iod_terms.LSOAS_IN_ENGLAND[2025]
 DOMAIN_PREFIXES = {
     "imd": "Index of Multiple Deprivation (IMD)", "income": "Income", "employment": "Employment",
     "education": "Education, Skills and Training", "health": "Health Deprivation and Disability",

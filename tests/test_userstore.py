@@ -12,7 +12,7 @@ from datetime import datetime
 import pytest
 
 from needsmap.config import Settings
-from needsmap.userstore import USER_MIGRATIONS, UserStore, open_user_store, store_status
+from needsmap.store.users import USER_MIGRATIONS, UserStore, open_user_store, store_status
 
 NOTES = USER_MIGRATIONS + [
     (99, "test notes", "CREATE TABLE notes (id INTEGER PRIMARY KEY, author VARCHAR, body VARCHAR);"),
@@ -111,7 +111,7 @@ def test_an_older_store_is_brought_up_to_date_keeping_its_records(
 
 
 def test_a_write_that_waits_too_long_is_withdrawn_not_saved_late(open_store: Callable[..., UserStore]) -> None:
-    from needsmap._errors import StoreUnavailable
+    from needsmap.errors import StoreUnavailable
 
     store = open_store()
     release = threading.Event()

@@ -15,16 +15,18 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import make_settings, trafford_points
 
-from needsmap import accounts, blurred_needs, mapdata, needs, privacy, voice
-from needsmap._errors import ValidationError
-from needsmap.accounts import PermissionDenied, User
+from needsmap.analysis import maps
 from needsmap.cli import main
 from needsmap.config import Settings
-from needsmap.locate import locate_point, locate_postcode
+from needsmap.errors import ValidationError
 from needsmap.store import StoreReader
-from needsmap.userstore import USER_MIGRATIONS, UserStore, open_user_store
+from needsmap.store.users import USER_MIGRATIONS, UserStore, open_user_store
+from needsmap.voice import accounts, blurred_needs, layers, needs, privacy, workshop
+from needsmap.voice.accounts import PermissionDenied, User
+from needsmap.voice.locate import locate_point, locate_postcode
+
+from conftest import make_settings, trafford_points
 
 TRAFFORD = "E08000009"
 ROOT = Path(__file__).resolve().parent.parent
@@ -70,11 +72,11 @@ def test_map_layer_hides_small_counts_and_the_exact_point_from_the_public(
     pending = needs.submit(user_store, needs.NeedReport("housing", "not yet checked", place),
                            session_id="p")
     needs.add_support(user_store, 1, session_id="neighbour")
-    points = mapdata.area_points(cur, "lsoa21", TRAFFORD)
+    points = maps.area_points(cur, "lsoa21", TRAFFORD)
     fixed = points.set_index("code").loc[lsoa]
 
     wards = blurred_needs.lsoa_wards(cur, TRAFFORD)
-    public = voice.needs_layer(user_store, points, TRAFFORD, accounts.PUBLIC, 10, wards)
+    public = layers.needs_layer(user_store, points, TRAFFORD, accounts.PUBLIC, 10, wards)
     [feature] = public["features"]
     props = feature["properties"]
     assert feature["geometry"]["coordinates"] == [fixed["lon"], fixed["lat"]] != [lon, lat]
@@ -82,19 +84,19 @@ def test_map_layer_hides_small_counts_and_the_exact_point_from_the_public(
     published = blurred_needs.protect(needs.approved_counts(user_store, TRAFFORD), wards, 10,
                                       TRAFFORD).by_lsoa().loc[lsoa]
     cells = {c["label"]: c["reports"] for c in props["categories"]}
-    assert cells["Young people"] == voice.HIDDEN  # 3 < 10
-    assert cells["Food"] == voice._published(published["food"])
-    assert props["reports"] == voice._published(published["all_categories"])
+    assert cells["Young people"] == layers.HIDDEN  # 3 < 10
+    assert cells["Food"] == layers._published(published["food"])
+    assert props["reports"] == layers._published(published["all_categories"])
     # 12 food + 3 youth = 15: with the food count shown, the total must not be.
     assert not (cells["Food"] == "12" and props["reports"] == "15")
-    assert props["badge"] == ("few" if props["reports"] == voice.HIDDEN else props["reports"])
+    assert props["badge"] == ("few" if props["reports"] == layers.HIDDEN else props["reports"])
     assert props["categories"][0]["supporters"] == "fewer than 10"
     assert "needs" not in props and "total" not in props
     text = json.dumps(public)
     for secret in (str(lon), str(lat), postcode, "jo@example.org", "not yet checked"):
         assert secret not in text
 
-    exact = voice.needs_layer(user_store, points, TRAFFORD, COMMISSIONER, 10, wards)
+    exact = layers.needs_layer(user_store, points, TRAFFORD, COMMISSIONER, 10, wards)
     props = exact["features"][0]["properties"]
     assert props["reports"] == "15" and props["total"] == 15 and props["supporters"] == "1"
     assert len(props["needs"]) == 15 and pending not in [n["id"] for n in props["needs"]]
@@ -102,8 +104,8 @@ def test_map_layer_hides_small_counts_and_the_exact_point_from_the_public(
     for secret in (str(lon), str(lat), postcode, "jo@example.org"):
         assert secret not in text
 
-    frame = voice.counts_frame(public)
-    assert list(frame["reports"]) == [cells["Food"], voice.HIDDEN]
+    frame = layers.counts_frame(public)
+    assert list(frame["reports"]) == [cells["Food"], layers.HIDDEN]
 
 
 def test_secondary_suppression() -> None:
@@ -122,14 +124,14 @@ def test_export_has_approved_detail_but_no_places_or_contacts(user_store: UserSt
     needs.submit(user_store, needs.NeedReport("food", "=HYPERLINK(\"http://x\")", place),
                  session_id="f")
     needs.moderate(user_store, MODERATOR, "need", 2, "approve")
-    names = dict(mapdata.area_points(cur, "lsoa21", TRAFFORD)[["code", "name"]].itertuples(
+    names = dict(maps.area_points(cur, "lsoa21", TRAFFORD)[["code", "name"]].itertuples(
         index=False, name=None))
     with pytest.raises(PermissionDenied):
-        voice.needs_export(user_store, MODERATOR, names)
-    frame = voice.needs_export(user_store, COMMISSIONER, names)
+        layers.needs_export(user_store, MODERATOR, names)
+    frame = layers.needs_export(user_store, COMMISSIONER, names)
     assert set(frame["description"]) == {"money_advice need 0", "=HYPERLINK(\"http://x\")"}
     assert not {"lon", "lat", "postcode", "contact", "session_hash"} & set(frame.columns)
-    data = voice.to_csv(frame).decode("utf-8-sig")
+    data = layers.to_csv(frame).decode("utf-8-sig")
     rows = list(csv.DictReader(io.StringIO(data)))
     assert {r["area"] for r in rows} == {names[lsoa]}
     # A spreadsheet would run the formula; the download makes it plain text.
@@ -174,18 +176,18 @@ def test_table_entry_skips_blank_rows_and_names_bad_ones(user_store: UserStore, 
     good = {"category": "loneliness", "description": "Nobody visits the flats", "people_affected": 8.0,
             "age_groups": ["older people (65+)"], "postcode": postcode}
     outside = dict(good, postcode="M1 1AE")
-    parsed = needs.parse_table([good, blank, outside], locate_postcode=locate, consent=True,
+    parsed = workshop.parse_table([good, blank, outside], locate_postcode=locate, consent=True,
                                source_note="Drop-in, 3 March")
     assert len(parsed.reports) == 1 and parsed.reports[0].age_groups == ("older people (65+)",)
     assert parsed.problems == ["table row 3, column 'postcode': M1 1AE is outside the area this "
                                "map covers (Trafford)"]
-    assert needs.parse_table([good], locate_postcode=locate, consent=False).problems == [
+    assert workshop.parse_table([good], locate_postcode=locate, consent=False).problems == [
         "confirm that everyone listed agreed to their need being recorded"]
-    assert needs.parse_table([blank], locate_postcode=locate, consent=True).problems == [
+    assert workshop.parse_table([blank], locate_postcode=locate, consent=True).problems == [
         "the table is empty: type at least one need"]
     with pytest.raises(PermissionDenied):
-        needs.submit_many(user_store, parsed.reports, facilitator=accounts.PUBLIC, session_id="w")
-    [ref] = needs.submit_many(user_store, parsed.reports, facilitator=GROUP, session_id="w")
+        workshop.submit_many(user_store, parsed.reports, facilitator=accounts.PUBLIC, session_id="w")
+    [ref] = workshop.submit_many(user_store, parsed.reports, facilitator=GROUP, session_id="w")
     row = user_store.read().execute(
         "SELECT channel, consent_recorded, entered_by, source_note, status FROM needs WHERE id = ?",
         [ref]).fetchone()
@@ -194,15 +196,15 @@ def test_table_entry_skips_blank_rows_and_names_bad_ones(user_store: UserStore, 
 
 def test_csv_problems_leave_the_store_as_it_was(user_store: UserStore, cur, trafford_store) -> None:
     postcode = trafford_points(trafford_store, 1)[0][0]
-    [kept] = needs.submit_many(user_store, needs.parse_csv(
-        needs.csv_template().replace("M32 9AF", postcode).encode(), filename="ok.csv",
+    [kept] = workshop.submit_many(user_store, workshop.parse_csv(
+        workshop.csv_template().replace("M32 9AF", postcode).encode(), filename="ok.csv",
         locate_postcode=lambda t: locate_postcode(cur, t)).reports, facilitator=GROUP,
         session_id="w")
     for data, words in ((b"", "missing column(s) category"),
-                        (needs.csv_template().encode("utf-16"), "not UTF-8"),
-                        (b"x" * (needs.MAX_CSV_BYTES + 1), "the limit is 1,000,000"),
-                        (",".join(needs.CSV_TEMPLATE_COLUMNS).encode() + b"\n", "has no rows")):
-        parsed = needs.parse_csv(data, filename="bad.csv", locate_postcode=lambda t: None)
+                        (workshop.csv_template().encode("utf-16"), "not UTF-8"),
+                        (b"x" * (workshop.MAX_CSV_BYTES + 1), "the limit is 1,000,000"),
+                        (",".join(workshop.CSV_TEMPLATE_COLUMNS).encode() + b"\n", "has no rows")):
+        parsed = workshop.parse_csv(data, filename="bad.csv", locate_postcode=lambda t: None)
         assert parsed.reports == [] and words in parsed.problems[0]
     assert user_store.read().execute("SELECT list(id) FROM needs").fetchone()[0] == [kept]
 
@@ -220,8 +222,8 @@ def test_public_lists_show_only_approved_items(user_store: UserStore, cur, traff
     needs.moderate(user_store, MODERATOR, "annotation", note, "approve")
     [shown] = needs.approved_needs(user_store, [lsoa])
     assert shown["description"] == "approved one" and "contact" not in shown and "lon" not in shown
-    layer = voice.notes_geojson(user_store, mapdata.area_points(cur, "lsoa21", TRAFFORD),
-                                mapdata.area_points(cur, "ward", TRAFFORD))
+    layer = layers.notes_geojson(user_store, maps.area_points(cur, "lsoa21", TRAFFORD),
+                                maps.area_points(cur, "ward", TRAFFORD))
     [feature] = layer["features"]
     assert feature["properties"]["notes"][0]["evidence_url"] == "https://example.org/evidence%281%29"
     log = needs.moderation_log(user_store, MODERATOR)

@@ -6,15 +6,16 @@ import html
 from pathlib import Path
 
 import pytest
-from conftest import make_settings, trafford_points
-from dashboard_support import store_with_services
 from streamlit.testing.v1 import AppTest
 
-from needsmap import accounts, needs
-from needsmap._errors import StoreUnavailable
-from needsmap.locate import locate_postcode
+from needsmap.errors import StoreUnavailable
 from needsmap.store import StoreReader
-from needsmap.userstore import open_user_store
+from needsmap.store.users import open_user_store
+from needsmap.voice import accounts, needs
+from needsmap.voice.locate import locate_postcode
+
+from conftest import make_settings, trafford_points
+from dashboard_support import store_with_services
 
 DASHBOARD = Path(__file__).resolve().parent.parent / "dashboard"
 APP = str(DASHBOARD / "app.py")
@@ -82,7 +83,7 @@ def count(users) -> int:  # noqa: ANN001
 
 def test_a_resident_reports_by_postcode(users, store) -> None:
     postcode, lon, lat, lsoa = trafford_points(make_settings(Path(store).parent, None), 1)[0]
-    at = app("views/report.py")
+    at = app("views/report_need.py")
     assert "never at the exact spot" in shown(at) and "never shown on the map" in shown(at)
     fill_report(at, postcode=postcode.lower(), contact="jo@example.org")
     widget(at.number_input, "About how many").set_value(12)
@@ -108,7 +109,7 @@ def test_a_resident_reports_by_postcode(users, store) -> None:
 ])
 def test_bad_reports_get_a_clear_message_and_keep_the_text(users, store, change, message) -> None:
     postcode = trafford_points(make_settings(Path(store).parent, None), 1)[0][0]
-    at = app("views/report.py")
+    at = app("views/report_need.py")
     values = dict(postcode=postcode, category="food", description="No food bank at weekends")
     values.update(change)
     fill_report(at, **values)
@@ -137,7 +138,7 @@ def _lost_once(monkeypatch: pytest.MonkeyPatch, name: str) -> list[str | None]:
 def test_a_report_sent_again_after_a_lost_connection_is_saved_once(users, store, monkeypatch) -> None:
     keys = _lost_once(monkeypatch, "submit")
     postcode = trafford_points(make_settings(Path(store).parent, None), 1)[0][0]
-    at = app("views/report.py")
+    at = app("views/report_need.py")
     fill_report(at, postcode=postcode)
     send(at)
     assert "The connection to the database was lost while saving" in shown(at)
@@ -154,7 +155,7 @@ def test_a_report_sent_again_after_a_lost_connection_is_saved_once(users, store,
 def test_reports_per_session_are_limited(users, store, monkeypatch) -> None:
     monkeypatch.setenv("NEEDSMAP_REPORT_LIMIT", "2")
     postcode = trafford_points(make_settings(Path(store).parent, None), 1)[0][0]
-    at = app("views/report.py")
+    at = app("views/report_need.py")
     for i in range(3):
         if i:
             widget(at.button, "Report another need").click().run()

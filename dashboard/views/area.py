@@ -7,15 +7,16 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.common import PLACE, choose_authority, read
-from needsmap import mapdata
+from needsmap.analysis import maps, profile
+from needsmap.store import areas
+from needsmap.terms import colours, iod
 
 
-
-def decile_chart(profile: pd.DataFrame) -> alt.Chart:
+def decile_chart(domains: pd.DataFrame) -> alt.Chart:
     """One bar per domain in publisher order, coloured like the map, decile 1 at the left."""
-    legend = mapdata.decile_legend()
-    return alt.Chart(profile).mark_bar().encode(
-        y=alt.Y("measure:N", sort=list(profile["measure"]), title=None,
+    legend = colours.decile_legend()
+    return alt.Chart(domains).mark_bar().encode(
+        y=alt.Y("measure:N", sort=list(domains["measure"]), title=None,
                 axis=alt.Axis(labelLimit=320)),
         x=alt.X("decile:Q", scale=alt.Scale(domain=[0, 10]),
                 axis=alt.Axis(values=list(range(11))),
@@ -24,7 +25,7 @@ def decile_chart(profile: pd.DataFrame) -> alt.Chart:
                                                     range=[c.colour for c in legend]),
                         legend=None),
         tooltip=["measure", "decile", "rank", "score"],
-    ).properties(height=32 * len(profile))
+    ).properties(height=32 * len(domains))
 
 
 st.title("Area detail")
@@ -32,37 +33,37 @@ st.title("Area detail")
 lad = choose_authority()
 if lad is None:
     st.stop()
-selected = read(mapdata.find_place, st.session_state.get(PLACE, "")) if st.session_state.get(PLACE) else None
+selected = read(areas.find, st.session_state.get(PLACE, "")) if st.session_state.get(PLACE) else None
 if selected is not None and selected.lad_code != lad:
     selected = None
-kinds = list(mapdata.PLACE_KINDS)
+kinds = list(areas.FINDABLE)
 kind = st.radio("Look at", kinds, index=kinds.index(selected.kind) if selected else 0,
-                format_func=mapdata.PLACE_KINDS.get, horizontal=True, key="pick_kind")
-options = read(mapdata.places, kind, lad)
+                format_func=areas.KINDS.get, horizontal=True, key="pick_kind")
+options = read(areas.places, kind, lad)
 codes = list(options["code"])
 names = dict(zip(options["code"], options["name"]))
 index = codes.index(selected.code) if selected and selected.code in names else 0
 code = st.selectbox("Area (type to search)", codes, index=index,
                     format_func=lambda c: f"{names[c]} ({c})", key=f"pick_place_{kind}")
 st.session_state[PLACE] = code
-place = read(mapdata.find_place, code)
+place = read(areas.find, code)
 
 st.header(f"{place.name} ({place.code})")
-st.caption(f"{mapdata.PLACE_KINDS[place.kind]} in {place.lad_name}.")
+st.caption(f"{areas.KINDS[place.kind]} in {place.lad_name}.")
 
-profile = read(mapdata.domain_profile, place, mapdata.DEFAULT_RELEASE)
-st.subheader(f"Deprivation by domain, IoD{mapdata.DEFAULT_RELEASE}")
+domains = read(profile.domain_profile, place, iod.DEFAULT_RELEASE)
+st.subheader(f"Deprivation by domain, IoD{iod.DEFAULT_RELEASE}")
 if place.kind == "lsoa":
     st.caption("Decile 1 = among the most deprived 10% of areas in England; 10 = least deprived "
                "10%. Rank 1 is the most deprived of about 33,700 areas.")
-    st.altair_chart(decile_chart(profile), width="stretch")
-    st.dataframe(profile.drop(columns="domain"), hide_index=True, width="stretch")
+    st.altair_chart(decile_chart(domains), width="stretch")
+    st.dataframe(domains.drop(columns="domain"), hide_index=True, width="stretch")
 else:
     st.caption("How many of the area's small areas (LSOAs) are among the most deprived in "
                "England, for each domain; the score is population-weighted.")
-    st.bar_chart(profile.set_index("measure")[["in_most_deprived_10pc", "in_most_deprived_20pc"]],
+    st.bar_chart(domains.set_index("measure")[["in_most_deprived_10pc", "in_most_deprived_20pc"]],
                  horizontal=True, stack=False, x_label="Small areas", y_label="")
-    st.dataframe(profile.drop(columns="domain"), hide_index=True, width="stretch",
+    st.dataframe(domains.drop(columns="domain"), hide_index=True, width="stretch",
                  column_config={"in_most_deprived_10pc": "In most deprived 10%",
                                 "in_most_deprived_20pc": "In most deprived 20%",
                                 "decile_low": "Lowest decile", "decile_high": "Highest decile"})
@@ -72,7 +73,7 @@ st.caption("Source: English Indices of Deprivation, MHCLG (Open Government Licen
 left, right = st.columns(2)
 with left:
     st.subheader("Population")
-    pop = read(mapdata.population, place)
+    pop = read(profile.population, place)
     if pop.empty:
         st.caption("No population figures in the store for this area.")
     else:
@@ -81,7 +82,7 @@ with left:
         st.caption(f"Source: {pop['source'].iloc[0]}, ONS (Open Government Licence v3.0).")
 with right:
     st.subheader("Services")
-    svc = read(mapdata.services, lsoa_codes=read(mapdata.lsoas_in, place))
+    svc = read(maps.services, lsoa_codes=list(place.lsoas))
     if svc.empty:
         st.caption("No services loaded for this area yet.")
     else:
@@ -92,9 +93,9 @@ if place.kind == "lsoa":
     st.subheader("Neighbouring small areas")
     st.caption("Areas that share a boundary with this one, for context: overall deprivation "
                "decile and rank (1 = most deprived).")
-    st.dataframe(read(mapdata.neighbours, place.code, mapdata.DEFAULT_RELEASE),
+    st.dataframe(read(profile.neighbours, place.code, iod.DEFAULT_RELEASE),
                  hide_index=True, width="stretch")
 
 st.subheader("Please bear in mind")
-for text in mapdata.CAVEATS:
+for text in colours.CAVEATS:
     st.markdown(f"- {text}")

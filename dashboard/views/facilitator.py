@@ -6,11 +6,12 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from dashboard.auth import current_user, page_for
 from dashboard.common import REFUSED, reader, session_id, show_problems, submission_key, user_store
-from dashboard.signin import current_user, page_for
-from needsmap import needs, taxonomy
-from needsmap._errors import ValidationError
-from needsmap.locate import locate_postcode
+from needsmap.errors import ValidationError
+from needsmap.terms import taxonomy
+from needsmap.voice import needs, workshop
+from needsmap.voice.locate import locate_postcode
 
 BATCH = "workshop_batch"   # a counter: a new number gives an empty table and uploader
 FLASH = "workshop_flash"
@@ -31,7 +32,7 @@ source_note = st.text_input("Where and when were these gathered?", max_chars=nee
                             key=f"source-{batch}")
 
 
-def save(parsed: needs.CsvImport, what: str) -> None:
+def save(parsed: workshop.CsvImport, what: str) -> None:
     """Save every row or none; show each problem with its row and column."""
     if parsed.problems:
         show_problems(ValidationError(f"nothing was saved: {what} has "
@@ -39,7 +40,7 @@ def save(parsed: needs.CsvImport, what: str) -> None:
                                       parsed.problems))
         return
     try:
-        ids = needs.submit_many(user_store(), parsed.reports, facilitator=user,
+        ids = workshop.submit_many(user_store(), parsed.reports, facilitator=user,
                                 session_id=session_id(), submission_key=submission_key(f"workshop-{batch}"))
     except REFUSED as exc:
         show_problems(exc)
@@ -90,11 +91,11 @@ with typed:
                "left out.")
     consent_typed = st.checkbox(CONSENT, key=f"consent-table-{batch}")
     if st.button("Check and save the table", type="primary", key=f"save-table-{batch}"):
-        save(needs.parse_table(table.to_dict("records"), locate_postcode=locate,
+        save(workshop.parse_table(table.to_dict("records"), locate_postcode=locate,
                                consent=consent_typed, source_note=source_note), "the table")
 
 with upload:
-    st.download_button("Download the CSV template", needs.csv_template(),
+    st.download_button("Download the CSV template", workshop.csv_template(),
                        file_name="needsmap-needs-template.csv", mime="text/csv")
     st.markdown(
         "One row per need. Columns: **category** (one of "
@@ -104,8 +105,8 @@ with upload:
         "**postcode** and **consent_obtained** (`yes` for every row). Save it from Excel as "
         "*CSV UTF-8*.")
     file = st.file_uploader("CSV file", type=["csv"], key=f"csv-{batch}",
-                            help=f"Up to {needs.MAX_CSV_ROWS:,} rows and "
-                                 f"{needs.MAX_CSV_BYTES // 1_000_000} MB.")
+                            help=f"Up to {workshop.MAX_CSV_ROWS:,} rows and "
+                                 f"{workshop.MAX_CSV_BYTES // 1_000_000} MB.")
     consent_file = st.checkbox(CONSENT, key=f"consent-file-{batch}")
     if st.button("Check and save the file", type="primary", key=f"save-file-{batch}",
                  disabled=file is None):
@@ -113,5 +114,5 @@ with upload:
             show_problems(ValidationError("nothing was saved", [
                 "confirm that everyone listed agreed to their need being recorded"]))
         else:
-            save(needs.parse_csv(file.getvalue(), filename=file.name, locate_postcode=locate,
+            save(workshop.parse_csv(file.getvalue(), filename=file.name, locate_postcode=locate,
                                  source_note=source_note), file.name)

@@ -8,11 +8,13 @@ import streamlit as st
 from streamlit_folium import st_folium
 
 from dashboard import drawing, mapview
+from dashboard.auth import current_user
 from dashboard.common import bivariate_legend_html, caveats, choose_authority, read, user_store
-from dashboard.signin import current_user
-from needsmap import blurred_needs, gaps, mapdata, needs, reports, summaries, taxonomy
+from needsmap.analysis import change, gaps, maps, reasons, summaries
 from needsmap.config import load_settings
-from needsmap.privacy import COUNTS_NOTE, escape_markdown
+from needsmap.terms import colours, iod, taxonomy
+from needsmap.voice import blurred_needs, needs
+from needsmap.voice.privacy import COUNTS_NOTE, escape_markdown
 
 RADII = (250, 500, 750, 1000, 1500, 2000, 3000, 5000)
 TOP_CHOICES = (5, 10, 15, 20, 30)
@@ -28,7 +30,7 @@ def weight_sliders(domains: list[str]) -> dict[str, float]:
     weights = {}
     for d in domains:
         start = gaps.DEFAULT_WEIGHTS.get(d, 0.0)
-        weights[d] = st.sidebar.slider(mapdata.DOMAIN_LABELS[d], 0.0, 3.0, start, 0.5, key=f"gap_w_{d}")
+        weights[d] = st.sidebar.slider(iod.DOMAIN_LABELS[d], 0.0, 3.0, start, 0.5, key=f"gap_w_{d}")
     weights[gaps.RESIDENTS] = st.sidebar.slider(
         "Residents' reports (per 1,000 residents)", 0.0, 3.0, gaps.DEFAULT_WEIGHTS[gaps.RESIDENTS], 0.5,
         key="gap_w_residents")
@@ -50,17 +52,17 @@ lad = choose_authority()
 if lad is None:
     st.stop()
 settings = load_settings()
-lad_name = read(mapdata.authorities).set_index("lad_code")["lad_name"][lad]
+lad_name = read(maps.authorities).set_index("lad_code")["lad_name"][lad]
 category = st.sidebar.selectbox("Service and need", [c.id for c in taxonomy.CATEGORIES],
                                 format_func=taxonomy.label, key="gap_category")
 what = taxonomy.label(category).lower()
 radius = st.sidebar.select_slider("Count services within", RADII, value=1000,
-                                  format_func=gaps.format_distance, key="gap_radius")
+                                  format_func=reasons.format_distance, key="gap_radius")
 head_offices = st.sidebar.checkbox(
     "Count charities' registered addresses", value=True, key="gap_head_offices",
     help="A charity's registered address is where it is registered, which is not always where "
          "it helps people.")
-have, _ = read(mapdata.measures, mapdata.DEFAULT_RELEASE)
+have, _ = read(maps.measures, iod.DEFAULT_RELEASE)
 weights = weight_sliders(have)
 if not any(v > 0 for v in weights.values()):
     st.warning("Give at least one kind of need a weight above 0.")
@@ -76,8 +78,10 @@ if not current_user().can("see_exact"):
     # control over the whole authority), never a figure that would give a hidden one away.
     published = blurred_needs.protect(list(approved), read(blurred_needs.lsoa_wards, lad),
                                       settings.suppress_below, lad)
-    table = table.assign(reasons=reports.publish_reasons(table, category, published))
-change = read(gaps.change_since_2019, lad)
+    table = table.assign(reasons=reasons.describe(
+        table, category=category, weights=weights, radius_m=float(radius),
+        shown=published.by_lsoa()[category]))
+since_2019 = read(change.change_since_2019, lad)
 names = dict(zip(table["code"], table["name"]))
 top = st.sidebar.select_slider("How many top gaps to list", TOP_CHOICES, value=10, key="gap_top")
 
@@ -93,9 +97,9 @@ with left:
               mapview.service_points(read(gaps.services_near, category=category, lad_code=lad,
                                           include_head_offices=head_offices),
                                      f"{taxonomy.label(category)} services"),
-              mapview.outlines(read(mapdata.outlines_geojson, "ward", lad), "Ward outlines", 1.2, "4 3"),
-              mapview.outlines(read(mapdata.authority_outline_geojson, lad), "Authority outline", 3.0)]
-    st_folium(mapview.base_map(read(mapdata.bounds, lad)), key=f"gapmap-{lad}",
+              mapview.outlines(read(maps.outlines_geojson, "ward", lad), "Ward outlines", 1.2, "4 3"),
+              mapview.outlines(read(maps.authority_outline_geojson, lad), "Authority outline", 3.0)]
+    st_folium(mapview.base_map(read(maps.bounds, lad)), key=f"gapmap-{lad}",
               feature_group_to_add=layers, layer_control=mapview.layer_control(),
               returned_objects=[], height=560, use_container_width=True)
     st.caption(f"Black dots: {what} services in {lad_name}; white dots: just outside it. "
@@ -116,12 +120,12 @@ with left:
     st.caption(
         f"Weights used: {used}. Resident reports are approved reports on {what} from the needs store "
         f"(" + COUNTS_NOTE.format(threshold=settings.suppress_below) + ") "
-        "Sources: " + " ".join(read(mapdata.attribution, mapdata.DEFAULT_RELEASE)) + " Services: the "
+        "Sources: " + " ".join(read(maps.attribution, iod.DEFAULT_RELEASE)) + " Services: the "
         "loaded lists (see Sources for each list's publisher and date).")
-shown = table.head(top).merge(change[["code", "decile_change"]], on="code", how="left")
-shown["since_2019"] = [gaps.describe_change(c) for c in shown["decile_change"]]
+shown = table.head(top).merge(since_2019[["code", "decile_change"]], on="code", how="left")
+shown["since_2019"] = [change.describe_change(c) for c in shown["decile_change"]]
 with right:
-    st.markdown(bivariate_legend_html(gaps.bivariate_legend(), what=what), unsafe_allow_html=True)
+    st.markdown(bivariate_legend_html(colours.bivariate_legend(), what=what), unsafe_allow_html=True)
     st.subheader(f"Top {top} gaps")
     st.markdown("\n".join(
         f"{r.gap_rank}. **{escape_markdown(r.name)}** ({r.code}), {r.bivariate_label}: "
@@ -151,8 +155,8 @@ with st.expander(f"All {len(table)} small areas with every measure"):
                "identify people); the reasons give them as reports and downloads publish them.")
 
 st.header("Change since IoD2019")
-counts = change["decile_change"].value_counts().sort_index()
-summary = pd.DataFrame({"change": [gaps.describe_change(c) for c in counts.index],
+counts = since_2019["decile_change"].value_counts().sort_index()
+summary = pd.DataFrame({"change": [change.describe_change(c) for c in counts.index],
                         "order": counts.index, "areas": counts.values})
 st.altair_chart(
     alt.Chart(summary).mark_bar(color="#3b4994").encode(
@@ -162,8 +166,8 @@ st.altair_chart(
     ).properties(height=34 * len(summary)),
     width="stretch",
 )
-st.caption(gaps.CHANGE_CAVEAT)
-moved_most = change.reindex(change["decile_change"].abs().sort_values(ascending=False).index).head(10)
+st.caption(change.CHANGE_CAVEAT)
+moved_most = since_2019.reindex(since_2019["decile_change"].abs().sort_values(ascending=False).index).head(10)
 st.dataframe(moved_most[["name", "code", "change", "decile_2019", "decile_2025", "decile_change"]],
              hide_index=True, width="stretch",
              column_config={"name": "Area", "code": "Code", "change": "2011 to 2021 areas",
@@ -181,7 +185,7 @@ if level == "selection":
         st.info("Choose one or more small areas to summarise them together.")
 if level != "selection" or chosen:
     frame = read(summaries.area_summaries, level, lad_code=lad, lsoas=chosen or None)
-    domain = st.selectbox("Measure", have, format_func=mapdata.DOMAIN_LABELS.get, key="sum_domain")
+    domain = st.selectbox("Measure", have, format_func=iod.DOMAIN_LABELS.get, key="sum_domain")
     formats = {"average_score": "%.2f", "average_rank": "%.0f", "proportion_most_deprived_10pc": "percent",
                "extent": "percent", "local_concentration": "%.0f"}
     columns = {f"{domain}_{stat}": st.column_config.NumberColumn(summaries.STATISTIC_LABELS[stat],
@@ -193,6 +197,6 @@ if level != "selection" or chosen:
     st.download_button("Download the summaries (CSV, every measure)", frame.to_csv(index=False).encode(),
                        file_name=f"summaries_{lad}_{level}.csv", mime="text/csv")
 st.caption("Method: " + summaries.METHOD + " Population: "
-           + read(summaries.population_basis, mapdata.DEFAULT_RELEASE) + ".")
+           + read(summaries.population_basis, iod.DEFAULT_RELEASE) + ".")
 
 caveats()

@@ -6,58 +6,68 @@ import streamlit as st
 from streamlit_folium import st_folium
 
 from dashboard import mapview, voice_ui
-from dashboard.common import PLACE, RELEASE, caveats, choose_authority, legend_html, read, user_store
-from dashboard.signin import current_user
-from needsmap import decisions, mapdata
+from dashboard.auth import current_user
+from dashboard.common import (
+    PLACE,
+    RELEASE,
+    caveats,
+    choose_authority,
+    legend_html,
+    read,
+    user_store,
+)
+from needsmap.analysis import maps
+from needsmap.terms import colours, iod
+from needsmap.voice import decisions
 
 st.title("Deprivation and services")
 
 lad = choose_authority()
 if lad is None:
     st.stop()
-releases = read(mapdata.releases)
-default = releases.index(mapdata.DEFAULT_RELEASE) if mapdata.DEFAULT_RELEASE in releases else 0
+releases = read(maps.releases)
+default = releases.index(iod.DEFAULT_RELEASE) if iod.DEFAULT_RELEASE in releases else 0
 release = st.sidebar.radio("Release", releases, index=default, key="pick_release",
                            format_func=lambda r: f"IoD{r}" + (" (latest)" if r == releases[0] else ""),
                            horizontal=True)
 st.session_state[RELEASE] = release
-have, lacking = read(mapdata.measures, release)
-domain = st.sidebar.selectbox("Measure", have, format_func=mapdata.DOMAIN_LABELS.get,
+have, lacking = read(maps.measures, release)
+domain = st.sidebar.selectbox("Measure", have, format_func=iod.DOMAIN_LABELS.get,
                               key="pick_measure")
 if lacking:
-    st.sidebar.caption("Not in this store: " + "; ".join(mapdata.DOMAIN_LABELS[d] for d in lacking)
+    st.sidebar.caption("Not in this store: " + "; ".join(iod.DOMAIN_LABELS[d] for d in lacking)
                        + " (the loaded file has no columns for them).")
 by = st.sidebar.radio("Colour areas by", ["decile", "score"], key="pick_by",
                       format_func={"decile": "Decile (national)",
                                    "score": "Score (fifths of this authority)"}.get)
 
-lad_name = read(mapdata.authorities).set_index("lad_code")["lad_name"][lad]
-title = f"{mapdata.DOMAIN_LABELS[domain]}, IoD{release}"
+lad_name = read(maps.authorities).set_index("lad_code")["lad_name"][lad]
+title = f"{iod.DOMAIN_LABELS[domain]}, IoD{release}"
 
 
 @st.fragment
 def map_panel(lad: str, release: int, domain: str, by: str) -> None:
-    geojson = read(mapdata.choropleth_geojson, lad, release, domain, by)
-    table = read(mapdata.area_measure, lad, release, domain)
+    geojson = read(maps.choropleth_geojson, lad, release, domain, by)
+    table = read(maps.area_measure, lad, release, domain)
     if by == "score":
-        legend = mapdata.score_legend(mapdata.score_breaks(table["score"]), lad_name)
+        legend = colours.score_legend(colours.score_breaks(table["score"]), lad_name)
         legend_title = f"{title}: score (higher = more deprived)"
     else:
-        legend = mapdata.decile_legend()
+        legend = colours.decile_legend()
         legend_title = f"{title}: decile"
-    svc = read(mapdata.services, lad_code=lad)
+    svc = read(maps.services, lad_code=lad)
     user = current_user()
     needs, notes = voice_ui.map_layers(lad, user)
     layers = mapview.authority_layers(geojson, title, svc,
-                                      read(mapdata.outlines_geojson, "ward", lad),
-                                      read(mapdata.authority_outline_geojson, lad), needs, notes)
+                                      read(maps.outlines_geojson, "ward", lad),
+                                      read(maps.authority_outline_geojson, lad), needs, notes)
     decided = read(decisions.on_map, decisions.current(user_store(), lad))
     if not decided.empty:  # you said, we did: residents see what was decided where
         layers.append(mapview.decisions(decided))
     left, right = st.columns([3, 1])
     with left:
         out = st_folium(
-            mapview.base_map(read(mapdata.bounds, lad)),
+            mapview.base_map(read(maps.bounds, lad)),
             key=f"map-{lad}-{release}",
             feature_group_to_add=layers,
             layer_control=mapview.layer_control(),
@@ -65,7 +75,7 @@ def map_panel(lad: str, release: int, domain: str, by: str) -> None:
             height=620,
             use_container_width=True,
         )
-        st.caption(" ".join(read(mapdata.attribution, release)))
+        st.caption(" ".join(read(maps.attribution, release)))
     clicked = (out or {}).get("last_active_drawing") or {}
     code = (clicked.get("properties") or {}).get("code")
     if code:
@@ -76,7 +86,7 @@ def map_panel(lad: str, release: int, domain: str, by: str) -> None:
         if not svc.empty:
             cats = svc.drop_duplicates("category")
             st.markdown(legend_html(
-                [mapdata.LegendClass(i, r.colour, r.category_label)
+                [colours.LegendClass(i, r.colour, r.category_label)
                  for i, r in enumerate(cats.itertuples())], "Services by category"),
                 unsafe_allow_html=True)
         else:

@@ -6,10 +6,12 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from dashboard.auth import current_user, page_for
 from dashboard.common import REFUSED, read, show_problems, user_store
-from dashboard.signin import current_user, page_for
-from needsmap import mapdata, needs, taxonomy
-from needsmap.privacy import escape_markdown, redact_contact_details
+from needsmap.store import areas
+from needsmap.terms import taxonomy
+from needsmap.voice import needs
+from needsmap.voice.privacy import escape_markdown, redact_contact_details
 
 SHOWN = 30
 FLASH = "moderation_flash"
@@ -43,7 +45,7 @@ def act(item: dict, action: str, *, reason: str | None = None, text: str | None 
 
 
 def area_name(code: str) -> str:
-    place = read(mapdata.find_place, code)
+    place = read(areas.find, code)
     return f"{place.name} ({code})" if place else code
 
 

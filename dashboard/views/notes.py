@@ -7,12 +7,22 @@ from collections import Counter
 
 import streamlit as st
 
-from dashboard.common import (REFUSED, choose_authority, forget_submission, read, session_id, show_problems,
-                              submission_key, user_store)
-from dashboard.signin import current_user, sign_in_link
-from needsmap import mapdata, needs, taxonomy
+from dashboard.auth import current_user, sign_in_link
+from dashboard.common import (
+    REFUSED,
+    choose_authority,
+    forget_submission,
+    read,
+    session_id,
+    show_problems,
+    submission_key,
+    user_store,
+)
 from needsmap.config import load_settings
-from needsmap.privacy import escape_markdown, safe_url, shown_count
+from needsmap.store import areas
+from needsmap.terms import taxonomy
+from needsmap.voice import needs
+from needsmap.voice.privacy import escape_markdown, safe_url, shown_count
 
 SHOWN = 50
 NOTE_FORM = "note_form"
@@ -31,7 +41,7 @@ threshold = load_settings().suppress_below
 lad = choose_authority()
 if lad is None:
     st.stop()
-lookup = read(mapdata.wards_of_lsoas, lad)
+lookup = read(areas.wards_of_lsoas, lad)
 wards = dict(zip(lookup["ward_code"], lookup["ward_name"]))
 # Open on the ward with the most approved reports, so a first visit shows something.
 ward_of = dict(zip(lookup["lsoa21_code"], lookup["ward_code"]))
@@ -48,7 +58,7 @@ st.subheader(f"Needs reported in {wards[ward]}")
 found = needs.approved_needs(store, list(lsoa_names))
 if not found:
     st.caption("No approved reports in this ward yet.")
-    st.page_link("views/report.py", label="Report a need", icon=":material/arrow_forward:")
+    st.page_link("views/report_need.py", label="Report a need", icon=":material/arrow_forward:")
 for n in found[:SHOWN]:
     with st.container(border=True):
         when = n["reported_on"].strftime("%B %Y") if n["reported_on"] else ""
@@ -70,8 +80,8 @@ if len(found) > SHOWN:
     st.caption(f"The {SHOWN} most recent of {len(found)} approved reports in this ward.")
 
 st.subheader(f"Community notes on {wards[ward]}")
-areas = {ward: f"{wards[ward]} (ward)", **lsoa_names}
-notes = needs.approved_annotations(store, list(areas))
+choices = {ward: f"{wards[ward]} (ward)", **lsoa_names}
+notes = needs.approved_annotations(store, list(choices))
 if not notes:
     st.caption("No notes from community groups on this ward or its small areas yet.")
 for note in notes:
@@ -79,7 +89,7 @@ for note in notes:
         st.markdown(escape_markdown(str(note["body"])))
         link = safe_url(note["evidence_url"])
         st.caption(f"{escape_markdown(note['group_name'] or note['author'])} · about "
-                   f"{escape_markdown(areas.get(note['area_code'], note['area_code']))} · "
+                   f"{escape_markdown(choices.get(note['area_code'], note['area_code']))} · "
                    f"{note['noted_on']:%d %B %Y}" + (f" · [evidence]({link})" if link else ""))
 
 st.subheader("Add a note about an area")
@@ -91,8 +101,8 @@ if not user.can("annotate"):
 with st.form(f"{NOTE_FORM}-{st.session_state.get(NOTE_FORM, 0)}"):
     st.caption(f"Posting as {escape_markdown(user.group_name or user.display_name)}. "
                "A moderator checks every note before it appears.")
-    area = st.selectbox("About", list(areas), format_func=lambda c: areas[c] if c == ward
-                        else f"small area {areas[c]} ({c})")
+    area = st.selectbox("About", list(choices), format_func=lambda c: choices[c] if c == ward
+                        else f"small area {choices[c]} ({c})")
     # No max_chars: pasted text over the limit would be cut silently; annotate() says so.
     body = st.text_area("Note", height=100, help=f"Up to {needs.MAX_ANNOTATION:,} characters.",
                         placeholder="For example: no youth provision since the centre closed in "

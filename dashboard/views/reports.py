@@ -17,13 +17,16 @@ from pathlib import Path
 import streamlit as st
 
 from dashboard import drawing
+from dashboard.auth import current_user, sign_in_link
 from dashboard.common import REFUSED, choose_authority, read, reader, user_store
-from dashboard.signin import current_user, sign_in_link
-from needsmap import decisions, disclosure, exports, mapdata, reports, taxonomy
-from needsmap._errors import NeedsmapError
-from needsmap.accounts import User
 from needsmap.config import load_settings
-from needsmap.privacy import escape_markdown
+from needsmap.errors import NeedsmapError
+from needsmap.publish import exports
+from needsmap.store import areas
+from needsmap.terms import taxonomy
+from needsmap.voice import decisions, disclosure
+from needsmap.voice.accounts import User
+from needsmap.voice.privacy import escape_markdown
 
 KINDS = {"ward": "A ward", "lsoa": "A small area (LSOA)", "lad": "The whole authority",
          "selection": "Small areas I choose"}
@@ -37,23 +40,23 @@ FILES = {  # key in the written files -> (button label, MIME type)
 }
 
 
-def choose_area(con_lad: str) -> reports.ReportArea | None:
+def choose_area(con_lad: str) -> areas.Area | None:
     kind = st.radio("Report on", list(KINDS), format_func=KINDS.get, horizontal=True,
                     key="report_kind")
     if kind == "lad":
-        return read(reports.resolve_area, con_lad)
+        return read(areas.resolve_area, con_lad)
     if kind == "selection":
         chosen = drawing.choose_lsoas(con_lad, "report")
-        return read(reports.resolve_area, con_lad, lsoas=chosen) if chosen else None
-    options = read(mapdata.places, kind, con_lad)
+        return read(areas.resolve_area, con_lad, lsoas=chosen) if chosen else None
+    options = read(areas.places, kind, con_lad)
     names = dict(zip(options["code"], options["name"]))
     label = "Ward (type to search)" if kind == "ward" else "Small area (type to search)"
     code = st.selectbox(label, list(names), format_func=lambda c: f"{names[c]} ({c})",
                         key=f"report_{kind}")
-    return read(reports.resolve_area, con_lad, **{kind: code})
+    return read(areas.resolve_area, con_lad, **{kind: code})
 
 
-def prepare(area: reports.ReportArea, pack: bool) -> dict[str, bytes]:
+def prepare(area: areas.Area, pack: bool) -> dict[str, bytes]:
     """Build the report and exports in a temporary folder; the files' bytes by key."""
     with tempfile.TemporaryDirectory() as tmp:
         written, report = exports.make(reader().cursor(), user_store(), area, load_settings(), Path(tmp),
@@ -80,7 +83,7 @@ def downloads(files: dict[str, bytes], stem: str) -> None:
                                        key=f"download_{key}", width="stretch", on_click="ignore")
 
 
-def decisions_panel(area: reports.ReportArea, user: User) -> None:
+def decisions_panel(area: areas.Area, user: User) -> None:
     st.subheader("You said, we did")
     st.caption("What commissioners decided about gaps in this area. Residents see the same "
                "status on the map and in the report.")
@@ -108,7 +111,7 @@ def decisions_panel(area: reports.ReportArea, user: User) -> None:
         [("lad", area.lad_code)]
     names = {area.lad_code: area.lad_name}
     for kind in ("lsoa", "ward"):
-        options = read(mapdata.places, kind, area.lad_code)
+        options = read(areas.places, kind, area.lad_code)
         names.update(zip(options["code"], options["name"]))
     with st.form("decision"):
         where = st.selectbox("Area", choices, format_func=lambda k: f"{names.get(k[1], k[1])} ({k[1]})")

@@ -7,13 +7,19 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard.signin import (current_user, local_signin_allowed, oidc_providers, sign_out,
-                              signed_in, try_password)
-from needsmap.accounts import ROLE_LABELS
-from needsmap.privacy import escape_markdown
+from dashboard.auth import (
+    current_user,
+    local_signin_allowed,
+    oidc_providers,
+    sign_out,
+    signed_in,
+    try_password,
+)
+from needsmap.voice.accounts import ROLE_LABELS
+from needsmap.voice.privacy import escape_markdown
 
 WHAT_YOU_CAN_DO = {
-    "report": ("views/report.py", "Report a need"),
+    "report": ("views/report_need.py", "Report a need"),
     "annotate": ("views/notes.py", "Add community notes about an area"),
     "facilitate": ("views/facilitator.py", "Enter needs gathered at a workshop or on paper"),
     "moderate": ("views/moderation.py", "Approve, edit or reject new reports and notes"),

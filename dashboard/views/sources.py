@@ -5,13 +5,13 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard.common import read
-from needsmap import mapdata
-from needsmap.registry import OGL, OGL_URL
+from needsmap.sources.registry import OGL, OGL_URL
+from needsmap.store import provenance
 
 st.title("Sources")
 st.markdown(f"Every dataset in this store, who publishes it, how old it is and the words its "
             f"licence asks us to show. Most are under the [{OGL}]({OGL_URL}).")
-frame = read(mapdata.provenance)
+frame = read(provenance.frame)
 # The overview keeps to what fits a laptop screen; each dataset's full record (attribution,
 # address, checksum) is in its expander below and in the full table for analysts.
 SUMMARY = ["title", "publisher", "vintage", "licence", "retrieved", "rows_loaded"]

@@ -1,0 +1,136 @@
+"""Who is using the app: single sign-on through ``st.login`` (OIDC) when configured, local
+passwords otherwise, and the Residents pages each role gets.
+
+The session remembers only a username; the role is read from the accounts table on every
+run, so a changed or removed account takes effect at once. Pages call ``page_for()`` and every
+action calls ``needsmap.accounts.require`` again: hiding a page is a courtesy, not the check.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import streamlit as st
+from streamlit.errors import StreamlitPageNotFoundError
+
+from dashboard.common import rate_limiter, session_id, user_store
+from needsmap.config import load_settings
+from needsmap.voice import accounts
+from needsmap.voice.accounts import PUBLIC, ROLE_LABELS, PermissionDenied, User
+from needsmap.voice.privacy import escape_markdown
+
+PAGES = Path(__file__).resolve().parent / "views"
+SIGNED_IN = "signed_in_username"
+SIGN_IN_PAGE = "views/signin.py"
+# Failed-password throttles: per browser session, and per username across sessions.
+ATTEMPTS_PER_SESSION = (5, 300.0)
+ATTEMPTS_PER_NAME = (10, 900.0)
+
+
+def oidc_section() -> dict[str, Any] | None:
+    """The ``[auth]`` section of .streamlit/secrets.toml, or None when OIDC is not set up."""
+    try:
+        section = st.secrets.get("auth")
+    except FileNotFoundError:  # no secrets file at all
+        return None
+    return dict(section) if section else None
+
+
+def oidc_providers() -> list[str | None]:
+    """Provider names for ``st.login``: None for a single unnamed provider."""
+    section = oidc_section() or {}
+    named = [k for k, v in section.items() if isinstance(v, dict) and "client_id" in v]
+    return named or ([None] if "client_id" in section else [])
+
+
+def _oidc_user() -> dict[str, Any]:
+    if not oidc_section():
+        return {}
+    info = st.user.to_dict() if hasattr(st.user, "to_dict") else dict(st.user)
+    return info if info.get("is_logged_in") else {}
+
+
+def current_user() -> User:
+    """The signed-in user with their current role, else the public (a resident)."""
+    store = user_store()
+    name = st.session_state.get(SIGNED_IN)
+    if name:
+        user = accounts.account(store, name)
+        if user is not None:
+            return user
+        del st.session_state[SIGNED_IN]
+    oidc = _oidc_user()
+    if oidc.get("email"):
+        return accounts.user_for_email(store, oidc["email"])
+    return PUBLIC
+
+
+def signed_in(user: User) -> bool:
+    return user is not PUBLIC
+
+
+def resident_pages(user: User) -> list[st.Page]:
+    """The "Residents" section of the navigation for this user."""
+    pages = [
+        st.Page(PAGES / "report_need.py", title="Report a need", url_path="report"),
+        st.Page(PAGES / "notes.py", title="Needs and community notes", url_path="notes"),
+    ]
+    if user.can("facilitate"):
+        pages.append(st.Page(PAGES / "facilitator.py", title="Workshop entry", url_path="workshop"))
+    if user.can("moderate"):
+        pages.append(st.Page(PAGES / "moderation.py", title="Moderation", url_path="moderation"))
+    pages.append(st.Page(PAGES / "signin.py", title="Your account" if signed_in(user) else "Sign in",
+                         url_path="signin"))
+    return pages
+
+
+def sidebar_status(user: User) -> None:
+    """Who is signed in, under the navigation."""
+    if signed_in(user):
+        st.sidebar.caption(f"Signed in as **{escape_markdown(user.display_name or user.username)}** "
+                           f"({ROLE_LABELS.get(user.role, user.role)}).")
+
+
+def page_for(user: User, action: str, who: str) -> User:
+    """Stop the page unless ``user`` may do ``action``; ``who`` names the roles in plain words."""
+    try:
+        return accounts.require(user, action)
+    except PermissionDenied:
+        st.warning(f"This page is for {who}. Sign in with an account that has that role.")
+        sign_in_link()
+        st.stop()
+        raise  # st.stop() raises; this line is never reached
+
+
+def sign_in_link() -> None:
+    try:
+        st.page_link(SIGN_IN_PAGE, label="Sign in", icon=":material/login:")
+    except StreamlitPageNotFoundError:  # the page was run outside the app's navigation
+        st.caption("Use **Sign in** in the menu.")
+
+
+def sign_out(user: User) -> None:
+    if st.session_state.pop(SIGNED_IN, None) is None and _oidc_user():
+        st.logout()
+    st.rerun()
+
+
+def try_password(username: str, password: str) -> tuple[User | None, str | None]:
+    """Check a local password, throttled; (user, None) or (None, message)."""
+    username = username.strip()
+    if not username or not password:
+        return None, "Type your username and password."
+    per_session = rate_limiter("signin-session", *ATTEMPTS_PER_SESSION)
+    per_name = rate_limiter("signin-name", *ATTEMPTS_PER_NAME)
+    if not per_session.allow(session_id()) or not per_name.allow(username.lower()):
+        return None, "Too many sign-in attempts. Wait a few minutes, then try again."
+    user = accounts.authenticate(user_store(), username, password)
+    if user is None:
+        return None, "That username and password do not match an account."
+    st.session_state[SIGNED_IN] = user.username
+    return user, None
+
+
+def local_signin_allowed() -> bool:
+    return load_settings().local_signin or not oidc_providers()

@@ -1,0 +1,154 @@
+"""The order datasets load in, the groups users name, and ``run``: one build, all or nothing."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+import duckdb
+
+from needsmap.config import Settings
+from needsmap.errors import ConfigError, ValidationError
+from needsmap.ingest import boundaries, checks, iod, lookups, population, postcodes
+from needsmap.ingest.context import LoadContext
+from needsmap.ingest.services import charities, grants, local_lists, oruk, osm
+from needsmap.store import StoreBuild, areas, count
+from needsmap.store.areas import Area
+
+Pipeline = Callable[[LoadContext], int]
+
+# Dependency order: lookups first (areas are resolved with them), then geography, then data.
+PIPELINES: dict[str, Pipeline] = {
+    **lookups.PIPELINES,
+    **boundaries.PIPELINES,
+    **iod.PIPELINES,
+    **population.PIPELINES,
+    **postcodes.PIPELINES,
+    **oruk.PIPELINES,
+    **local_lists.PIPELINES,
+    **charities.PIPELINES,
+    **osm.PIPELINES,
+    **grants.PIPELINES,
+}
+GROUPS: dict[str, list[str]] = {
+    "lookups": list(lookups.PIPELINES),
+    "boundaries": list(boundaries.PIPELINES),
+    "deprivation": list(iod.PIPELINES),
+    "iod": list(iod.PIPELINES),
+    "population": list(population.PIPELINES),
+    "postcodes": list(postcodes.PIPELINES),
+    "services": [*oruk.PIPELINES, *local_lists.PIPELINES, "charities_trafford",
+                 "grants_trafford_360giving"],
+    "oruk": list(oruk.PIPELINES),
+    "osm": list(osm.PIPELINES),
+    "charities": ["charities_trafford"],
+    "grants": ["grants_trafford_360giving"],
+}
+# What datasets place their records with: loaded first when the store does not have them yet,
+# so that `needsmap ingest services --area Trafford` works on an empty store.
+PLACES_WITH = ["boundaries_lsoa21", *postcodes.PIPELINES]
+NEEDS: dict[str, list[str]] = {
+    d: PLACES_WITH for d in [*oruk.PIPELINES, *local_lists.PIPELINES, *charities.PIPELINES, *osm.PIPELINES]
+}
+# Loaded by name only: no offline copy (OSM, the national charity register) or an alternative
+# form of a dataset already in a group (the 360Giving CSV).
+OPTIONAL = {"charities_register", "osm_community", "grants_trafford_360giving_csv"}
+GROUPS["all"] = [d for d in PIPELINES if d not in OPTIONAL]
+
+
+@dataclass
+class Result:
+    dataset_id: str
+    rows: int
+    seconds: float
+
+
+@dataclass
+class Report:
+    results: list[Result] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    area: str = "England"
+    not_geocoded: list[str] = field(default_factory=list)  # what could not be placed, and why
+
+
+def expand(targets: Iterable[str]) -> list[str]:
+    """Dataset ids in dependency order for names that may be groups ('all', 'iod', ...)."""
+    wanted: set[str] = set()
+    for t in targets:
+        if t in GROUPS:
+            wanted.update(GROUPS[t])
+        elif t in PIPELINES:
+            wanted.add(t)
+        else:
+            known = ", ".join(sorted([*GROUPS, *PIPELINES]))
+            raise ConfigError(f"nothing to ingest called {t!r}; choose from: {known}")
+    return [d for d in PIPELINES if d in wanted]
+
+
+def _with_dependencies(con: object, datasets: list[str], say: Callable[[str], None]) -> list[str]:
+    """``datasets`` plus what they need that is neither requested nor already in the store."""
+    loaded = {r[0] for r in con.execute("SELECT dataset_id FROM provenance").fetchall()}  # type: ignore[attr-defined]
+    missing = {n for d in datasets for n in NEEDS.get(d, []) if n not in datasets and n not in loaded}
+    for n in sorted(missing, key=list(PIPELINES).index):
+        say(f"{n} is not in the store yet; loading it first (records are placed with it)")
+    return [d for d in PIPELINES if d in missing or d in datasets]
+
+
+def register_area_tables(con: duckdb.DuckDBPyConnection, area: Area | None) -> None:
+    """Temp tables ``area_lsoa21``/``area_lsoa11``/``area_msoa21`` that loaders filter with."""
+    for name, codes in (
+        ("area_lsoa21", area.lsoas if area else None),
+        ("area_lsoa11", area.lsoa11 if area else None),
+        ("area_msoa21", area.msoas if area else None),
+    ):
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {name} (code VARCHAR)")
+        if codes:
+            con.executemany(f"INSERT INTO {name} VALUES (?)", [[c] for c in sorted(codes)])
+
+
+def run(
+    targets: Iterable[str],
+    settings: Settings,
+    *,
+    area: str | None = None,
+    refresh: bool = False,
+    fresh: bool = False,
+    say: Callable[[str], None] = lambda m: None,
+    progress_for: Callable[[str], object] | None = None,
+    step: Callable[[str], None] | None = None,
+) -> Report:
+    datasets = expand(targets)
+    report = Report()
+    with StoreBuild(settings.store_path, fresh=fresh) as con:
+        ctx = LoadContext(con=con, settings=settings, refresh=refresh, say=say)
+
+        def load(dataset_id: str) -> None:
+            if step:
+                step(dataset_id)
+            ctx.progress = progress_for(dataset_id) if progress_for else None  # type: ignore[assignment]
+            started = time.perf_counter()
+            rows = PIPELINES[dataset_id](ctx)
+            report.results.append(Result(dataset_id, rows, time.perf_counter() - started))
+
+        if area:
+            if not count(con, "lsoa21_lookup") or not count(con, "lsoa11_lsoa21"):
+                for d in lookups.PIPELINES:  # the area is found through them
+                    if d not in datasets:
+                        load(d)
+            for d in [d for d in datasets if d in lookups.PIPELINES]:
+                load(d)
+            datasets = [d for d in datasets if d not in lookups.PIPELINES]
+            ctx.area = areas.resolve(con, area)
+            report.area = ctx.area.label
+        register_area_tables(con, ctx.area)
+        datasets = _with_dependencies(con, datasets, say)
+        for dataset_id in datasets:
+            load(dataset_id)
+        problems = checks.consistency(con)
+        if problems:
+            raise ValidationError("the loaded tables do not match; the store was not changed", problems)
+        con.execute("INSERT OR REPLACE INTO meta VALUES ('area', ?)", [report.area])
+    report.warnings = ctx.warnings
+    report.not_geocoded = ctx.not_geocoded
+    return report

@@ -1,0 +1,386 @@
+"""The source registry: every dataset needsmap can load, with where it comes from.
+
+One entry per dataset. ``url`` is the publisher's own download address (``None`` where the
+publisher offers only a portal page, given in ``page``); ``mirror_path`` is where the same
+data sits in an offline mirror. A mirror is a folder (or a base URL) laid out like
+``../shared/data``: ``<mirror>/<mirror_path>``. See docs/mirror.md.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from needsmap.errors import ConfigError
+
+OGL = "Open Government Licence v3.0"
+OGL_URL = "https://www.nationalarchives.gov.uk/doc/open-government-licence/version/3/"
+ONS_ATTRIBUTION = (
+    "Source: Office for National Statistics licensed under the Open Government Licence v3.0. "
+    "Contains OS data © Crown copyright and database right 2025."
+)
+MHCLG_ATTRIBUTION = (
+    "Contains public sector information licensed under the Open Government Licence v3.0 "
+    "(English Indices of Deprivation, MHCLG)."
+)
+ARCGIS = "https://services1.arcgis.com/ESMARspQHYMw9BZ9/arcgis/rest/services"
+
+
+@dataclass(frozen=True)
+class Dataset:
+    id: str
+    title: str
+    publisher: str
+    url: str | None
+    licence: str
+    attribution: str
+    vintage: str
+    geography: str  # "LSOA 2021", "LSOA 2011", "postcode", "point", ...
+    format: str  # what the publisher serves: csv, gpkg, geojson, arcgis-geojson, zip-json ...
+    mirror_path: str | None
+    group: str
+    page: str | None = None
+    notes: str = ""
+
+    @property
+    def filename(self) -> str:
+        """File name for the local cache."""
+        if self.mirror_path:
+            return self.mirror_path.rsplit("/", 1)[-1]
+        return f"{self.id}.{self.extension}"
+
+    @property
+    def extension(self) -> str:
+        """The file extension readers go by: 'zip-json' is a zip, 'arcgis-geojson' GeoJSON."""
+        if self.format.startswith("zip"):
+            return "zip"
+        return "geojson" if self.format == "arcgis-geojson" else self.format
+
+
+DATASETS: tuple[Dataset, ...] = (
+    Dataset(
+        id="lookup_lsoa21",
+        title="LSOA (2021) to MSOA (2021), electoral ward (2024) and local authority (2024)",
+        publisher="Office for National Statistics (Open Geography Portal)",
+        url=None,
+        page="https://geoportal.statistics.gov.uk/search?q=LUP_LSOA_WD_LAD",
+        licence=OGL,
+        attribution=ONS_ATTRIBUTION,
+        vintage="LSOA Dec 2021; wards and LADs May 2024",
+        geography="LSOA 2021",
+        format="csv",
+        mirror_path="england/lookups/DERIVED_lsoa21_msoa21_ward24_lad24_england.csv",
+        group="lookups",
+        notes="Best-fit ward; the mirror file joins the ONS OA21 and ward24 lookups for England.",
+    ),
+    Dataset(
+        id="lookup_lsoa11_lsoa21",
+        title="LSOA (2011) to LSOA (2021) to local authority (2022), with change codes",
+        publisher="Office for National Statistics (Open Geography Portal)",
+        url=None,
+        page=(
+            "https://geoportal.statistics.gov.uk/datasets/ons::lsoa-2011-to-lsoa-2021-to-"
+            "local-authority-district-2022-lookup-for-england-and-wales-version-2/about"
+        ),
+        licence=OGL,
+        attribution=ONS_ATTRIBUTION,
+        vintage="December 2022 (version 2)",
+        geography="LSOA 2011 to LSOA 2021",
+        format="csv",
+        mirror_path="england/lookups/lsoa11_lsoa21_lad22_ew.csv",
+        group="lookups",
+        notes="Change codes: U unchanged, S split, M merged, X irregular.",
+    ),
+    Dataset(
+        id="boundaries_lsoa21",
+        title="LSOA (December 2021) boundaries, England and Wales, generalised clipped",
+        publisher="Office for National Statistics (Open Geography Portal)",
+        url=f"{ARCGIS}/Lower_layer_Super_Output_Areas_December_2021_Boundaries_EW_BGC_V5/FeatureServer/0/query",
+        licence=OGL,
+        attribution=ONS_ATTRIBUTION,
+        vintage="December 2021",
+        geography="LSOA 2021",
+        format="arcgis-geojson",
+        mirror_path="england/boundaries/lsoa21_bsc_england.gpkg",
+        group="boundaries",
+        notes="The mirror copy is the super-generalised (BSC) cut for England.",
+    ),
+    Dataset(
+        id="boundaries_lsoa11",
+        title="LSOA (December 2011) boundaries, England and Wales, super generalised clipped",
+        publisher="Office for National Statistics (Open Geography Portal)",
+        url=f"{ARCGIS}/Lower_Layer_Super_Output_Areas_December_2011_Boundaries_EW_BSC_V3/FeatureServer/0/query",
+        licence=OGL,
+        attribution=ONS_ATTRIBUTION,
+        vintage="December 2011 (V3)",
+        geography="LSOA 2011",
+        format="arcgis-geojson",
+        mirror_path="england/boundaries/lsoa11_bsc_england.gpkg",
+        group="boundaries",
+    ),
+    Dataset(
+        id="boundaries_msoa21",
+        title="MSOA (December 2021) boundaries, England and Wales, super generalised clipped",
+        publisher="Office for National Statistics (Open Geography Portal)",
+        url=f"{ARCGIS}/Middle_layer_Super_Output_Areas_December_2021_Boundaries_EW_BSC_V2/FeatureServer/0/query",
+        licence=OGL,
+        attribution=ONS_ATTRIBUTION,
+        vintage="December 2021 (V2)",
+        geography="MSOA 2021",
+        format="arcgis-geojson",
+        mirror_path="england/boundaries/msoa21_bsc_england.gpkg",
+        group="boundaries",
+    ),
+    Dataset(
+        id="boundaries_lad24",
+        title="Local authority districts (May 2024) boundaries, UK, ultra generalised clipped",
+        publisher="Office for National Statistics (Open Geography Portal)",
+        url=f"{ARCGIS}/Local_Authority_Districts_May_2024_Boundaries_UK_BUC/FeatureServer/0/query",
+        licence=OGL,
+        attribution=ONS_ATTRIBUTION,
+        vintage="May 2024",
+        geography="LAD 2024",
+        format="arcgis-geojson",
+        mirror_path="england/boundaries/lad24_buc_uk.gpkg",
+        group="boundaries",
+        notes="Ward outlines are drawn from the LSOAs they best fit (see lookup_lsoa21).",
+    ),
+    Dataset(
+        id="iod2025",
+        title="English Indices of Deprivation 2025, File 7: all ranks, scores, deciles and denominators",
+        publisher="Ministry of Housing, Communities and Local Government",
+        url=(
+            "https://assets.publishing.service.gov.uk/media/691ded56d140bbbaa59a2a7d/"
+            "File_7_IoD2025_All_Ranks_Scores_Deciles_Population_Denominators.csv"
+        ),
+        page="https://www.gov.uk/government/statistics/english-indices-of-deprivation-2025",
+        licence=OGL,
+        attribution=MHCLG_ATTRIBUTION,
+        vintage="IoD2025 (published 30 October 2025)",
+        geography="LSOA 2021",
+        format="csv",
+        mirror_path="england/deprivation/iod2025_lsoa21_file7_style_subset.csv",
+        group="deprivation",
+        notes="The mirror copy has the first 28 columns (no IDACI/IDAOPI, no denominators).",
+    ),
+    Dataset(
+        id="iod2019",
+        title="English Indices of Deprivation 2019, File 7: all ranks, scores, deciles and denominators",
+        publisher="Ministry of Housing, Communities and Local Government",
+        url=(
+            "https://assets.publishing.service.gov.uk/media/5dc407b440f0b6379a7acc8d/"
+            "File_7_-_All_IoD2019_Scores__Ranks__Deciles_and_Population_Denominators_3.csv"
+        ),
+        page="https://www.gov.uk/government/statistics/english-indices-of-deprivation-2019",
+        licence=OGL,
+        attribution=MHCLG_ATTRIBUTION,
+        vintage="IoD2019 (published 26 September 2019)",
+        geography="LSOA 2011",
+        format="csv",
+        mirror_path="england/deprivation/iod2019_lsoa11_file7_style_subset.csv",
+        group="deprivation",
+        notes="The mirror copy has 21 of the columns (IMD, income and employment scores).",
+    ),
+    Dataset(
+        id="population_census2021",
+        title="Census 2021 usual residents by broad age, LSOA 2021, England",
+        publisher="Office for National Statistics (Nomis)",
+        url=None,
+        page="https://www.nomisweb.co.uk/sources/census_2021_bulk",
+        licence=OGL,
+        attribution=(
+            "Source: Office for National Statistics licensed under the Open Government "
+            "Licence v3.0 (Census 2021)."
+        ),
+        vintage="Census day, 21 March 2021",
+        geography="LSOA 2021",
+        format="csv",
+        mirror_path="england/population/lsoa21_census2021_population_england.csv",
+        group="population",
+        notes="Cells carry ONS's small perturbations for disclosure control.",
+    ),
+)
+
+OS_POSTCODE_ATTRIBUTION = (
+    "Contains OS data © Crown copyright and database right 2025. Contains Royal Mail data © Royal "
+    "Mail copyright and database right 2025. Source: Office for National Statistics licensed "
+    "under the Open Government Licence v3.0."
+)
+OGL_ATTRIBUTION = "Contains public sector information licensed under the Open Government Licence v3.0."
+TRAFFORD_LAB = "https://www.trafforddatalab.io/data.html"
+CCEW_EXTRACT = "https://ccewuksprdoneregsadata1.blob.core.windows.net/data"
+
+
+def _local_list(key: str, title: str, publisher: str, category: str, attribution: str = OGL_ATTRIBUTION,
+                licence: str = OGL, vintage: str = "as published by Trafford Data Lab",
+                notes: str = "") -> Dataset:
+    """A Trafford list of places (one file in the mirror's trafford/services/)."""
+    return Dataset(
+        id=f"services_trafford_{key}", title=title, publisher=publisher, url=None, page=TRAFFORD_LAB,
+        licence=licence, attribution=attribution, vintage=vintage, geography="point",
+        format="csv", mirror_path=LOCAL_LIST_FILES[key], group="services",
+        notes=f"default category: {category}. {notes}".strip(),
+    )
+
+
+def _grants(form: str, group: str, notes: str = "") -> Dataset:
+    """Trafford Council's voluntary sector grants, in one of the two 360Giving forms."""
+    return Dataset(
+        id="grants_trafford_360giving" + ("" if form == "json" else f"_{form}"),
+        title=f"Trafford Council voluntary sector grants (360Giving {form.upper()})",
+        publisher="Trafford Council (360Giving data standard)",
+        url=None, page="https://www.trafford.gov.uk/about-your-council/open-data/",
+        licence=OGL, attribution="Trafford Council; " + OGL_ATTRIBUTION, vintage="2013 onwards",
+        geography="beneficiary location (LAD, ward or LSOA code)", format=form,
+        mirror_path=f"trafford/services/trafford_council_vcs_grants_360giving.{form}", group=group,
+        notes=notes,
+    )
+
+
+LOCAL_LIST_FILES = {
+    "food_banks": "trafford/services/trafford_food_banks.csv",
+    "gp_practices": "trafford/services/trafford_general_practices.csv",
+    "pharmacies": "trafford/services/trafford_pharmacies.csv",
+    "libraries": "trafford/services/trafford_libraries.csv",
+    "mental_health": "trafford/services/trafford_mental_health_services.csv",
+    "community_hubs": "trafford/services/trafford_community_hubs.csv",
+    "dentists": "trafford/services/trafford_dentists.csv",
+    "care_homes": "trafford/services/trafford_care_homes.csv",
+    "childrens_centres": "trafford/services/trafford_childrens_centres.csv",
+    "jobcentres": "trafford/services/trafford_jobcentreplus.csv",
+    # All of Greater Manchester: food banks just outside Trafford count for its edge areas.
+    "gm_food_banks": "trafford/services/gm_food_banks.csv",
+}
+# Each local list's category when the file's own type column does not name one.
+LOCAL_LIST_CATEGORIES = {
+    "food_banks": "food", "gp_practices": "health", "pharmacies": "health", "libraries": "library",
+    "mental_health": "mental_health", "community_hubs": "community_space", "dentists": "health",
+    "care_homes": "older_people", "childrens_centres": "children_families",
+    "jobcentres": "money_advice", "gm_food_banks": "food",
+}
+
+def _charity_register(table: str, dataset_id: str, what: str, geography: str, notes: str) -> Dataset:
+    """One table of the Charity Commission's daily full extract (one zipped JSON a table)."""
+    return Dataset(
+        id=dataset_id, title=f"Charity Commission register of charities, daily full extract ({what})",
+        publisher="Charity Commission for England and Wales",
+        url=f"{CCEW_EXTRACT}/json/publicextract.{table}.zip",
+        page="https://register-of-charities.charitycommission.gov.uk/register/full-register-download",
+        licence=OGL, attribution=OGL_ATTRIBUTION, vintage="daily", geography=geography,
+        format="zip-json", mirror_path=None, group="charities_register", notes=notes,
+    )
+
+
+SERVICE_DATASETS: tuple[Dataset, ...] = (
+    Dataset(
+        id="postcodes_onspd_trafford",
+        title="ONS Postcode Directory (February 2025), Trafford extract with LSOA 2021",
+        publisher="Office for National Statistics (via Trafford Data Lab)",
+        url=None, page="https://geoportal.statistics.gov.uk/search?q=ONSPD",
+        licence=OGL, attribution=OS_POSTCODE_ATTRIBUTION, vintage="ONSPD February 2025",
+        geography="postcode", format="csv",
+        mirror_path="trafford/postcodes/trafford_postcodes_onspd_feb2025.csv", group="postcodes",
+        notes="Includes terminated postcodes; lon/lat are postcode centroids.",
+    ),
+    Dataset(
+        id="postcodes_england",
+        title="Code-Point Open (May 2025) postcodes for England with LSOA 2011",
+        publisher="Ordnance Survey (Code-Point Open) and ONS",
+        url=None, page="https://osdatahub.os.uk/downloads/open/CodePointOpen",
+        licence=OGL, attribution=OS_POSTCODE_ATTRIBUTION, vintage="Code-Point Open May 2025",
+        geography="postcode", format="parquet",
+        mirror_path="england/postcodes/england_postcodes_codepoint2025_lsoa11.parquet",
+        group="postcodes",
+        notes="Live postcodes only; LSOA 2021 is assigned by point in polygon.",
+    ),
+    Dataset(
+        id="postcodes_io",
+        title="postcodes.io bulk postcode look-up (online fallback)",
+        publisher="postcodes.io (Ideal Postcodes), from ONSPD",
+        url="https://api.postcodes.io/postcodes", licence=OGL, attribution=OS_POSTCODE_ATTRIBUTION,
+        vintage="live", geography="postcode", format="json", mirror_path=None, group="online",
+        notes="Used only when NEEDSMAP_POSTCODES_ONLINE is set; up to 100 postcodes a request.",
+    ),
+    Dataset(
+        id="oruk",
+        title="Open Referral UK (HSDS-UK) service directories configured for the area",
+        publisher="Each council's or provider's Open Referral UK feed",
+        url=None, page="https://openreferraluk.org/",
+        licence="as each feed states (schema CC BY-SA 4.0)",
+        attribution="Human Services Data Specification: an Open Referral resource (https://openreferral.org/)",
+        vintage="live", geography="point", format="hsds-uk",
+        mirror_path="formats/oruk_uk_profile_examples", group="oruk",
+        notes="Feeds are NEEDSMAP_ORUK_FEEDS (base URLs or dump folders); the mirror has only "
+              "the synthetic uk-profile examples.",
+    ),
+    Dataset(
+        id="charities_trafford",
+        title="Charity Commission register: charities operating in Trafford",
+        publisher="Charity Commission for England and Wales (via Trafford Data Lab)",
+        url=None, page="https://register-of-charities.charitycommission.gov.uk/register/full-register-download",
+        licence=OGL, attribution=OGL_ATTRIBUTION, vintage="register extract, April 2023",
+        geography="area of operation E08000009; contact postcode", format="csv",
+        mirror_path="trafford/services/charities_operating_in_trafford.csv", group="services",
+        notes="Every row operates in Trafford (E08000009); the address is the head office.",
+    ),
+    _charity_register(
+        "charity", "charities_register", "charity table", "contact postcode",
+        notes=f"Tab-separated form: {CCEW_EXTRACT}/txt/publicextract.charity.zip. Read with "
+              "charities_area_of_operation: a charity is kept when its contact postcode is in the "
+              "area or its area of operation names the area's local authority."),
+    _charity_register(
+        "charity_area_of_operation", "charities_area_of_operation", "area of operation table",
+        "local authority, region or country named",
+        notes="Fetched with charities_register and used to choose its rows; not a table of its own."),
+    _grants("json", "services"),
+    _grants("csv", "grants_csv", notes="The same grants as the JSON; load one or the other."),
+    Dataset(
+        id="osm_community",
+        title="OpenStreetMap community facilities (community centres, food banks, libraries, social facilities)",
+        publisher="OpenStreetMap contributors (Overpass API)",
+        url="https://overpass-api.de/api/interpreter", licence="Open Database Licence (ODbL) 1.0",
+        attribution="© OpenStreetMap contributors", vintage="live", geography="point",
+        format="overpass-json", mirror_path=None, group="osm",
+        notes="Queried for the loaded area's bounding box; no offline copy.",
+    ),
+    _local_list("food_banks", "Trafford food banks", "GM Poverty Action (via Trafford Data Lab)", "food",
+                attribution="Data gathered by GM Poverty Action",
+                licence="Open Government Licence (as stated by Trafford Data Lab; verify)"),
+    _local_list("gp_practices", "Trafford GP practices", "NHS Digital (ODS epraccur)", "health"),
+    _local_list("pharmacies", "Trafford pharmacies", "NHS Business Services Authority", "health",
+                vintage="Consolidated Pharmaceutical List 2024-25 Q4"),
+    _local_list("libraries", "Trafford libraries", "DCMS, amended by Trafford Council", "library"),
+    _local_list("mental_health", "Trafford mental health services", "Trafford Council", "mental_health",
+                attribution="Trafford Council"),
+    _local_list("community_hubs", "Trafford community hubs", "Trafford Council", "community_space"),
+    _local_list("dentists", "Trafford dentists", "Care Quality Commission", "health",
+                attribution="Uses information from the Care Quality Commission."),
+    _local_list("care_homes", "Trafford care homes", "Care Quality Commission", "older_people"),
+    _local_list("childrens_centres", "Trafford children's centres", "DfE Get Information about Schools",
+                "children_families"),
+    _local_list("jobcentres", "Trafford Jobcentre Plus offices", "Department for Work and Pensions",
+                "money_advice"),
+    _local_list("gm_food_banks", "Greater Manchester food banks", "GM Poverty Action (via Trafford Data Lab)",
+                "food", attribution="Data gathered by GM Poverty Action",
+                licence="Open Government Licence (as stated by Trafford Data Lab; verify)",
+                notes="Covers all ten Greater Manchester authorities, so gap analysis counts food "
+                      "banks just over Trafford's edge; Trafford's own rows match the Trafford list "
+                      "and are de-duplicated against it."),
+)
+
+DATASETS = DATASETS + SERVICE_DATASETS
+_BY_ID = {d.id: d for d in DATASETS}
+
+
+def get(dataset_id: str) -> Dataset:
+    try:
+        return _BY_ID[dataset_id]
+    except KeyError:
+        known = ", ".join(sorted(_BY_ID))
+        raise ConfigError(f"unknown dataset {dataset_id!r}; known: {known}") from None
+
+
+def groups() -> dict[str, list[Dataset]]:
+    out: dict[str, list[Dataset]] = {}
+    for d in _BY_ID.values():
+        out.setdefault(d.group, []).append(d)
+    return out

@@ -1,0 +1,94 @@
+"""The user store's schema, as numbered steps applied in order on both backends.
+
+Every step must be accepted by DuckDB and PostgreSQL alike (``postgres.postgres_sql`` makes
+the one translation, ``DOUBLE``). Steps are never edited once released; a change is a new step.
+"""
+
+from __future__ import annotations
+
+# Later features add their tables as further steps here; never edit a step once released.
+USER_MIGRATIONS: list[tuple[int, str, str]] = [
+    (1, "meta", "CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR);"),
+    (
+        2,
+        "resident needs, support, annotations, moderation log, accounts",
+        """
+        CREATE SEQUENCE IF NOT EXISTS need_ids;
+        CREATE TABLE IF NOT EXISTS needs (
+            id INTEGER PRIMARY KEY DEFAULT nextval('need_ids'),
+            created_at TIMESTAMP NOT NULL,
+            category VARCHAR NOT NULL, description VARCHAR NOT NULL,
+            people_affected INTEGER, age_groups VARCHAR[],
+            lon DOUBLE, lat DOUBLE,          -- exact point: never shown or exported publicly
+            postcode VARCHAR,                -- private too
+            lsoa21_code VARCHAR NOT NULL, lad_code VARCHAR,
+            contact VARCHAR,                 -- optional, never shown publicly
+            status VARCHAR NOT NULL DEFAULT 'pending',   -- pending | approved | rejected
+            status_reason VARCHAR,
+            channel VARCHAR NOT NULL DEFAULT 'web',      -- web | workshop | csv
+            consent_recorded BOOLEAN, entered_by VARCHAR,
+            session_hash VARCHAR
+        );
+        CREATE TABLE IF NOT EXISTS need_support (
+            need_id INTEGER NOT NULL, session_hash VARCHAR NOT NULL, created_at TIMESTAMP,
+            PRIMARY KEY (need_id, session_hash)
+        );
+        CREATE SEQUENCE IF NOT EXISTS annotation_ids;
+        CREATE TABLE IF NOT EXISTS annotations (
+            id INTEGER PRIMARY KEY DEFAULT nextval('annotation_ids'),
+            created_at TIMESTAMP NOT NULL, author VARCHAR NOT NULL, group_name VARCHAR,
+            area_level VARCHAR NOT NULL, area_code VARCHAR NOT NULL,
+            body VARCHAR NOT NULL, evidence_url VARCHAR,
+            status VARCHAR NOT NULL DEFAULT 'pending', status_reason VARCHAR
+        );
+        CREATE SEQUENCE IF NOT EXISTS moderation_ids;
+        CREATE TABLE IF NOT EXISTS moderation_log (
+            id INTEGER PRIMARY KEY DEFAULT nextval('moderation_ids'),
+            acted_at TIMESTAMP NOT NULL, moderator VARCHAR NOT NULL,
+            item_type VARCHAR NOT NULL, item_id INTEGER NOT NULL,
+            action VARCHAR NOT NULL, reason VARCHAR, before_text VARCHAR, after_text VARCHAR
+        );
+        CREATE TABLE IF NOT EXISTS accounts (
+            username VARCHAR PRIMARY KEY, password_hash VARCHAR NOT NULL, role VARCHAR NOT NULL,
+            display_name VARCHAR, group_name VARCHAR, created_at TIMESTAMP
+        );
+        """,
+    ),
+    (
+        3,
+        "needs: where and when a facilitator gathered a need",
+        """
+        ALTER TABLE needs ADD COLUMN source_note VARCHAR;
+        """,
+    ),
+    (
+        4,
+        "you said, we did: commissioners' decisions on gaps (append-only log)",
+        """
+        CREATE SEQUENCE IF NOT EXISTS decision_ids;
+        CREATE TABLE IF NOT EXISTS decisions (
+            id INTEGER PRIMARY KEY DEFAULT nextval('decision_ids'),
+            recorded_at TIMESTAMP NOT NULL, recorded_by VARCHAR NOT NULL,
+            lad_code VARCHAR NOT NULL,
+            area_level VARCHAR NOT NULL,     -- lsoa21 | ward | lad
+            area_code VARCHAR NOT NULL,
+            category VARCHAR NOT NULL,       -- an id from needsmap.taxonomy
+            status VARCHAR NOT NULL,         -- considering | in_progress | commissioned | declined
+            decided_on VARCHAR NOT NULL,     -- ISO date (YYYY-MM-DD) of the decision
+            budget DOUBLE PRECISION,         -- pounds, optional
+            reason VARCHAR,                  -- required when declined
+            action VARCHAR                   -- what is being done, in words residents read
+        );
+        """,
+    ),
+    (
+        5,
+        "submission keys: a report or note sent again after an error is saved once",
+        """
+        ALTER TABLE needs ADD COLUMN IF NOT EXISTS submission_key VARCHAR;
+        CREATE UNIQUE INDEX IF NOT EXISTS needs_submission_key ON needs (submission_key);
+        ALTER TABLE annotations ADD COLUMN IF NOT EXISTS submission_key VARCHAR;
+        CREATE UNIQUE INDEX IF NOT EXISTS annotations_submission_key ON annotations (submission_key);
+        """,
+    ),
+]
