@@ -37,7 +37,9 @@ serve: install assets
 
 demo: install assets store serve
 
+# The architecture contract first (pyproject.toml [tool.importlinter]), then the suite.
 test: install assets
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/python -m pytest
 
 bench: install
