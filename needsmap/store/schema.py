@@ -10,6 +10,8 @@ uniqueness before the swap, which keeps bulk inserts fast and errors readable.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import duckdb
 
 MIGRATIONS: list[tuple[int, str, str]] = [
@@ -122,8 +124,13 @@ def current_version(con: duckdb.DuckDBPyConnection) -> int:
     return int(row[0]) if row else 0
 
 
-def migrate(con: duckdb.DuckDBPyConnection, migrations: list[tuple[int, str, str]] = MIGRATIONS) -> int:
-    """Apply every migration newer than the store's version; return the new version."""
+def migrate(con: duckdb.DuckDBPyConnection, migrations: list[tuple[int, str, str]] = MIGRATIONS,
+            *, after_step: Callable[[int], None] | None = None) -> int:
+    """Apply every migration newer than the store's version; return the new version.
+
+    Each step is one transaction; ``after_step(number)`` runs once it is committed (the user
+    store checkpoints there).
+    """
     version = current_version(con)
     for number, _title, sql in migrations:
         if number <= version:
@@ -139,4 +146,6 @@ def migrate(con: duckdb.DuckDBPyConnection, migrations: list[tuple[int, str, str
             con.execute("ROLLBACK")
             raise
         version = number
+        if after_step is not None:
+            after_step(number)
     return version

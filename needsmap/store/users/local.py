@@ -5,10 +5,20 @@ own transaction (the datasette model); reads use their own DuckDB cursors, speak
 both backends and never wait for the writer's queue. SQL inside a write function must be
 accepted by DuckDB and PostgreSQL alike (plain INSERT/UPDATE/SELECT, ``RETURNING``,
 ``ON CONFLICT``), with ``?`` placeholders.
+
+Crash safety of the DuckDB file, in three layers (DuckDB 1.5 cannot replay from its journal an
+``ALTER TABLE`` on a table with a ``nextval`` default, which schema steps 3, 5 and 6 are):
+
+1. schema steps never rest in the journal: ``migrate_durably`` makes each step's COMMIT write
+   straight into the database file, and checkpoints after it;
+2. ``close()`` checkpoints, and the app registers it to run at exit (Ctrl-C, SIGTERM);
+3. a journal that a plain open still cannot replay (left by an older needsmap, or by a kill)
+   is copied aside and replayed through ``recovery``; failing that, the error says what to do.
 """
 
 from __future__ import annotations
 
+import logging
 import queue
 import threading
 import time
@@ -21,10 +31,12 @@ import duckdb
 
 from needsmap.errors import StoreError, StoreUnavailable
 from needsmap.store import db
-from needsmap.store.schema import migrate
+from needsmap.store.schema import current_version, migrate
+from needsmap.store.users import recovery
 from needsmap.store.users.migrations import USER_MIGRATIONS
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 class Connection(Protocol):
@@ -49,12 +61,13 @@ class UserStore:
         self.path = Path(path) if str(path) != ":memory:" else path
         if isinstance(self.path, Path):
             self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._con = open_file(self.path)
         try:
-            self._con = db.connect(self.path)
-        except duckdb.IOException as exc:
-            hint = " (another process, such as the dashboard, has it open)" if "lock" in str(exc) else ""
-            raise StoreError(f"cannot open the user store {self.path}: {exc}{hint}") from exc
-        migrate(self._con, migrations or USER_MIGRATIONS)
+            migrate_durably(self._con, migrations or USER_MIGRATIONS)
+        except BaseException:  # a failed step: let go of the file so it can be opened again
+            self._con.close()
+            raise
+        self._closed = False
         self._start()
 
     @property
@@ -131,10 +144,74 @@ class UserStore:
         with self._reader_lock:
             return self._readers.cursor()
 
+    def _checkpoint(self) -> None:
+        """Write the journal into the database file, so a restart has nothing to replay."""
+        try:
+            self._con.execute("CHECKPOINT")
+        except duckdb.Error as exc:  # a write still running: closing checkpoints when it can
+            log.warning("the user store could not checkpoint before closing: %s",
+                        recovery.first_line(exc))
+
     def close(self) -> None:
-        """Finish the queued writes and close; closing twice is harmless."""
+        """Finish the queued writes, checkpoint and close; closing twice is harmless."""
+        if self._closed:
+            return
+        self._closed = True
         if self._writer.is_alive():
             self._queue.put(_STOP)
             self._writer.join(timeout=10)
+        self._checkpoint()
         self._readers.close()
         self._con.close()
+
+
+def open_file(path: Path | str) -> duckdb.DuckDBPyConnection:
+    """Open the DuckDB file, replaying through ``recovery`` a journal a plain open cannot.
+
+    Every failure is a ``StoreError`` whose message says what happened and what to do.
+    """
+    try:
+        return db.connect(path)
+    except duckdb.Error as exc:
+        if isinstance(path, Path) and recovery.is_replay_failure(exc, path):
+            failure: BaseException = exc
+        elif "lock" in str(exc):
+            raise StoreError(f"cannot open the user store {path}: {recovery.first_line(exc)} "
+                             "(another process, such as the dashboard, has it open)") from None
+        else:
+            raise StoreError(f"cannot open the user store {path}: "
+                             f"{recovery.first_line(exc)}") from None
+    assert isinstance(path, Path)
+    kept = recovery.keep_journal(path)
+    try:
+        recovery.replay_through_attach(path)
+        con = db.connect(path)
+    except duckdb.Error as again:
+        log.error("the user store %s cannot be opened: %s (first: %s)", path,
+                  recovery.first_line(again), recovery.first_line(failure))
+        raise StoreError(recovery.cannot_open_message(path, kept, again)) from None
+    log.warning(recovery.recovered_message(path, kept))
+    return con
+
+
+# DuckDB settings that make a COMMIT go straight into the database file, skipping the journal.
+_DIRECT_COMMIT = {"checkpoint_threshold": "'0b'", "auto_checkpoint_skip_wal_threshold": "0"}
+
+
+def migrate_durably(con: duckdb.DuckDBPyConnection, steps: list[tuple[int, str, str]]) -> int:
+    """Apply the missing schema steps so that none is ever left in the journal.
+
+    While migrating, each step's COMMIT checkpoints without writing the journal first (a kill
+    inside it leaves the version before, which the next open applies again, or the one after),
+    and a CHECKPOINT follows each step; the usual settings come back afterwards. The settings are
+    the whole instance's, which is safe here: nothing else uses the store yet.
+    """
+    if current_version(con) >= steps[-1][0]:
+        return current_version(con)
+    for name, value in _DIRECT_COMMIT.items():
+        con.execute(f"SET {name} = {value}")
+    try:
+        return migrate(con, steps, after_step=lambda _number: con.execute("CHECKPOINT"))
+    finally:
+        for name in _DIRECT_COMMIT:
+            con.execute(f"RESET {name}")

@@ -197,6 +197,7 @@ class PostgresUserStore(UserStore):
             raise StoreUnavailable(
                 f"{StoreUnavailable.NOT_READ} (The user store at {self._location} could not be "
                 f"opened: {reason})") from None
+        self._closed = False
         self._start()
 
     @property
@@ -255,6 +256,9 @@ class PostgresUserStore(UserStore):
     def _stop_writing(self) -> None:
         if self._pg is not None:
             self._pg.close()
+
+    def _checkpoint(self) -> None:
+        """Nothing to do: PostgreSQL keeps its own journal, and the reading DuckDB is in memory."""
 
 
 def status(url: str) -> tuple[int, dict[str, str]]:

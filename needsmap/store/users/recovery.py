@@ -1,0 +1,117 @@
+"""Opening a DuckDB user store whose journal (``.wal``) a plain open cannot replay.
+
+DuckDB 1.5 cannot replay, on a plain open, a journal holding an ``ALTER TABLE`` on a table whose
+columns have a non-constant default (``nextval(...)``): it binds the defaults again before the
+database has a default catalog (duckdb/duckdb#18259). needsmap no longer leaves schema steps in
+the journal (``local.migrate_durably``), but a store written by an older needsmap, or a journal
+damaged by a crash, can still hold one. The same journal replays when the file is *attached* to
+an in-memory DuckDB, which has a default catalog; that loses nothing.
+
+Nothing here deletes a file: the journal is copied before anything is tried, and the last
+resort (``set_journal_aside``) renames it, keeping it beside the store.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from datetime import datetime, timezone
+from pathlib import Path
+
+import duckdb
+
+from needsmap.store import db
+
+log = logging.getLogger(__name__)
+
+REPAIR_COMMAND = "needsmap db repair"
+SET_ASIDE_COMMAND = "needsmap db repair --set-journal-aside"
+
+
+def journal(path: Path) -> Path:
+    """The store's write-ahead log: DuckDB keeps it beside the file, named ``<file>.wal``."""
+    return path.with_name(path.name + ".wal")
+
+
+def is_replay_failure(exc: BaseException, path: Path) -> bool:
+    """True when opening failed while replaying the journal (and there is one)."""
+    return "replaying WAL" in str(exc) and journal(path).exists()
+
+
+def _stamp() -> str:
+    return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+
+
+def keep_journal(path: Path) -> Path:
+    """Copy the journal to ``<file>.wal.<UTC time>.bak`` before anything touches it."""
+    copy = path.with_name(f"{journal(path).name}.{_stamp()}.bak")
+    shutil.copy2(journal(path), copy)
+    return copy
+
+
+def _quoted(path: Path) -> str:
+    return "'" + str(path).replace("'", "''") + "'"  # ATTACH takes no parameters
+
+
+def replay_through_attach(path: Path) -> None:
+    """Replay the journal by attaching the file to an in-memory DuckDB, then checkpoint it, so
+    that the next plain open finds no journal. Raises ``duckdb.Error`` when it cannot."""
+    con = db.connect(":memory:")
+    try:
+        con.execute(f"ATTACH {_quoted(path)} AS needsmap_recovering")
+        con.execute("CHECKPOINT needsmap_recovering")
+        con.execute("DETACH needsmap_recovering")
+    finally:
+        con.close()
+
+
+def schema_version_read_only(path: Path) -> int:
+    """The store's schema version read through an in-memory, read-only attach: the journal is
+    replayed in memory only and no file changes (for ``needsmap db status``)."""
+    con = db.connect(":memory:")
+    try:
+        con.execute(f"ATTACH {_quoted(path)} AS needsmap_status (READ_ONLY)")
+        has_meta = con.execute(
+            "SELECT count(*) FROM duckdb_tables() WHERE database_name = 'needsmap_status' "
+            "AND table_name = 'meta'").fetchone()[0]
+        if not has_meta:
+            return 0
+        row = con.execute("SELECT value FROM needsmap_status.meta "
+                          "WHERE key = 'schema_version'").fetchone()
+        return int(row[0]) if row else 0
+    finally:
+        con.close()
+
+
+def first_line(exc: BaseException) -> str:
+    """DuckDB's message without its stack trace and advice paragraphs."""
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+def cannot_open_message(path: Path, kept: Path | None, exc: BaseException) -> str:
+    """What a person is told when the store cannot be opened even through the recovery path."""
+    copy = f" A copy of the journal is at {kept}." if kept else ""
+    return (
+        f"The residents' records in {path} could not be opened: DuckDB {duckdb.__version__} could "
+        f"not replay the journal {journal(path)} left by the last stop ({first_line(exc)}). "
+        f"Nothing has been deleted.{copy} Stop the app, keep both files, and run "
+        f"`{REPAIR_COMMAND}`. If that fails too, `{SET_ASIDE_COMMAND}` opens the records as they "
+        "were at the last checkpoint and keeps the journal beside them, renamed, for recovery "
+        "with a newer DuckDB; do not delete the .wal file, which holds the latest records.")
+
+
+def recovered_message(path: Path, kept: Path) -> str:
+    return (f"the user store {path} was not closed cleanly and its journal was replayed through "
+            f"the recovery path; a copy of the journal as it was is at {kept}")
+
+
+def set_journal_aside(path: Path) -> Path | None:
+    """The last resort: rename the journal to ``<file>.wal.<UTC time>.set-aside`` so the store
+    opens as it was at its last checkpoint. The renamed file keeps every later write."""
+    wal = journal(path)
+    if not wal.exists():
+        return None
+    aside = path.with_name(f"{wal.name}.{_stamp()}.set-aside")
+    wal.rename(aside)
+    log.warning("the journal of %s was set aside as %s", path, aside)
+    return aside
