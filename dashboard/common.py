@@ -8,6 +8,7 @@ build shows up without a restart; the reader itself is a ``st.cache_resource``.
 
 from __future__ import annotations
 
+import atexit
 import importlib
 import uuid
 from collections.abc import Callable
@@ -65,7 +66,12 @@ def read(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
 
 @st.cache_resource(show_spinner=False)
 def _user_store(path: str, database_url: str) -> UserStore:
-    return open_user_store(load_settings())
+    store = open_user_store(load_settings())
+    # Streamlit turns Ctrl-C and SIGTERM into a normal exit, so exit handlers run; Streamlit
+    # releases cached resources only when they are cleared, never at shutdown. close() finishes
+    # the queued writes and checkpoints the DuckDB file, leaving no journal to replay.
+    atexit.register(store.close)
+    return store
 
 
 def user_store() -> UserStore:

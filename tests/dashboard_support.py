@@ -12,7 +12,7 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 from urllib.parse import urlparse
 
 import pytest
@@ -73,36 +73,51 @@ def require_browser() -> None:
         pytest.skip(reason)
 
 
+def start_app(log: IO[str], **env: str) -> tuple[subprocess.Popen[bytes], str]:
+    """`streamlit run dashboard/app.py` on a free port with ``env`` (NEEDSMAP_STORE...), writing
+    to ``log``; the process and its URL once it answers its health check."""
+    port = free_port()
+    full_env = dict(os.environ, PYTHONPATH=str(ROOT), **env)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "dashboard/app.py",
+         "--server.port", str(port), "--server.headless", "true",
+         "--server.enableStaticServing", "true", "--browser.gatherUsageStats", "false"],
+        cwd=ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    url = f"http://localhost:{port}/"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            urllib.request.urlopen(url + "_stcore/health", timeout=2)
+            return proc, url
+        except OSError:
+            if time.monotonic() > deadline or proc.poll() is not None:
+                proc.kill()
+                proc.wait()
+                pytest.fail(f"streamlit did not start; see {log.name}")
+            time.sleep(0.5)
+
+
+def stop_app(proc: subprocess.Popen[bytes], timeout: float = 20) -> int | None:
+    """SIGTERM, as a service manager stops it; its exit code, or None if it had to be killed."""
+    proc.terminate()
+    try:
+        return proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        return None
+
+
 @contextmanager
 def serve(log_dir: Path, **env: str) -> Iterator[str]:
     """`streamlit run dashboard/app.py` on a free port with ``env`` (NEEDSMAP_STORE...); the URL."""
-    port = free_port()
-    full_env = dict(os.environ, PYTHONPATH=str(ROOT), **env)
     with open(log_dir / "streamlit.log", "w") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "dashboard/app.py",
-             "--server.port", str(port), "--server.headless", "true",
-             "--server.enableStaticServing", "true", "--browser.gatherUsageStats", "false"],
-            cwd=ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT,
-        )
+        proc, url = start_app(log, **env)
         try:
-            url = f"http://localhost:{port}/"
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    urllib.request.urlopen(url + "_stcore/health", timeout=2)
-                    break
-                except OSError:
-                    if time.monotonic() > deadline or proc.poll() is not None:
-                        pytest.fail(f"streamlit did not start; see {log.name}")
-                    time.sleep(0.5)
             yield url
         finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            stop_app(proc)
 
 
 @contextmanager

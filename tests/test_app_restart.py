@@ -1,0 +1,77 @@
+"""The issue-14 report, tried as a new user would: first start, the Report a need page, stop the
+server with SIGTERM (as Ctrl-C or a service manager does), start it again. Every page must serve,
+and the stop must have checkpointed the residents' store (no journal left to replay)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from needsmap.config import Settings
+from needsmap.store.users import UserStore, recovery
+
+from conftest import trafford_points
+from dashboard_support import browser_ready, choose, chromium, offline_page, start_app, stop_app
+
+pytestmark = pytest.mark.browser
+
+# Every page a visitor who is not signed in can open, by its address, with its heading.
+PAGES = {"map": "Deprivation and services", "area": "Area detail", "report": "Report a need",
+         "notes": "Needs and community notes", "gaps": "Gaps: where need is high and provision is low",
+         "reports": "Reports and data", "sources": "Sources", "signin": "Sign in"}
+
+
+def page_serves(browser, url: str, path: str, heading: str) -> None:  # noqa: ANN001
+    """The page shows its heading and no error (a traceback, or a store that will not open)."""
+    pg = offline_page(browser)
+    try:
+        pg.goto(url + path)
+        pg.get_by_role("heading", name=heading).first.wait_for()
+        pg.wait_for_function("() => !document.querySelector('[data-testid=stStatusWidget]')")
+        text = pg.inner_text("body")
+        assert pg.get_by_test_id("stException").count() == 0, f"/{path}: {text[:2000]}"
+        assert "replaying WAL" not in text and "could not be opened" not in text, f"/{path}"
+    finally:
+        pg.context.close()
+
+
+def test_first_start_report_page_sigterm_and_start_again_serves_every_page(
+        trafford_store: Settings, tmp_path: Path) -> None:
+    if reason := browser_ready():
+        pytest.skip(reason)
+    users = tmp_path / "user.duckdb"  # no store yet: the first start runs every schema step
+    env = {"NEEDSMAP_STORE": str(trafford_store.store_path), "NEEDSMAP_USER_STORE": str(users),
+           "NEEDSMAP_DATABASE_URL": ""}
+    postcode = trafford_points(trafford_store, 1)[0][0]
+    with open(tmp_path / "streamlit.log", "w") as log, chromium() as browser:
+        proc, url = start_app(log, **env)
+        try:
+            pg = offline_page(browser)
+            pg.goto(url + "report")
+            pg.get_by_role("textbox", name="Postcode of the place").fill(postcode)
+            choose(pg, "What kind of need is it?", "Lonel")
+            pg.get_by_role("textbox", name="Describe the need").fill("restart: the library closed")
+            pg.get_by_role("button", name="Send report").click()
+            pg.get_by_text("your report has been received").wait_for()
+            pg.context.close()
+        finally:
+            exit_code = stop_app(proc)
+        assert exit_code == 0, "the app did not stop cleanly on SIGTERM"
+        wal = recovery.journal(users)
+        assert not wal.exists() or wal.stat().st_size == 0, \
+            "the stop did not checkpoint the residents' store"
+
+        proc, url = start_app(log, **env)
+        try:
+            for path, heading in PAGES.items():
+                page_serves(browser, url, path, heading)
+        finally:
+            assert stop_app(proc) == 0
+    store = UserStore(users)
+    try:
+        assert store.read().execute("SELECT description FROM needs").fetchall() == \
+            [("restart: the library closed",)]
+    finally:
+        store.close()
+    assert not list(tmp_path.glob("user.duckdb.wal.*"))  # no recovery was needed
