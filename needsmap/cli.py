@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -20,7 +21,7 @@ from needsmap.config import Settings, load_settings
 from needsmap.errors import ConfigError, NeedsmapError, StoreError
 from needsmap.sources import registry
 from needsmap.store import StoreReader, provenance
-from needsmap.store.users import StoreStatus, UserStore, open_user_store, store_status
+from needsmap.store.users import StoreStatus, UserStore, open_user_store, recovery, store_status
 from needsmap.terms import taxonomy
 from needsmap.voice import accounts
 
@@ -214,7 +215,7 @@ def _user_store(settings: Settings, advice: str) -> UserStore:
     try:
         return open_user_store(settings)
     except StoreError as exc:
-        held = "lock" in str(exc)
+        held = recovery.is_locked(exc)
         raise StoreError(f"{exc}" + (f"; {advice}" if held else "")) from exc
 
 
@@ -245,8 +246,6 @@ def report(area: str, ward: str | None, lsoa: str | None, lsoas: str | None, out
     """An area report (PDF, HTML) and data exports (CSV, GeoPackage, GeoParquet) for an
     authority, ward, small area or drawn set, the same files the Reports page gives, with a
     README of sources, licences and the suppression rule, and a zip of them all."""
-    from pathlib import Path
-
     from needsmap.publish import exports
     from needsmap.store import areas
 
@@ -287,6 +286,17 @@ def _print_status(status: StoreStatus) -> None:
     click.echo(f"User store: {status.backend} at {status.location}")
     for name, value in status.details.items():
         click.echo(f"  {name:<14} {value}")
+    if status.warning:
+        click.secho(f"  warning: {status.warning}", fg="yellow")
+
+
+def _duckdb_store(settings: Settings, command: str) -> Path:
+    """The DuckDB user store's path, for commands that only make sense on that backend."""
+    if settings.database_url:
+        raise ConfigError(f"`needsmap db {command}` is for the DuckDB user store; with "
+                          "NEEDSMAP_DATABASE_URL set the records are in PostgreSQL: see "
+                          "docs/operations.md (pg_dump, pg_restore)")
+    return settings.user_store_path
 
 
 @db_group.command()
@@ -317,6 +327,31 @@ def status() -> None:
             click.echo(f"    {number}: {title}")
     else:
         click.echo("  up to date")
+
+
+@db_group.command()
+@click.option("--set-journal-aside", is_flag=True,
+              help="Last resort, when the journal cannot be replayed at all: rename it (kept "
+                   "beside the store) and open the records as they were at the last checkpoint.")
+def repair(set_journal_aside: bool) -> None:
+    """Replay the journal of a DuckDB user store that will not open (stop the app first).
+    Nothing is deleted: the journal is copied before anything is tried."""
+    settings = load_settings()
+    path = _duckdb_store(settings, "repair")
+    done = recovery.repair(path, set_aside=set_journal_aside)
+    if done.how == "nothing to replay":
+        click.echo(f"The user store {path} has no journal to replay.")
+    elif done.how == "set aside":
+        click.echo(f"The journal could not be replayed; it is kept as {done.aside}. The records "
+                   "are as they were at the last checkpoint; later ones are in that file.")
+    else:
+        click.echo(f"Replayed the journal of {path} ({done.how}); nothing was lost.")
+    if done.kept:
+        click.echo(f"A copy of the journal as it was is at {done.kept}")
+    _user_store(settings, "stop the app, then run this again").close()
+    current = store_status(settings)
+    _print_status(current)
+    click.echo(f"  schema version {current.version}: the store opens")
 
 
 @main.group()

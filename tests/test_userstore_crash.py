@@ -17,7 +17,9 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from click.testing import CliRunner, Result
 
+from needsmap.cli import main
 from needsmap.errors import StoreError
 from needsmap.store.users import USER_MIGRATIONS, UserStore, recovery
 
@@ -178,3 +180,83 @@ def test_a_journal_that_cannot_be_replayed_is_a_plain_message_and_nothing_is_del
     assert path.exists() and recovery.journal(path).read_bytes() == wal  # untouched
     copies = backups(path)
     assert len(copies) == 1 and copies[0].read_bytes() == wal and str(copies[0]) in message
+
+
+# ---------------------------------------------------------------- needsmap db status | repair
+
+def db(path: Path, *args: str) -> Result:
+    env = {"NEEDSMAP_USER_STORE": str(path), "NEEDSMAP_DATABASE_URL": ""}
+    return CliRunner().invoke(main, ["db", *args], env=env)
+
+
+def old_needsmap_store(tmp_path: Path) -> Path:
+    """A store left by the needsmap before this fix: killed with step 3 (an ALTER of the
+    nextval table ``needs``) only in the journal, which DuckDB 1.5 cannot replay on a plain open."""
+    path = tmp_path / "user.duckdb"
+    child(f"""
+        import os
+        from needsmap.store import db
+        from needsmap.store.schema import migrate
+        from needsmap.store.users import USER_MIGRATIONS
+        con = db.connect({str(path)!r})
+        migrate(con, USER_MIGRATIONS[:2])
+        con.execute("CHECKPOINT")
+        migrate(con, USER_MIGRATIONS[:3])
+        con.execute("INSERT INTO needs (created_at, category, description, lsoa21_code) "
+                    "VALUES (now(), 'food', 'in the journal', 'E01006074')")
+        os._exit(0)
+    """, expect=0)
+    return path
+
+
+def files(path: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(path.parent.iterdir())}
+
+
+def test_status_reads_a_store_that_will_not_open_and_repair_replays_it(tmp_path: Path) -> None:
+    path = old_needsmap_store(tmp_path)
+    if plain_open(path) == "ok":
+        pytest.skip(f"DuckDB {duckdb.__version__} replays this journal itself")
+    before = files(path)
+    status = db(path, "status")
+    assert status.exit_code == 0, status.output
+    assert "schema version 3" in status.output  # read through a read-only attach
+    assert "cannot replay its journal" in status.output and "`needsmap db repair`" in status.output
+    assert files(path) == before  # status changed nothing
+
+    done = db(path, "repair")
+    assert done.exit_code == 0, done.output
+    assert "Replayed the journal" in done.output and f"schema version {LATEST}" in done.output
+    [copy] = backups(path)
+    assert copy.read_bytes() == before[path.name + ".wal"] and str(copy) in done.output
+    assert plain_open(path) == "ok"
+    store = UserStore(path)
+    try:
+        assert [d for d, _ in rows(store)] == ["in the journal"]
+    finally:
+        store.close()
+    again = db(path, "repair")
+    assert again.exit_code == 0 and "has no journal to replay" in again.output
+
+
+def test_status_and_repair_of_a_damaged_journal_say_what_to_do_and_delete_nothing(tmp_path: Path) -> None:
+    path = damaged_journal(tmp_path)
+    wal = recovery.journal(path).read_bytes()
+    status = db(path, "status")
+    assert status.exit_code == 1, status.output
+    assert status.output.startswith("error: The residents' records in ")
+    assert "Nothing has been deleted" in status.output and "`needsmap db repair`" in status.output
+    assert "Traceback" not in status.output and "Stack Trace" not in status.output
+    refused = db(path, "repair")
+    assert refused.exit_code == 1 and "--set-journal-aside" in refused.output, refused.output
+    assert recovery.journal(path).read_bytes() == wal
+
+    done = db(path, "repair", "--set-journal-aside")
+    assert done.exit_code == 0, done.output
+    [aside] = path.parent.glob(path.name + ".wal.*.set-aside")
+    assert aside.read_bytes() == wal and str(aside) in done.output  # kept, renamed
+    store = UserStore(path)  # as at the last checkpoint: the journal's two reports are not here
+    try:
+        assert rows(store) == []
+    finally:
+        store.close()

@@ -10,11 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import duckdb
-
 from needsmap.config import Settings
-from needsmap.errors import StoreError
-from needsmap.store.schema import current_version
+from needsmap.store.users import recovery
 from needsmap.store.users.local import Connection, UserStore, Write
 from needsmap.store.users.migrations import USER_MIGRATIONS
 
@@ -46,6 +43,7 @@ class StoreStatus:
     version: int
     pending: list[tuple[int, str]]
     details: dict[str, str] = field(default_factory=dict)
+    warning: str | None = None  # something to put right, in plain words, with the command
 
 
 def store_status(settings: Settings,
@@ -53,6 +51,7 @@ def store_status(settings: Settings,
     """The configured store's schema version and the steps it lacks, changing nothing."""
     steps = migrations or USER_MIGRATIONS
     details: dict[str, str] = {}
+    warning = None
     if settings.database_url:
         from needsmap.store.users import postgres as userstore_postgres
 
@@ -60,15 +59,8 @@ def store_status(settings: Settings,
         version, details = userstore_postgres.status(settings.database_url)
     else:
         backend, location = "duckdb", str(settings.user_store_path)
-        version = 0
+        version, warning = 0, None
         if settings.user_store_path.exists():
-            try:  # not read_only: that would clash with this process's own open store
-                con = duckdb.connect(str(settings.user_store_path))
-            except duckdb.Error as exc:
-                raise StoreError(f"cannot read the user store {location}: {exc}") from exc
-            try:
-                version = current_version(con)
-            finally:
-                con.close()
+            version, warning = recovery.read_version(settings.user_store_path)
     pending = [(n, title) for n, title, _sql in steps if n > version]
-    return StoreStatus(backend, location, version, pending, details)
+    return StoreStatus(backend, location, version, pending, details, warning)

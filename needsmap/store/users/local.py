@@ -175,9 +175,8 @@ def open_file(path: Path | str) -> duckdb.DuckDBPyConnection:
     except duckdb.Error as exc:
         if isinstance(path, Path) and recovery.is_replay_failure(exc, path):
             failure: BaseException = exc
-        elif "lock" in str(exc):
-            raise StoreError(f"cannot open the user store {path}: {recovery.first_line(exc)} "
-                             "(another process, such as the dashboard, has it open)") from None
+        elif recovery.is_locked(exc):
+            raise StoreError(recovery.locked_message(Path(path), exc)) from None
         else:
             raise StoreError(f"cannot open the user store {path}: "
                              f"{recovery.first_line(exc)}") from None

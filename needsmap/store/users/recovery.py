@@ -15,12 +15,15 @@ from __future__ import annotations
 
 import logging
 import shutil
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
 import duckdb
 
+from needsmap.errors import StoreError
 from needsmap.store import db
+from needsmap.store.schema import current_version
 
 log = logging.getLogger(__name__)
 
@@ -115,3 +118,79 @@ def set_journal_aside(path: Path) -> Path | None:
     wal.rename(aside)
     log.warning("the journal of %s was set aside as %s", path, aside)
     return aside
+
+
+def is_locked(exc: BaseException) -> bool:
+    """True when another process (the running app) holds the file."""
+    return "Could not set lock" in str(exc) or "Conflicting lock" in str(exc)
+
+
+def locked_message(path: Path, exc: BaseException) -> str:
+    return (f"cannot open the user store {path}: {first_line(exc)} (another process, such as "
+            "the dashboard, has it open)")
+
+
+@dataclass(frozen=True)
+class Repaired:
+    """What ``repair`` did: how the journal was replayed, and where its copies are."""
+
+    how: str  # "nothing to replay" | "plain open" | "attach" | "set aside"
+    kept: Path | None = None  # the copy taken before anything was tried
+    aside: Path | None = None  # the journal itself, renamed, when it was set aside
+
+
+def repair(path: Path, *, set_aside: bool = False) -> Repaired:
+    """Bring a store that will not open back to one that does, with the app stopped.
+
+    The journal is copied first; then a plain open (which replays ordinary writes), then the
+    attach replay; only with ``set_aside`` and when both fail is the journal renamed, so the
+    store opens as of its last checkpoint. Raises ``StoreError`` saying what to do otherwise.
+    """
+    if not path.exists():
+        raise StoreError(f"there is no user store at {path}: nothing to repair")
+    wal = journal(path)
+    if not wal.exists() or wal.stat().st_size == 0:
+        return Repaired("nothing to replay")
+    kept = keep_journal(path)
+    try:
+        db.connect(path).close()  # closing cleanly checkpoints: the journal is then empty
+        return Repaired("plain open", kept)
+    except duckdb.Error as exc:
+        if is_locked(exc):
+            raise StoreError(locked_message(path, exc)) from None
+    try:
+        replay_through_attach(path)
+        return Repaired("attach", kept)
+    except duckdb.Error as exc:
+        if not set_aside:
+            raise StoreError(cannot_open_message(path, kept, exc)) from None
+    return Repaired("set aside", kept, set_journal_aside(path))
+
+
+def unreplayed_message(path: Path) -> str:
+    return (f"The store was not closed cleanly, and DuckDB {duckdb.__version__} cannot replay its "
+            f"journal {journal(path)} on a plain open. Nothing is lost: the app replays it through "
+            f"the recovery path when it starts (keeping a copy), or stop the app and run "
+            f"`{REPAIR_COMMAND}`. Do not delete the .wal file.")
+
+
+def read_version(path: Path) -> tuple[int, str | None]:
+    """(schema version, a warning or None) of the file, for ``needsmap db status``.
+
+    A journal a plain open cannot replay is read through a read-only attach, changing no file;
+    a store that cannot be read even so is a ``StoreError`` naming the recovery command.
+    """
+    try:  # not read_only: that would clash with this process's own open store
+        con = duckdb.connect(str(path))
+    except duckdb.Error as exc:
+        if not is_replay_failure(exc, path):
+            raise StoreError(locked_message(path, exc) if is_locked(exc) else
+                             f"cannot read the user store {path}: {first_line(exc)}") from None
+        try:
+            return schema_version_read_only(path), unreplayed_message(path)
+        except duckdb.Error as again:
+            raise StoreError(cannot_open_message(path, None, again)) from None
+    try:
+        return current_version(con), None
+    finally:
+        con.close()
