@@ -154,6 +154,26 @@ def offline_page(browser: Any, viewport: tuple[int, int] = (1400, 1000)) -> Any:
     return page
 
 
+# Every page a visitor who is not signed in can open, by its address, with its heading.
+PAGES = {"map": "Deprivation and services", "area": "Area detail", "report": "Report a need",
+         "notes": "Needs and community notes", "gaps": "Gaps: where need is high and provision is low",
+         "reports": "Reports and data", "sources": "Sources", "signin": "Sign in"}
+
+
+def page_serves(browser: Any, url: str, path: str, heading: str) -> None:
+    """The page shows its heading and no error (a traceback, or a store that will not open)."""
+    pg = offline_page(browser)
+    try:
+        pg.goto(url + path)
+        pg.get_by_role("heading", name=heading).first.wait_for()
+        pg.wait_for_function("() => !document.querySelector('[data-testid=stStatusWidget]')")
+        text = pg.inner_text("body")
+        assert pg.get_by_test_id("stException").count() == 0, f"/{path}: {text[:2000]}"
+        assert "replaying WAL" not in text and "could not be opened" not in text, f"/{path}"
+    finally:
+        pg.context.close()
+
+
 @contextmanager
 def chromium_page(width: int = 1400, height: int = 1000) -> Iterator[Any]:
     """One offline page in its own Chromium."""

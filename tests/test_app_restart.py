@@ -12,28 +12,18 @@ from needsmap.config import Settings
 from needsmap.store.users import UserStore, recovery
 
 from conftest import trafford_points
-from dashboard_support import browser_ready, choose, chromium, offline_page, start_app, stop_app
+from dashboard_support import (
+    PAGES,
+    browser_ready,
+    choose,
+    chromium,
+    offline_page,
+    page_serves,
+    start_app,
+    stop_app,
+)
 
 pytestmark = pytest.mark.browser
-
-# Every page a visitor who is not signed in can open, by its address, with its heading.
-PAGES = {"map": "Deprivation and services", "area": "Area detail", "report": "Report a need",
-         "notes": "Needs and community notes", "gaps": "Gaps: where need is high and provision is low",
-         "reports": "Reports and data", "sources": "Sources", "signin": "Sign in"}
-
-
-def page_serves(browser, url: str, path: str, heading: str) -> None:  # noqa: ANN001
-    """The page shows its heading and no error (a traceback, or a store that will not open)."""
-    pg = offline_page(browser)
-    try:
-        pg.goto(url + path)
-        pg.get_by_role("heading", name=heading).first.wait_for()
-        pg.wait_for_function("() => !document.querySelector('[data-testid=stStatusWidget]')")
-        text = pg.inner_text("body")
-        assert pg.get_by_test_id("stException").count() == 0, f"/{path}: {text[:2000]}"
-        assert "replaying WAL" not in text and "could not be opened" not in text, f"/{path}"
-    finally:
-        pg.context.close()
 
 
 def test_first_start_report_page_sigterm_and_start_again_serves_every_page(
