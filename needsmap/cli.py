@@ -354,6 +354,42 @@ def repair(set_journal_aside: bool) -> None:
     click.echo(f"  schema version {current.version}: the store opens")
 
 
+@db_group.command("backup")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--force", is_flag=True, help="Replace FILE if it exists.")
+def backup_command(file: str, force: bool) -> None:
+    """Write a consistent copy of the DuckDB user store to FILE (DuckDB's own copy, not a file
+    copy; for PostgreSQL use pg_dump, see docs/operations.md)."""
+    from needsmap.store.users import backup
+
+    settings = load_settings()
+    _duckdb_store(settings, "backup")
+    store = _user_store(settings, "the running app holds the file: stop it to back up from the "
+                                  "command line")
+    try:
+        count = backup.backup(store, Path(file), force=force)
+    finally:
+        store.close()
+    click.echo(f"Backed up the user store {settings.user_store_path} to {file}: {count} reports.")
+
+
+@db_group.command("restore")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--force", is_flag=True,
+              help="Replace the current user store (it is kept beside it, renamed).")
+def restore_command(file: str, force: bool) -> None:
+    """Make the DuckDB user store a copy of the backup FILE (stop the app first)."""
+    from needsmap.store.users import backup
+
+    settings = load_settings()
+    path = _duckdb_store(settings, "restore")
+    done = backup.restore(path, Path(file), force=force)
+    click.echo(f"Restored the user store {path} from {file}: {done.needs} reports, schema "
+               f"version {done.version}.")
+    if done.kept:
+        click.echo(f"The store as it was before is kept as {done.kept}")
+
+
 @main.group()
 def users() -> None:
     """Accounts for community groups, moderators and commissioners (residents need none)."""

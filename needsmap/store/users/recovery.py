@@ -52,8 +52,9 @@ def keep_journal(path: Path) -> Path:
     return copy
 
 
-def _quoted(path: Path) -> str:
-    return "'" + str(path).replace("'", "''") + "'"  # ATTACH takes no parameters
+def path_literal(path: Path) -> str:
+    """A file path as a DuckDB string literal (ATTACH takes no parameters)."""
+    return "'" + str(path).replace("'", "''") + "'"
 
 
 def replay_through_attach(path: Path) -> None:
@@ -61,7 +62,7 @@ def replay_through_attach(path: Path) -> None:
     that the next plain open finds no journal. Raises ``duckdb.Error`` when it cannot."""
     con = db.connect(":memory:")
     try:
-        con.execute(f"ATTACH {_quoted(path)} AS needsmap_recovering")
+        con.execute(f"ATTACH {path_literal(path)} AS needsmap_recovering")
         con.execute("CHECKPOINT needsmap_recovering")
         con.execute("DETACH needsmap_recovering")
     finally:
@@ -73,7 +74,7 @@ def schema_version_read_only(path: Path) -> int:
     replayed in memory only and no file changes (for ``needsmap db status``)."""
     con = db.connect(":memory:")
     try:
-        con.execute(f"ATTACH {_quoted(path)} AS needsmap_status (READ_ONLY)")
+        con.execute(f"ATTACH {path_literal(path)} AS needsmap_status (READ_ONLY)")
         has_meta = con.execute(
             "SELECT count(*) FROM duckdb_tables() WHERE database_name = 'needsmap_status' "
             "AND table_name = 'meta'").fetchone()[0]
