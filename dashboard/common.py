@@ -21,7 +21,7 @@ from needsmap.analysis import maps
 from needsmap.config import load_settings
 from needsmap.errors import StoreError, StoreUnavailable, ValidationError
 from needsmap.store import StoreReader
-from needsmap.store.users import UserStore, open_user_store
+from needsmap.store.users import UserStore, backup, open_user_store
 from needsmap.terms import colours
 from needsmap.voice.accounts import PermissionDenied
 from needsmap.voice.needs import RateLimiter, new_submission_key
@@ -66,11 +66,16 @@ def read(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
 
 @st.cache_resource(show_spinner=False)
 def _user_store(path: str, database_url: str) -> UserStore:
-    store = open_user_store(load_settings())
+    settings = load_settings()
+    store = open_user_store(settings)
     # Streamlit turns Ctrl-C and SIGTERM into a normal exit, so exit handlers run; Streamlit
     # releases cached resources only when they are cleared, never at shutdown. close() finishes
     # the queued writes and checkpoints the DuckDB file, leaving no journal to replay.
     atexit.register(store.close)
+    if settings.backup_dir and store.backend == "duckdb":  # no other process can back it up
+        stop_backups = backup.start_backups(store, settings.backup_dir,
+                                            settings.backup_hours * 3600)
+        atexit.register(stop_backups.set)  # runs before close: last registered, first run
     return store
 
 

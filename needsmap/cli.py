@@ -365,7 +365,8 @@ def backup_command(file: str, force: bool) -> None:
     settings = load_settings()
     _duckdb_store(settings, "backup")
     store = _user_store(settings, "the running app holds the file: stop it to back up from the "
-                                  "command line")
+                                  "command line, or set NEEDSMAP_BACKUP_DIR for the app to back "
+                                  "itself up while it runs")
     try:
         count = backup.backup(store, Path(file), force=force)
     finally:

@@ -103,6 +103,13 @@ class Settings:
     database_retry_seconds: float = setting(
         "NEEDSMAP_DATABASE_RETRY", 5.0,
         "seconds to keep retrying a write while PostgreSQL is unreachable", _number, shown="5")
+    backup_dir: Path | None = setting(
+        "NEEDSMAP_BACKUP_DIR", None,
+        "folder where the app backs up the DuckDB user store while it runs (at start, then "
+        "every NEEDSMAP_BACKUP_HOURS)", _path, shown="unset (no automatic backups)")
+    backup_hours: float = setting(
+        "NEEDSMAP_BACKUP_HOURS", 24.0, "hours between the app's automatic backups", _number,
+        shown="24")
     oruk_feeds: tuple[str, ...] = setting(
         "NEEDSMAP_ORUK_FEEDS", (),
         "Open Referral UK feeds to load: base URLs or HSDS-UK dump paths, comma-separated",

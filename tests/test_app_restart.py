@@ -31,8 +31,9 @@ def test_first_start_report_page_sigterm_and_start_again_serves_every_page(
     if reason := browser_ready():
         pytest.skip(reason)
     users = tmp_path / "user.duckdb"  # no store yet: the first start runs every schema step
+    backups = tmp_path / "backups"  # the app backs itself up at start and every 24 hours
     env = {"NEEDSMAP_STORE": str(trafford_store.store_path), "NEEDSMAP_USER_STORE": str(users),
-           "NEEDSMAP_DATABASE_URL": ""}
+           "NEEDSMAP_DATABASE_URL": "", "NEEDSMAP_BACKUP_DIR": str(backups)}
     postcode = trafford_points(trafford_store, 1)[0][0]
     with open(tmp_path / "streamlit.log", "w") as log, chromium() as browser:
         proc, url = start_app(log, **env)
@@ -65,3 +66,11 @@ def test_first_start_report_page_sigterm_and_start_again_serves_every_page(
     finally:
         store.close()
     assert not list(tmp_path.glob("user.duckdb.wal.*"))  # no recovery was needed
+    made = sorted(backups.glob("needsmap_user-*.duckdb"))
+    assert len(made) == 2  # one per start, taken by the running app
+    second = UserStore(made[1])
+    try:  # the second start's backup has the first start's report
+        assert second.read().execute("SELECT description FROM needs").fetchall() == \
+            [("restart: the library closed",)]
+    finally:
+        second.close()

@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -66,6 +67,32 @@ def test_a_backup_taken_while_another_thread_writes_is_one_snapshot(tmp_path: Pa
     finally:
         copy.close()
     assert not list(tmp_path.glob("*.partial"))
+
+
+def test_the_apps_timed_backups_are_snapshots_taken_while_it_writes(tmp_path: Path) -> None:
+    store = UserStore(tmp_path / "user.duckdb")
+    written = [f"k{i:04d}" for i in range(300)]
+    writer = threading.Thread(target=add, args=(store, written))
+    writer.start()
+    stop = backup.start_backups(store, tmp_path / "backups", every_seconds=0.2)
+    try:
+        writer.join()
+    finally:
+        stop.set()
+        time.sleep(0.5)  # let a backup under way finish
+        store.close()
+    files = sorted((tmp_path / "backups").glob("needsmap_user-*.duckdb"))
+    assert len(files) >= 2, files
+    sizes = []
+    for file in files:
+        copy = UserStore(file)
+        try:
+            saved = keys(copy)
+        finally:
+            copy.close()
+        assert saved == written[:len(saved)]  # each one a snapshot
+        sizes.append(len(saved))
+    assert sizes == sorted(sizes) and sizes[0] < len(written)
 
 
 def test_backup_and_restore_round_trip_from_the_command_line(tmp_path: Path, mirror: Path) -> None:

@@ -10,9 +10,10 @@ the app stopped, which DuckDB's file lock enforces. (PostgreSQL: pg_dump, see do
 
 from __future__ import annotations
 
+import logging
 import os
+import threading
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 
 import duckdb
@@ -21,6 +22,8 @@ from needsmap.errors import StoreError
 from needsmap.store import db
 from needsmap.store.users import recovery
 from needsmap.store.users.local import UserStore
+
+log = logging.getLogger(__name__)
 
 
 def _count_needs(con: duckdb.DuckDBPyConnection, catalog: str) -> int:
@@ -55,6 +58,30 @@ def backup(store: UserStore, dest: Path, *, force: bool = False) -> int:
         cur.execute("DETACH needsmap_backup")
     os.replace(partial, dest)
     return count
+
+
+def start_backups(store: UserStore, folder: Path, every_seconds: float) -> threading.Event:
+    """Back the running app's store up into ``folder`` now and then every ``every_seconds``,
+    on a thread of its own (DuckDB lets no other process open the file while the app runs).
+    Files are ``needsmap_user-<UTC time>.duckdb``; none is deleted. Set the returned event to
+    stop."""
+    folder.mkdir(parents=True, exist_ok=True)
+    stop = threading.Event()
+
+    def run() -> None:
+        while not stop.is_set():
+            dest = folder / f"needsmap_user-{recovery.stamp()}.duckdb"
+            try:
+                count = backup(store, dest)
+                log.info("backed up the user store to %s (%d reports)", dest, count)
+            except Exception as exc:  # noqa: BLE001 - a failed backup must not stop the app
+                if store.closed:
+                    return
+                log.error("the automatic backup to %s failed: %s", dest, exc)
+            stop.wait(every_seconds)
+
+    threading.Thread(target=run, name="needsmap-backup", daemon=True).start()
+    return stop
 
 
 @dataclass(frozen=True)
@@ -102,8 +129,7 @@ def restore(path: Path, source: Path, *, force: bool = False) -> Restored:
         con.close()
     kept = None
     if path.exists():
-        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-        kept = path.with_name(f"{path.name}.before-restore.{stamp}")
+        kept = path.with_name(f"{path.name}.before-restore.{recovery.stamp()}")
         path.rename(kept)
     os.replace(restoring, path)
     store = UserStore(path)  # applies the schema steps an older backup lacks

@@ -71,6 +71,10 @@ class UserStore:
         self._start()
 
     @property
+    def closed(self) -> bool:
+        return self._closed
+
+    @property
     def location(self) -> str:
         """Where the records are, fit to print (no password)."""
         return str(self.path)

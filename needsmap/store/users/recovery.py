@@ -41,13 +41,13 @@ def is_replay_failure(exc: BaseException, path: Path) -> bool:
     return "replaying WAL" in str(exc) and journal(path).exists()
 
 
-def _stamp() -> str:
+def stamp() -> str:
     return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
 
 
 def keep_journal(path: Path) -> Path:
     """Copy the journal to ``<file>.wal.<UTC time>.bak`` before anything touches it."""
-    copy = path.with_name(f"{journal(path).name}.{_stamp()}.bak")
+    copy = path.with_name(f"{journal(path).name}.{stamp()}.bak")
     shutil.copy2(journal(path), copy)
     return copy
 
@@ -115,7 +115,7 @@ def set_journal_aside(path: Path) -> Path | None:
     wal = journal(path)
     if not wal.exists():
         return None
-    aside = path.with_name(f"{wal.name}.{_stamp()}.set-aside")
+    aside = path.with_name(f"{wal.name}.{stamp()}.set-aside")
     wal.rename(aside)
     log.warning("the journal of %s was set aside as %s", path, aside)
     return aside
