@@ -154,15 +154,17 @@ def test_reports_survive_kill_9_and_sigterm_at_random_moments(
             folder = tmp_path / f"store{i}"
             folder.mkdir()
             settings = stack.enter_context(backend_settings(request, backend, folder, mirror))
+            began = time.monotonic()
             acks, killed = run_schedule(settings, f"s{i}", rng, log)
             kills += killed
             saved = check_every_ack_once(settings, acks)
             stores.append(settings)
-            print(f"store {i}: {len(acks)} acknowledged, {saved} saved, {killed} kill -9s")
+            print(f"store {i}: {len(acks)} acknowledged, {saved} saved, {killed} kill -9s "
+                  f"in {time.monotonic() - began:.0f} s")
             assert acks, "no report was acknowledged: the schedule tested nothing"
 
         # The real app on the last store: killed after serving a page, started again, stopped.
-        settings = stores[-1]
+        settings, began = stores[-1], time.monotonic()
         env = {"NEEDSMAP_STORE": str(trafford_store.store_path), **user_store_env(settings)}
         with chromium() as browser:
             proc, url = start_app(log, **env)
@@ -179,6 +181,8 @@ def test_reports_survive_kill_9_and_sigterm_at_random_moments(
             finally:
                 assert stop_app(proc) == 0, "the app did not stop cleanly on SIGTERM"
         assert not journal_left(settings)
+        print(f"the real app: killed, restarted, {len(PAGES)} pages, stopped in "
+              f"{time.monotonic() - began:.0f} s")
         check_every_ack_once(settings, acks)  # the last store's, after the real app's kill
     elapsed = time.monotonic() - started
     print(f"{backend}: {kills} kill -9s and {STORES + 1} SIGTERMs in {elapsed:.0f} s")
