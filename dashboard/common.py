@@ -83,7 +83,15 @@ def user_store() -> UserStore:
     """The process's user store (needs, notes, accounts, decisions), opened once per configured
     store through open_user_store; only the app process opens it."""
     settings = load_settings()
-    return _user_store(str(settings.user_store_path), settings.database_url or "")
+    try:
+        return _user_store(str(settings.user_store_path), settings.database_url or "")
+    except StoreUnavailable:  # a server away for a moment: each page action says so itself
+        raise
+    except StoreError as exc:  # the file will not open: say what to do, on every page
+        st.error("The residents' records cannot be opened, so the app cannot run until this is "
+                 "put right. " + escape_markdown(str(exc)))
+        st.stop()
+        raise  # st.stop() ends the run; this line is for type checkers
 
 
 def legend_html(classes: list[colours.LegendClass], title: str) -> str:

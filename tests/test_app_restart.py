@@ -22,8 +22,11 @@ from dashboard_support import (
     start_app,
     stop_app,
 )
+from test_userstore_crash import damaged_journal
 
 pytestmark = pytest.mark.browser
+
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 
 
 def test_first_start_report_page_sigterm_and_start_again_serves_every_page(
@@ -74,3 +77,32 @@ def test_first_start_report_page_sigterm_and_start_again_serves_every_page(
             [("restart: the library closed",)]
     finally:
         second.close()
+
+
+def test_a_store_that_cannot_be_opened_is_a_plain_message_on_every_page(
+        trafford_store: Settings, tmp_path: Path) -> None:
+    if reason := browser_ready():
+        pytest.skip(reason)
+    users = damaged_journal(tmp_path)
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    env = {"NEEDSMAP_STORE": str(trafford_store.store_path), "NEEDSMAP_USER_STORE": str(users),
+           "NEEDSMAP_DATABASE_URL": ""}
+    with open(tmp_path / "streamlit.log", "w") as log, chromium() as browser:
+        proc, url = start_app(log, **env)
+        try:
+            for path in ("map", "report"):
+                pg = offline_page(browser)
+                pg.goto(url + path)
+                pg.get_by_text("The residents' records cannot be opened").wait_for()
+                text = pg.inner_text("body")
+                assert "needsmap db repair" in text and "Nothing has been deleted" in text
+                assert pg.get_by_test_id("stException").count() == 0, text[:2000]
+                ARTIFACTS.mkdir(exist_ok=True)
+                pg.screenshot(path=ARTIFACTS / f"store-cannot-open-{path}.png")
+                pg.context.close()
+        finally:
+            stop_app(proc)
+    after = {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.name != "streamlit.log"}
+    assert {k: v for k, v in after.items() if ".bak" not in k} == \
+        {k: v for k, v in before.items() if k != "streamlit.log"}  # nothing changed or deleted
+    assert len([k for k in after if k.endswith(".bak")]) == 1  # one copy, however many tries

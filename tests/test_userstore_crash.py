@@ -180,6 +180,9 @@ def test_a_journal_that_cannot_be_replayed_is_a_plain_message_and_nothing_is_del
     assert path.exists() and recovery.journal(path).read_bytes() == wal  # untouched
     copies = backups(path)
     assert len(copies) == 1 and copies[0].read_bytes() == wal and str(copies[0]) in message
+    with pytest.raises(StoreError):  # the app tries again at each page load: one copy is kept
+        UserStore(path)
+    assert backups(path) == copies
 
 
 # ---------------------------------------------------------------- needsmap db status | repair
