@@ -265,3 +265,19 @@ def test_export_then_erase_leaves_no_trace_in_store_map_downloads_or_log(
     again = CliRunner().invoke(main, ["residents", "erase", str(ref), "--yes"],
                                env=user_store_env(settings))
     assert again.exit_code == 1 and f"there is no report {ref}" in again.output
+
+
+def test_the_privacy_notice_fills_in_the_periods_in_force_and_can_be_replaced(
+        settings: Settings, tmp_path: Path) -> None:
+    from needsmap.voice.privacy import privacy_notice
+
+    shipped = privacy_notice(replace(settings, contact_retention_days=400, rejected_retention_days=30))
+    assert "deleted **400 days** after" in shipped and "deleted **30 days** after" in shipped
+    assert "reference number" in shipped and "{" not in shipped
+    own = tmp_path / "notice.md"
+    own.write_text("# Our notice\nWe keep contacts {contact_days} days; {not_a_field} stays.\n",
+                   encoding="utf-8")
+    assert privacy_notice(replace(settings, privacy_notice=own)) == (
+        "# Our notice\nWe keep contacts 365 days; {not_a_field} stays.\n")
+    with pytest.raises(ConfigError, match="NEEDSMAP_PRIVACY_NOTICE=.*missing.md: cannot read it"):
+        privacy_notice(replace(settings, privacy_notice=tmp_path / "missing.md"))
