@@ -15,14 +15,22 @@ from pathlib import Path
 
 import pytest
 
-from needsmap.store.users import open_user_store
-from needsmap.voice import accounts, needs, retention
-from needsmap.voice.locate import locate_postcode
 from needsmap.store import StoreReader
+from needsmap.store.users import open_user_store
+from needsmap.voice import accounts, needs
+from needsmap.voice.locate import locate_postcode
 
 from conftest import make_settings, trafford_points, user_store_env
-from dashboard_support import ROOT, browser_ready, choose, chromium, offline_page, serve, \
-    store_with_services
+from dashboard_support import (
+    ROOT,
+    browser_ready,
+    choose,
+    chromium,
+    offline_page,
+    serve,
+    sign_in,
+    store_with_services,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -99,11 +107,7 @@ def test_privacy_notice_access_erasure_and_no_personal_data_in_logs(
 
         # A moderator finds it by the reference, downloads what is held and erases it.
         pg = offline_page(browser)
-        pg.goto(url + "signin")
-        pg.get_by_role("textbox", name="Username").fill("mod")
-        pg.get_by_role("textbox", name="Password").fill(PASSWORD)
-        pg.get_by_role("button", name="Sign in", exact=True).click()
-        pg.get_by_role("heading", name="Your account").wait_for()
+        sign_in(pg, url, "mod", PASSWORD)
         pg.get_by_role("link", name="Moderation").click()
         pg.get_by_role("tab", name="A resident's request").click()
         pg.get_by_role("textbox", name="Reference number").fill(f"#{ref}")

@@ -19,7 +19,7 @@ from needsmap.config import Settings
 from needsmap.errors import ConfigError, ValidationError
 from needsmap.publish import exports
 from needsmap.store import StoreReader, areas
-from needsmap.store.users import Connection, UserStore, open_user_store
+from needsmap.store.users import UserStore, open_user_store
 from needsmap.voice import blurred_needs, layers, needs, resident_rights, retention
 from needsmap.voice.accounts import PermissionDenied, User
 from needsmap.voice.locate import locate_point
