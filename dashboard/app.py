@@ -22,6 +22,10 @@ PAGES = Path(__file__).resolve().parent / "views"
 st.set_page_config(page_title="needsmap", layout="wide")
 
 from dashboard import auth  # noqa: E402 - needs the path set above
+from dashboard.common import configure_logging  # noqa: E402
+from needsmap.config import load_settings  # noqa: E402
+
+configure_logging(load_settings().log_level)
 
 user = auth.current_user()
 navigation = st.navigation({

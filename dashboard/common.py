@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import atexit
 import importlib
+import logging
+import threading
+import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 import streamlit as st
+from streamlit.errors import StreamlitPageNotFoundError
 
 from needsmap.analysis import maps
 from needsmap.config import load_settings
@@ -23,11 +27,13 @@ from needsmap.errors import StoreError, StoreUnavailable, ValidationError
 from needsmap.store import StoreReader
 from needsmap.store.users import UserStore, backup, open_user_store
 from needsmap.terms import colours
+from needsmap.voice import retention
 from needsmap.voice.accounts import PermissionDenied
 from needsmap.voice.needs import RateLimiter, new_submission_key
 from needsmap.voice.privacy import escape_markdown
 
 T = TypeVar("T")
+_log = logging.getLogger("needsmap.dashboard")
 
 # Session-state keys shared between pages.
 LAD = "lad_code"
@@ -81,10 +87,11 @@ def _user_store(path: str, database_url: str) -> UserStore:
 
 def user_store() -> UserStore:
     """The process's user store (needs, notes, accounts, decisions), opened once per configured
-    store through open_user_store; only the app process opens it."""
+    store through open_user_store; only the app process opens it. Opening it also starts the
+    daily retention run."""
     settings = load_settings()
     try:
-        return _user_store(str(settings.user_store_path), settings.database_url or "")
+        store = _user_store(str(settings.user_store_path), settings.database_url or "")
     except StoreUnavailable:  # a server away for a moment: each page action says so itself
         raise
     except StoreError as exc:  # the file will not open: say what to do, on every page
@@ -92,6 +99,45 @@ def user_store() -> UserStore:
                  "put right. " + escape_markdown(str(exc)))
         st.stop()
         raise  # st.stop() ends the run; this line is for type checkers
+    _daily_retention(str(settings.user_store_path), settings.database_url or "")
+    return store
+
+
+RETENTION_CHECK_SECONDS = 3600.0
+
+
+@st.cache_resource(show_spinner=False)
+def _daily_retention(path: str, database_url: str) -> threading.Thread:
+    """One thread per app process applies the retention rule at start and then once a day.
+
+    It checks every hour; the day's marker in the store (``retention.apply(once_a_day=True)``)
+    makes every other check, and every other process on a shared database, do nothing.
+    """
+    settings = load_settings()
+    store, rule = _user_store(path, database_url), retention.Rule.from_settings(settings)
+
+    def run() -> None:
+        while True:
+            try:
+                retention.apply(store, rule, once_a_day=True)
+            except Exception as exc:  # noqa: BLE001 - try again at the next check
+                _log.warning("retention run failed (%s); trying again in an hour",
+                             type(exc).__name__)
+            time.sleep(RETENTION_CHECK_SECONDS)
+
+    thread = threading.Thread(target=run, name="needsmap-retention", daemon=True)
+    thread.start()
+    return thread
+
+
+@st.cache_resource(show_spinner=False)
+def configure_logging(level: str) -> None:
+    """needsmap's own log lines (NEEDSMAP_LOG_LEVEL) beside Streamlit's, once per process."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger("needsmap")
+    root.addHandler(handler)
+    root.setLevel(level)
 
 
 def legend_html(classes: list[colours.LegendClass], title: str) -> str:
@@ -189,3 +235,15 @@ def show_problems(exc: Exception) -> None:
     lines = [f"**{escape_markdown(head[:1].upper() + head[1:])}.**"]
     lines += [f"- {escape_markdown(p)}" for p in (message or [])]
     st.error("\n".join(lines))
+
+
+PRIVACY_PAGE, PRIVACY_URL = "views/privacy.py", "privacy"
+
+
+def privacy_link(label: str) -> None:
+    """A link to the privacy notice (a plain link to its address when a page runs outside the
+    app's navigation, as in page tests)."""
+    try:
+        st.page_link(PRIVACY_PAGE, label=label, icon=":material/shield_person:")
+    except StreamlitPageNotFoundError:
+        st.markdown(f"[{label}](/{PRIVACY_URL})")

@@ -51,6 +51,10 @@ class Needsmap(click.Group):
 @click.version_option(package_name="needsmap")
 def main() -> None:
     """needsmap: official evidence and residents' voice on one map."""
+    import logging
+
+    logging.basicConfig(level=load_settings().log_level, stream=sys.stderr,
+                        format="%(levelname)s %(name)s: %(message)s")
 
 
 @main.command()
@@ -455,6 +459,106 @@ def users_remove(username: str) -> None:
     if not removed:
         raise NeedsmapError(f"there is no account {username!r}")
     click.echo(f"Removed {username}.")
+
+
+@main.group()
+def residents() -> None:
+    """Residents' records under UK GDPR: the retention rule, and access to or erasure of one
+    report by the reference the resident was shown after sending."""
+
+
+def _operator() -> accounts.User:
+    """Whoever runs the command acts as a moderator; the log names them."""
+    import getpass
+
+    return accounts.User(f"{getpass.getuser()} (command line)", "moderator")
+
+
+def _residents_store() -> UserStore:
+    return _user_store(load_settings(), "stop the app, or use the Moderation page")
+
+
+@residents.command("retention")
+@click.option("--apply", "apply_", is_flag=True,
+              help="Remove what is due; without it, only count what would be removed.")
+def residents_retention(apply_: bool) -> None:
+    """Remove contact details and rejected reports' text past their retention periods."""
+    from needsmap.voice import retention
+
+    rule = retention.Rule.from_settings(load_settings())
+    store = _residents_store()
+    try:
+        outcome = retention.apply(store, rule) if apply_ else retention.due(store, rule)
+    finally:
+        store.close()
+    assert outcome is not None  # only the app's once-a-day run may skip
+    click.echo(f"Retention rule: {rule.describe()}.")
+    click.echo(outcome.describe(rule)[:1].upper() + outcome.describe(rule)[1:] + ".")
+    if not apply_:
+        click.echo("Nothing was changed: run again with --apply to remove them.")
+
+
+def _reference_command(ref: str) -> tuple[int, UserStore]:
+    from needsmap.voice import resident_rights
+
+    return resident_rights.parse_reference(ref), _residents_store()
+
+
+@residents.command("show")
+@click.argument("ref")
+def residents_show(ref: str) -> None:
+    """What is held about report REF (the number shown to the resident after sending)."""
+    from needsmap.voice import resident_rights
+
+    number, store = _reference_command(ref)
+    try:
+        record = resident_rights.export(store, _operator(), number)
+    finally:
+        store.close()
+    report = record["report"]
+    for name, value in report.items():  # type: ignore[union-attr]
+        click.echo(f"{name:<18} {'' if value is None else value}")
+    click.echo(f"{'supporters':<18} {record['support']['count']}")  # type: ignore[index]
+    click.echo(f"{'log entries':<18} {len(record['moderation_log'])}")  # type: ignore[arg-type]
+
+
+@residents.command("export")
+@click.argument("ref")
+@click.option("--out", type=click.Path(dir_okay=False), help="JSON file to write (default: print).")
+def residents_export(ref: str, out: str | None) -> None:
+    """Everything held about report REF as JSON, to give to the resident who asked."""
+    from pathlib import Path
+
+    from needsmap.voice import resident_rights
+
+    number, store = _reference_command(ref)
+    try:
+        text = resident_rights.to_json(resident_rights.export(store, _operator(), number))
+    finally:
+        store.close()
+    if out:
+        Path(out).write_text(text + "\n", encoding="utf-8")
+        click.echo(f"Wrote what is held about report {number} to {out}.")
+    else:
+        click.echo(text)
+
+
+@residents.command("erase")
+@click.argument("ref")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def residents_erase(ref: str, yes: bool) -> None:
+    """Erase report REF, its contact details and support, and its text in the moderation log."""
+    from needsmap.voice import resident_rights
+
+    number = resident_rights.parse_reference(ref)
+    if not yes:
+        click.confirm(f"Erase report {number} for good?", abort=True)
+    store = _residents_store()
+    try:
+        entry = resident_rights.erase(store, _operator(), number)
+    finally:
+        store.close()
+    click.echo(f"Erased: {entry}.")
 
 
 if __name__ == "__main__":

@@ -43,6 +43,16 @@ def _path(name: str, raw: str) -> Path:
     return Path(raw)
 
 
+_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+def _log_level(name: str, raw: str) -> str:
+    level = raw.strip().upper()
+    if level not in _LOG_LEVELS:
+        raise ConfigError(f"{name} must be one of {', '.join(_LOG_LEVELS)}, got {raw!r}")
+    return level
+
+
 def setting(env: str, default: Any, meaning: str, parse: Callable[[str, str], Any],
             *, shown: str | None = None) -> Any:
     """Declare a field of ``Settings``: its environment variable, default and meaning.
@@ -118,6 +128,20 @@ class Settings:
         "NEEDSMAP_POSTCODES_ONLINE", None,
         "base URL of a postcodes.io service for postcodes the offline directory lacks", _text,
         shown="unset (offline only)")
+    contact_retention_days: int = setting(
+        "NEEDSMAP_CONTACT_RETENTION_DAYS", 365,
+        "days after which a report's contact details, postcode and exact point are removed",
+        _whole)
+    rejected_retention_days: int = setting(
+        "NEEDSMAP_REJECTED_RETENTION_DAYS", 90,
+        "days after its rejection that a rejected report's text is removed", _whole)
+    privacy_notice: Path | None = setting(
+        "NEEDSMAP_PRIVACY_NOTICE", None,
+        "a Markdown file with the deploying organisation's privacy notice", _path,
+        shown="the notice shipped with needsmap")
+    log_level: str = setting("NEEDSMAP_LOG_LEVEL", "WARNING",
+                             "how much the app and the command log (DEBUG, INFO, WARNING, ERROR)", _log_level,
+                             shown="WARNING")
     extra: dict[str, str] = field(default_factory=dict)  # test hooks (e.g. an Overpass URL)
 
     def __post_init__(self) -> None:

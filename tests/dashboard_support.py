@@ -204,3 +204,12 @@ def choose(pg: Any, label: str, text: str) -> None:
     combo.fill(text)
     pg.get_by_role("option").first.wait_for()
     pg.keyboard.press("Enter")
+
+
+def sign_in(pg: Any, url: str, username: str, password: str) -> None:
+    """Sign in on the app's Sign in page and wait until the account page shows."""
+    pg.goto(url + "signin")
+    pg.get_by_role("textbox", name="Username").fill(username)
+    pg.get_by_role("textbox", name="Password").fill(password)
+    pg.get_by_role("button", name="Sign in", exact=True).click()
+    pg.get_by_role("heading", name="Your account").wait_for()

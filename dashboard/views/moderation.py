@@ -10,7 +10,8 @@ from dashboard.auth import current_user, page_for
 from dashboard.common import REFUSED, read, show_problems, user_store
 from needsmap.store import areas
 from needsmap.terms import taxonomy
-from needsmap.voice import needs
+from needsmap.config import load_settings
+from needsmap.voice import needs, resident_rights, retention
 from needsmap.voice.privacy import escape_markdown, redact_contact_details
 
 SHOWN = 30
@@ -50,7 +51,8 @@ def area_name(code: str) -> str:
 
 
 waiting = needs.pending(store, user)
-queue, log = st.tabs([f"Waiting ({len(waiting)})", "Log of actions"])
+queue, log, requests = st.tabs([f"Waiting ({len(waiting)})", "Log of actions",
+                                "A resident's request (copy or erase)"])
 with queue:
     if not waiting:
         st.caption("Nothing is waiting. New reports and notes will appear here.")
@@ -113,3 +115,44 @@ with log:
                  column_config={"acted_at": "When (UTC)", "moderator": "Who", "item_type": "Item",
                                 "item_id": "Number", "action": "Action", "reason": "Reason",
                                 "before_text": "Text before", "after_text": "Text after"})
+
+with requests:
+    st.markdown("A resident may ask for a copy of everything held about their report, or for it "
+                "to be erased (UK GDPR). They quote the **reference number** shown after sending.")
+    st.caption(f"Retention rule, applied every day: {retention.Rule.from_settings(load_settings()).describe()}.")
+    quoted = st.text_input("Reference number", key="request_ref", max_chars=20)
+    if quoted:
+        try:
+            ref = resident_rights.parse_reference(quoted)
+            record = resident_rights.export(store, user, ref)
+        except REFUSED as exc:
+            show_problems(exc)
+        else:
+            report = record["report"]
+            with st.container(border=True, key="request-report"):
+                st.markdown(f"**Report {ref}: {escape_markdown(taxonomy.label(str(report['category'])))}**"
+                            f" · {escape_markdown(str(report['status']))}")
+                st.caption(escape_markdown(
+                    f"received {report['created_at']:%d %b %Y %H:%M} · about "
+                    f"{area_name(str(report['lsoa21_code']))} · {record['support']['count']} said it "
+                    f"affects them too · {len(record['moderation_log'])} log entries"))
+                st.markdown(escape_markdown(str(report["description"])))
+                for label, name in (("Contact details", "contact"), ("Postcode", "postcode")):
+                    if report.get(name):
+                        st.caption(label)
+                        st.code(str(report[name]), language=None)
+            st.download_button("Download everything held about it (JSON)",
+                               resident_rights.to_json(record), file_name=f"report-{ref}.json",
+                               mime="application/json", key=f"export-{ref}")
+            sure = st.checkbox(f"I have checked that the request is about report {ref}: erase it, "
+                               "its contact details, support and the text the log kept, for good",
+                               key=f"sure-{ref}")
+            if st.button("Erase this report", key=f"erase-{ref}", disabled=not sure):
+                try:
+                    entry = resident_rights.erase(store, user, ref)
+                except REFUSED as exc:
+                    show_problems(exc)
+                else:
+                    st.session_state[FLASH] = f"Done: {entry}."
+                    del st.session_state["request_ref"]
+                    st.rerun()

@@ -15,6 +15,7 @@ from dashboard.common import (
     REFUSED,
     choose_authority,
     forget_submission,
+    privacy_link,
     rate_limiter,
     read,
     reader,
@@ -39,10 +40,14 @@ DONE = "report_done"
 st.title("Report a need")
 st.markdown("Tell us what people near you need and are not getting. It takes about a minute "
             "and you do not need an account.")
+privacy_link("How we use and keep your report (privacy notice)")
 done = st.session_state.get(DONE)
 if done:
     st.success(f"Thank you: your report has been received (reference {done}). A moderator "
-               "reads every report before it appears on the map.", icon=":material/check_circle:")
+               "reads every report before it appears on the map. Keep the reference: quote it "
+               "to see what we hold about your report or to have it deleted.",
+               icon=":material/check_circle:")
+    privacy_link("Privacy notice: how long we keep reports, and your rights")
     st.page_link("views/notes.py", label="See needs other residents have reported",
                  icon=":material/arrow_forward:")
     if st.button("Report another need"):

@@ -10,6 +10,10 @@ from __future__ import annotations
 
 import html
 import re
+from pathlib import Path
+
+from needsmap.config import Settings
+from needsmap.errors import ConfigError
 
 PUBLIC_LOCATION_NOTE = (
     "We keep the exact place you give private. On public maps your report is shown only as part "
@@ -116,3 +120,24 @@ def suppress_breakdown(parts: dict[str, int], threshold: int) -> tuple[str, dict
     if len(hidden) == 1 and exact_sum:
         return f"more than {exact_sum:,}", shown
     return public_count(total, threshold), shown
+
+
+DEFAULT_NOTICE = Path(__file__).resolve().parent / "notices" / "privacy.md"
+NOTICE_FIELDS = ("contact_days", "rejected_days", "suppress_below")
+
+
+def privacy_notice(settings: Settings) -> str:
+    """The privacy notice as Markdown: the deploying organisation's file
+    (NEEDSMAP_PRIVACY_NOTICE) or the one shipped with needsmap, with ``{contact_days}``,
+    ``{rejected_days}`` and ``{suppress_below}`` filled in from the settings in force."""
+    path = settings.privacy_notice or DEFAULT_NOTICE
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"NEEDSMAP_PRIVACY_NOTICE={path}: cannot read it ({exc})") from exc
+    values = {"contact_days": settings.contact_retention_days,
+              "rejected_days": settings.rejected_retention_days,
+              "suppress_below": settings.suppress_below}
+    for name in NOTICE_FIELDS:  # plain replacement: any other braces in the text stay as written
+        text = text.replace("{" + name + "}", f"{values[name]:,}")
+    return text
