@@ -12,7 +12,6 @@ import atexit
 import importlib
 import logging
 import threading
-import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -25,7 +24,7 @@ from needsmap.analysis import maps
 from needsmap.config import load_settings
 from needsmap.errors import StoreError, StoreUnavailable, ValidationError
 from needsmap.store import StoreReader
-from needsmap.store.users import UserStore, backup, open_user_store
+from needsmap.store.users import UserStore, backup, chores, open_user_store
 from needsmap.terms import colours
 from needsmap.voice import retention
 from needsmap.voice.accounts import PermissionDenied
@@ -33,7 +32,6 @@ from needsmap.voice.needs import RateLimiter, new_submission_key
 from needsmap.voice.privacy import escape_markdown
 
 T = TypeVar("T")
-_log = logging.getLogger("needsmap.dashboard")
 
 # Session-state keys shared between pages.
 LAD = "lad_code"
@@ -107,27 +105,15 @@ RETENTION_CHECK_SECONDS = 3600.0
 
 
 @st.cache_resource(show_spinner=False)
-def _daily_retention(path: str, database_url: str) -> threading.Thread:
+def _daily_retention(path: str, database_url: str) -> threading.Event:
     """One thread per app process applies the retention rule at start and then once a day.
 
     It checks every hour; the day's marker in the store (``retention.apply(once_a_day=True)``)
     makes every other check, and every other process on a shared database, do nothing.
     """
-    settings = load_settings()
-    store, rule = _user_store(path, database_url), retention.Rule.from_settings(settings)
-
-    def run() -> None:
-        while True:
-            try:
-                retention.apply(store, rule, once_a_day=True)
-            except Exception as exc:  # noqa: BLE001 - try again at the next check
-                _log.warning("retention run failed (%s); trying again in an hour",
-                             type(exc).__name__)
-            time.sleep(RETENTION_CHECK_SECONDS)
-
-    thread = threading.Thread(target=run, name="needsmap-retention", daemon=True)
-    thread.start()
-    return thread
+    store, rule = _user_store(path, database_url), retention.Rule.from_settings(load_settings())
+    return chores.repeat(store, lambda: retention.apply(store, rule, once_a_day=True),
+                         RETENTION_CHECK_SECONDS, "retention")
 
 
 @st.cache_resource(show_spinner=False)

@@ -20,7 +20,7 @@ import duckdb
 
 from needsmap.errors import StoreError
 from needsmap.store import db
-from needsmap.store.users import recovery
+from needsmap.store.users import chores, recovery
 from needsmap.store.users.local import UserStore
 
 log = logging.getLogger(__name__)
@@ -66,22 +66,12 @@ def start_backups(store: UserStore, folder: Path, every_seconds: float) -> threa
     Files are ``needsmap_user-<UTC time>.duckdb``; none is deleted. Set the returned event to
     stop."""
     folder.mkdir(parents=True, exist_ok=True)
-    stop = threading.Event()
 
-    def run() -> None:
-        while not stop.is_set():
-            dest = folder / f"needsmap_user-{recovery.stamp()}.duckdb"
-            try:
-                count = backup(store, dest)
-                log.info("backed up the user store to %s (%d reports)", dest, count)
-            except Exception as exc:  # noqa: BLE001 - a failed backup must not stop the app
-                if store.closed:
-                    return
-                log.error("the automatic backup to %s failed: %s", dest, exc)
-            stop.wait(every_seconds)
+    def once() -> None:
+        dest = folder / f"needsmap_user-{recovery.stamp()}.duckdb"
+        log.info("backed up the user store to %s (%d reports)", dest, backup(store, dest))
 
-    threading.Thread(target=run, name="needsmap-backup", daemon=True).start()
-    return stop
+    return chores.repeat(store, once, every_seconds, "backup")
 
 
 @dataclass(frozen=True)
