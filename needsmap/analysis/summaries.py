@@ -137,11 +137,13 @@ def _members_sql(level: str, release: int, lad_code: str | None,
             raise ValidationError(
                 f"IoD{release} is published on 2011 small areas, which do not nest in 2021 wards "
                 "and MSOAs: summarise IoD2025 there, or compare releases with change_since_2019")
-        # A few 2011 areas were redrawn across an authority boundary: each goes to the
-        # authority most of its 2021 pieces are in.
-        source = ("(SELECT lsoa11_code, lad_code, any_value(lad_name) AS lad_name FROM lsoa11_lsoa21 "
-                  "GROUP BY lsoa11_code, lad_code QUALIFY row_number() OVER (PARTITION BY lsoa11_code "
-                  "ORDER BY count(*) DESC, lad_code) = 1)")
+        # Each 2011 area goes to the authority (LAD 2024) most of its 2021 pieces are in: a few
+        # were redrawn across a boundary, and the lookup's own LAD 2022 column names districts
+        # that are now Cumberland, Westmorland and Furness, North Yorkshire and Somerset.
+        source = ("(SELECT k.lsoa11_code, l.lad_code, any_value(l.lad_name) AS lad_name "
+                  "FROM lsoa11_lsoa21 k JOIN lsoa21_lookup l ON l.lsoa21_code = k.lsoa21_code "
+                  "GROUP BY k.lsoa11_code, l.lad_code QUALIFY row_number() OVER (PARTITION BY "
+                  "k.lsoa11_code ORDER BY count(*) DESC, l.lad_code) = 1)")
         lsoa_col, column = "lsoa11_code", "lad"
     if lad_code is not None:
         where.append("lad_code = ?")

@@ -23,6 +23,9 @@ MHCLG_ATTRIBUTION = (
     "(English Indices of Deprivation, MHCLG)."
 )
 ARCGIS = "https://services1.arcgis.com/ESMARspQHYMw9BZ9/arcgis/rest/services"
+ENGLAND = "E92000001"  # the GSS code of England: what a dataset covers unless it says otherwise
+TRAFFORD = "E08000009"
+GREATER_MANCHESTER = "E47000001"  # the combined authority: its ten authorities
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,10 @@ class Dataset:
     group: str
     page: str | None = None
     notes: str = ""
+    # The place the dataset covers, as a GSS code: England, one authority (E06-E09) or a combined
+    # authority (E47). A dataset is loaded for an area only when the two overlap; for any other
+    # area it is simply not that area's, never an error.
+    covers: str = ENGLAND
 
     @property
     def filename(self) -> str:
@@ -89,6 +96,51 @@ DATASETS: tuple[Dataset, ...] = (
         mirror_path="england/lookups/lsoa11_lsoa21_lad22_ew.csv",
         group="lookups",
         notes="Change codes: U unchanged, S split, M merged, X irregular.",
+    ),
+    Dataset(
+        id="lookup_lsoa21_icb24",
+        title="LSOA (2021) to sub-ICB location to Integrated Care Board (July 2024), England",
+        publisher="Office for National Statistics (Open Geography Portal)",
+        url=None,
+        page="https://geoportal.statistics.gov.uk/search?q=LSOA21_SICBL24_ICB24",
+        licence=OGL,
+        attribution=ONS_ATTRIBUTION,
+        vintage="LSOA Dec 2021; sub-ICB locations and ICBs July 2024",
+        geography="LSOA 2021",
+        format="csv",
+        mirror_path="england/lookups/lsoa21_sicbl24_icb24_england.csv",
+        group="lookups",
+        notes="42 Integrated Care Boards and 106 sub-ICB locations; 13 authorities are split "
+              "between ICBs, so an NHS area is a set of small areas, not of authorities.",
+    ),
+    Dataset(
+        id="lookup_lad24_region24",
+        title="Local authority district (May 2024) to region, England",
+        publisher="Office for National Statistics (Open Geography Portal)",
+        url=None,
+        page="https://geoportal.statistics.gov.uk/search?q=LAD24_RGN24",
+        licence=OGL,
+        attribution=ONS_ATTRIBUTION,
+        vintage="May 2024",
+        geography="LAD 2024",
+        format="csv",
+        mirror_path="england/lookups/lad24_region24_england.csv",
+        group="lookups",
+    ),
+    Dataset(
+        id="lookup_lad23_cauth23",
+        title="Local authority district (December 2023) to combined authority, England",
+        publisher="Office for National Statistics (Open Geography Portal)",
+        url=None,
+        page="https://geoportal.statistics.gov.uk/search?q=LAD23_CAUTH23",
+        licence=OGL,
+        attribution=ONS_ATTRIBUTION,
+        vintage="December 2023",
+        geography="LAD 2023",
+        format="csv",
+        mirror_path="england/lookups/lad23_cauth23_england.csv",
+        group="lookups",
+        notes="The ten combined authorities of 2023; those created later are not in it.",
     ),
     Dataset(
         id="boundaries_lsoa21",
@@ -219,6 +271,7 @@ def _local_list(key: str, title: str, publisher: str, category: str, attribution
         licence=licence, attribution=attribution, vintage=vintage, geography="point",
         format="csv", mirror_path=LOCAL_LIST_FILES[key], group="services",
         notes=f"default category: {category}. {notes}".strip(),
+        covers=GREATER_MANCHESTER if key.startswith("gm_") else TRAFFORD,
     )
 
 
@@ -232,7 +285,7 @@ def _grants(form: str, group: str, notes: str = "") -> Dataset:
         licence=OGL, attribution="Trafford Council; " + OGL_ATTRIBUTION, vintage="2013 onwards",
         geography="beneficiary location (LAD, ward or LSOA code)", format=form,
         mirror_path=f"trafford/services/trafford_council_vcs_grants_360giving.{form}", group=group,
-        notes=notes,
+        notes=notes, covers=TRAFFORD,
     )
 
 
@@ -279,7 +332,7 @@ SERVICE_DATASETS: tuple[Dataset, ...] = (
         licence=OGL, attribution=OS_POSTCODE_ATTRIBUTION, vintage="ONSPD February 2025",
         geography="postcode", format="csv",
         mirror_path="trafford/postcodes/trafford_postcodes_onspd_feb2025.csv", group="postcodes",
-        notes="Includes terminated postcodes; lon/lat are postcode centroids.",
+        notes="Includes terminated postcodes; lon/lat are postcode centroids.", covers=TRAFFORD,
     ),
     Dataset(
         id="postcodes_england",
@@ -321,6 +374,7 @@ SERVICE_DATASETS: tuple[Dataset, ...] = (
         geography="area of operation E08000009; contact postcode", format="csv",
         mirror_path="trafford/services/charities_operating_in_trafford.csv", group="services",
         notes="Every row operates in Trafford (E08000009); the address is the head office.",
+        covers=TRAFFORD,
     ),
     _charity_register(
         "charity", "charities_register", "charity table", "contact postcode",
