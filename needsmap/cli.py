@@ -20,6 +20,7 @@ from needsmap.config import Settings, load_settings
 from needsmap.errors import ConfigError, NeedsmapError, StoreError
 from needsmap.sources import registry
 from needsmap.store import StoreReader, provenance
+from needsmap.store.reader import build_hint
 from needsmap.store.users import StoreStatus, UserStore, open_user_store, store_status
 from needsmap.terms import taxonomy
 from needsmap.voice import accounts
@@ -54,7 +55,7 @@ def main() -> None:
 
 @main.command()
 @click.argument("targets", nargs=-1, required=True)
-@click.option("--area", help="Local authority code or name (E08000009 or Trafford); default all of England.")
+@click.option("--area", help="An authority, list of authorities, combined authority, ICB, sub-ICB location or region, by code or name; default all of England.")
 @click.option("--refresh", is_flag=True, help="Download again even if a copy is cached.")
 @click.option("--fresh", is_flag=True, help="Start a new store instead of updating the current one.")
 def ingest(targets: tuple[str, ...], area: str | None, refresh: bool, fresh: bool) -> None:
@@ -91,13 +92,17 @@ def ingest(targets: tuple[str, ...], area: str | None, refresh: bool, fresh: boo
         for bar in [overall, *bars.values()]:
             bar.close()
     click.echo(f"Loaded into {settings.store_path} for {report.area}:")
-    width = max(len(r.dataset_id) for r in report.results)
+    width = max((len(r.dataset_id) for r in report.results), default=5)
     for r in report.results:
         click.echo(f"  {r.dataset_id:<{width}}  {r.rows:>8,} rows  {r.seconds:6.1f} s")
     total = sum(r.seconds for r in report.results)
     click.echo(f"  {'total':<{width}}  {sum(r.rows for r in report.results):>8,} rows  {total:6.1f} s")
     for w in report.warnings:
         click.echo(f"  note: {w}")
+    if report.not_for_area:
+        click.echo("Not loaded, as they are about other places:")
+        for line in report.not_for_area:
+            click.echo(f"  {line}")
     if report.not_geocoded:
         click.echo("Not placed in an LSOA of the area (by dataset and reason):")
         for line in report.not_geocoded:
@@ -109,7 +114,7 @@ def sources() -> None:
     """Where each loaded table came from: address, checksum, rows, licence, vintage."""
     rows = provenance.rows(StoreReader(load_settings().store_path).cursor())
     if not rows:
-        click.echo("The store is empty: run `needsmap ingest all --area Trafford`.")
+        click.echo(f"The store is empty: run {build_hint(None)}.")
     for r in rows:
         click.echo(f"{r['dataset_id']}: {r['title']}")
         click.echo(f"  publisher  {r['publisher']}")
@@ -151,7 +156,7 @@ def summaries(level: str, area: str | None, lsoas: str | None, release: str, out
     from needsmap.analysis import summaries as sums
 
     settings = load_settings()
-    con = StoreReader(settings.store_path).cursor()
+    con = StoreReader(settings.store_path, area).cursor()
     codes = [c.strip() for c in lsoas.split(",") if c.strip()] if lsoas else None
     frame = sums.area_summaries(con, level, release=int(release), lad_code=_area_code(con, area),
                                 lsoas=codes)
@@ -183,7 +188,7 @@ def gaps(area: str, category: str, weights: tuple[str, ...], radius: float,
     from needsmap.analysis import gaps as gap
 
     settings = load_settings()
-    con = StoreReader(settings.store_path).cursor()
+    con = StoreReader(settings.store_path, area).cursor()
     lad = _area_code(con, area)
     chosen = _parse_weights(weights) if weights else None
     approved = _approved_needs(settings, lad) if resident_needs else []
@@ -255,7 +260,7 @@ def report(area: str, ward: str | None, lsoa: str | None, lsoas: str | None, out
     if unknown or not chosen:
         raise ConfigError(f"--format {formats!r}: choose from {', '.join(exports.FORMATS)}")
     settings = load_settings()
-    con = StoreReader(settings.store_path).cursor()
+    con = StoreReader(settings.store_path, area).cursor()
     codes = lsoas.split(",") if lsoas else None
     place = areas.resolve_area(con, area, ward=ward, lsoa=lsoa, lsoas=codes)
     store = _user_store(settings, "use the Reports page, or stop the app")
