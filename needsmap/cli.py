@@ -127,10 +127,23 @@ def sources() -> None:
         click.echo(f"  attribution {r['attribution']}")
 
 
-def _area_code(con: duckdb.DuckDBPyConnection, area: str | None) -> str | None:
+def _frame(con: duckdb.DuckDBPyConnection, area: str | None) -> tuple[str | None, list[str] | None]:
+    """How an analysis is limited to ``area``: (authority code, None) for one authority, so that
+    its small areas are ranked within it as always; (None, its LSOAs) for a list of authorities,
+    a combined authority, an NHS area or a region, ranked within the whole; (None, None) for
+    England (every authority ranked within itself)."""
     from needsmap.store import areas
 
-    return areas.resolve(con, area).lad_code if area else None
+    if not area:
+        return None, None
+    place = areas.resolve(con, area)
+    if place.note:
+        click.echo(f"note: {place.note}", err=True)
+    if place.kind == "lad":
+        return place.code, None
+    if place.kind == "england":
+        return None, None
+    return None, list(place.lsoas)
 
 
 def _write_csv(frame: pd.DataFrame, out: str) -> None:
@@ -141,9 +154,11 @@ def _write_csv(frame: pd.DataFrame, out: str) -> None:
 
 
 @main.command()
-@click.option("--level", type=click.Choice(["msoa", "ward", "lad", "selection"]), required=True,
-              help="Areas to summarise; 'selection' is the --lsoas codes taken together.")
-@click.option("--area", help="Only this local authority's areas (code or name, e.g. Trafford).")
+@click.option("--level", type=click.Choice(["msoa", "ward", "lad", "sicbl", "icb", "selection"]),
+              required=True, help="Areas to summarise (sicbl: NHS sub-ICB locations, icb: "
+              "Integrated Care Boards); 'selection' is the --lsoas codes taken together.")
+@click.option("--area", help="Only this area's small areas: an authority, list of authorities, "
+              "combined authority, ICB, sub-ICB location or region (code or name).")
 @click.option("--lsoas", help="Only these LSOA codes, comma-separated (a drawn selection).")
 @click.option("--release", type=click.Choice(["2025", "2019"]), default="2025", show_default=True)
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="CSV file to write.")
@@ -158,8 +173,13 @@ def summaries(level: str, area: str | None, lsoas: str | None, release: str, out
     settings = load_settings()
     con = StoreReader(settings.store_path, area).cursor()
     codes = [c.strip() for c in lsoas.split(",") if c.strip()] if lsoas else None
-    frame = sums.area_summaries(con, level, release=int(release), lad_code=_area_code(con, area),
-                                lsoas=codes)
+    lad, within = _frame(con, area)
+    if within is not None:
+        codes = [c for c in codes if c in set(within)] if codes is not None else within
+        if release == "2019":  # IoD2019 is on 2011 small areas: those the area's came from
+            from needsmap.store import areas
+            codes = list(areas.make(con, "selection", "area", "area", codes).lsoa11)
+    frame = sums.area_summaries(con, level, release=int(release), lad_code=lad, lsoas=codes)
     if frame.empty:
         raise NeedsmapError("no areas matched: check --area and --lsoas against the loaded store")
     _write_csv(frame, out)
@@ -169,7 +189,8 @@ def summaries(level: str, area: str | None, lsoas: str | None, release: str, out
 
 
 @main.command()
-@click.option("--area", required=True, help="Local authority code or name (e.g. Trafford).")
+@click.option("--area", required=True, help="An authority, list of authorities, combined "
+              "authority, ICB, sub-ICB location, region or England (code or name).")
 @click.option("--category", required=True, type=click.Choice([c.id for c in taxonomy.CATEGORIES]),
               help="Service and need category.")
 @click.option("--weight", "weights", multiple=True, metavar="MEASURE=W",
@@ -189,11 +210,12 @@ def gaps(area: str, category: str, weights: tuple[str, ...], radius: float,
 
     settings = load_settings()
     con = StoreReader(settings.store_path, area).cursor()
-    lad = _area_code(con, area)
+    lad, within = _frame(con, area)
     chosen = _parse_weights(weights) if weights else None
     approved = _approved_needs(settings, lad) if resident_needs else []
     frame = gap.gap_table(con, lad_code=lad, category=category, needs=approved, weights=chosen,
-                          radius_m=radius, include_head_offices=not exclude_head_offices)
+                          radius_m=radius, include_head_offices=not exclude_head_offices,
+                          lsoas=within)
     _write_csv(frame, out)
     click.echo(f"Wrote {len(frame):,} small areas ranked by gap for {taxonomy.label(category)} to {out}.")
     for row in frame.head(5).itertuples():
@@ -237,8 +259,9 @@ def _approved_needs(settings: Settings, lad_code: str | None) -> list[tuple[str,
 
 
 @main.command()
-@click.option("--area", required=True, help="Local authority code or name (e.g. Trafford).")
-@click.option("--ward", help="A ward of the authority, by code or name: report on it.")
+@click.option("--area", required=True, help="An authority, list of authorities, combined "
+              "authority, ICB, sub-ICB location or region (code or name).")
+@click.option("--ward", help="A ward of the area, by code or name: report on it.")
 @click.option("--lsoa", help="One small area (LSOA 2021), by code or name.")
 @click.option("--lsoas", help="A drawn set of LSOA 2021 codes, comma-separated.")
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Folder to write to.")

@@ -52,9 +52,10 @@ import pandas as pd
 from needsmap.errors import ValidationError
 from needsmap.terms.iod import DOMAIN_LABELS, DOMAINS, LSOAS_IN_ENGLAND
 
-LEVELS = ("lad", "ward", "msoa", "selection")
+LEVELS = ("lad", "ward", "msoa", "sicbl", "icb", "selection")
 LEVEL_LABELS = {"lad": "Local authority", "ward": "Electoral ward (best fit of LSOAs)",
                 "msoa": "Middle layer super output area (MSOA 2021)",
+                "sicbl": "NHS sub-ICB location", "icb": "NHS Integrated Care Board",
                 "selection": "Chosen small areas"}
 STATISTICS = ("average_score", "average_rank", "proportion_most_deprived_10pc", "extent",
               "local_concentration")
@@ -131,9 +132,12 @@ def _members_sql(level: str, release: int, lad_code: str | None,
     where = ["TRUE"]
     if release >= 2021:
         source, lsoa_col = "lsoa21_lookup", "lsoa21_code"
-        column = {"lad": "lad", "ward": "ward", "msoa": "msoa21"}.get(level)
+        column = {"lad": "lad", "ward": "ward", "msoa": "msoa21", "sicbl": "sicbl", "icb": "icb"}.get(level)
+        if level in ("sicbl", "icb"):  # the NHS areas: LSOA 2021 -> sub-ICB location -> ICB
+            source = ("(SELECT l.lsoa21_code, l.lad_code, n.sicbl_code, n.sicbl_name, n.icb_code, "
+                      "n.icb_name FROM lsoa21_lookup l JOIN lsoa21_nhs n USING (lsoa21_code))")
     else:
-        if level in ("ward", "msoa"):
+        if level in ("ward", "msoa", "sicbl", "icb"):
             raise ValidationError(
                 f"IoD{release} is published on 2011 small areas, which do not nest in 2021 wards "
                 "and MSOAs: summarise IoD2025 there, or compare releases with change_since_2019")
