@@ -68,6 +68,15 @@ _MEMBERS = {
     "sicbl": "SELECT lsoa21_code FROM lsoa21_nhs WHERE sicbl_code = ?",
     "england": "SELECT lsoa21_code FROM lsoa21_lookup WHERE ? IS NOT NULL",
 }
+# Each kind's areas with their LSOAs, grouped (``members_by_kind``): the key and the rows.
+_KEYS = {
+    "lad": ("lad_code", "lsoa21_lookup"),
+    "region": ("r.region_code", "lsoa21_lookup JOIN lad_region r USING (lad_code)"),
+    "cauth": ("c.cauth_code", "lsoa21_lookup JOIN lad_cauth c USING (lad_code)"),
+    "icb": ("icb_code", "lsoa21_nhs"),
+    "sicbl": ("sicbl_code", "lsoa21_nhs"),
+    "england": (f"'{ENGLAND}'", "lsoa21_lookup"),
+}
 # Words a name may carry that say which kind is meant.
 _HINTS = (("sub icb", "sicbl"), ("sicbl", "sicbl"), ("integrated care board", "icb"), ("icb", "icb"),
           ("combined authority", "cauth"), ("region", "region"))
@@ -387,6 +396,16 @@ def choices(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     rows = [(p.kind, p.code, p.name, f"{p.name} ({KINDS[p.kind].lower()}, {p.code})")
             for p in _places(con, FRAMES)]
     return pd.DataFrame(rows, columns=["kind", "code", "name", "label"])
+
+
+def members_by_kind(con: duckdb.DuckDBPyConnection) -> dict[str, list[tuple[str, list[str]]]]:
+    """Each findable kind's areas as (code, LSOA 2021 codes), for checking what a store holds."""
+    out: dict[str, list[tuple[str, list[str]]]] = {}
+    for kind in FRAMES:
+        key, where = _KEYS[kind]
+        out[kind] = [(r[0], r[1]) for r in con.execute(
+            f"SELECT {key}, list(lsoa21_code) FROM {where} GROUP BY 1").fetchall() if r[0]]
+    return out
 
 
 def authorities_of(con: duckdb.DuckDBPyConnection, code: str) -> set[str]:
