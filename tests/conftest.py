@@ -119,8 +119,14 @@ def trafford_points(s: Settings, n: int) -> list[tuple[str, float, float, str]]:
 
 
 @pytest.fixture(scope="session")
-def england(tmp_path_factory: pytest.TempPathFactory, mirror: Path) -> tuple[ingest.Report, duckdb.DuckDBPyConnection]:
+def england_build(tmp_path_factory: pytest.TempPathFactory, mirror: Path) -> tuple[ingest.Report, Settings]:
     """All of England built once per session, as `needsmap ingest all` with no area (read it)."""
     settings = make_settings(tmp_path_factory.mktemp("england"), mirror)
-    report = ingest.run(["all"], settings)
+    return ingest.run(["all"], settings), settings
+
+
+@pytest.fixture(scope="session")
+def england(england_build: tuple[ingest.Report, Settings]) -> tuple[ingest.Report, duckdb.DuckDBPyConnection]:
+    """The England build's report and a cursor on its store."""
+    report, settings = england_build
     return report, StoreReader(settings.store_path).cursor()

@@ -7,6 +7,8 @@ from __future__ import annotations
 import duckdb
 import pytest
 
+from streamlit.testing.v1 import AppTest
+
 from needsmap import ingest
 from needsmap.analysis import gaps, summaries
 from needsmap.errors import ConfigError
@@ -111,3 +113,21 @@ def test_datasets_of_one_place_are_not_another_places(england: England) -> None:
     assert other == [] and "charities_trafford" in keep
     keep, other = split_by_coverage(cur, datasets, areas.resolve(cur, "Bolton"))
     assert "services_trafford_gm_food_banks" in keep and "charities_trafford" not in keep
+
+
+def test_map_page_draws_an_icb(england_build, monkeypatch, tmp_path) -> None:
+    from pathlib import Path
+
+    monkeypatch.setenv("NEEDSMAP_STORE", str(england_build[1].store_path))
+    monkeypatch.setenv("NEEDSMAP_USER_STORE", str(tmp_path / "user.duckdb"))
+    app = AppTest.from_file(str(Path(__file__).resolve().parent.parent / "dashboard" / "app.py"),
+                            default_timeout=120)
+    app.run()
+    picker = app.selectbox(key="pick_area")
+    assert "NHS Greater Manchester Integrated Care Board (nhs integrated care board, E54000057)" in picker.options
+    assert "North West (region, E12000002)" in picker.options
+    picker.set_value(GM_ICB).run()
+    assert not app.exception, app.exception
+    assert len(app.dataframe[0].value) == 1702
+    words = " ".join(c.value for c in app.caption)
+    assert "one authority at a time" in words
