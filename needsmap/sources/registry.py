@@ -63,6 +63,17 @@ class Dataset:
         return "geojson" if self.format == "arcgis-geojson" else self.format
 
 
+def _ons_lookup(dataset_id: str, title: str, search: str, vintage: str, geography: str,
+                file: str, notes: str = "") -> Dataset:
+    """One of the ONS Open Geography Portal's English lookups (the areas beyond one authority)."""
+    return Dataset(
+        id=dataset_id, title=title, publisher="Office for National Statistics (Open Geography Portal)",
+        url=None, page=f"https://geoportal.statistics.gov.uk/search?q={search}", licence=OGL,
+        attribution=ONS_ATTRIBUTION, vintage=vintage, geography=geography, format="csv",
+        mirror_path=f"england/lookups/{file}", group="lookups", notes=notes,
+    )
+
+
 DATASETS: tuple[Dataset, ...] = (
     Dataset(
         id="lookup_lsoa21",
@@ -97,51 +108,18 @@ DATASETS: tuple[Dataset, ...] = (
         group="lookups",
         notes="Change codes: U unchanged, S split, M merged, X irregular.",
     ),
-    Dataset(
-        id="lookup_lsoa21_icb24",
-        title="LSOA (2021) to sub-ICB location to Integrated Care Board (July 2024), England",
-        publisher="Office for National Statistics (Open Geography Portal)",
-        url=None,
-        page="https://geoportal.statistics.gov.uk/search?q=LSOA21_SICBL24_ICB24",
-        licence=OGL,
-        attribution=ONS_ATTRIBUTION,
-        vintage="LSOA Dec 2021; sub-ICB locations and ICBs July 2024",
-        geography="LSOA 2021",
-        format="csv",
-        mirror_path="england/lookups/lsoa21_sicbl24_icb24_england.csv",
-        group="lookups",
-        notes="42 Integrated Care Boards and 106 sub-ICB locations; 13 authorities are split "
-              "between ICBs, so an NHS area is a set of small areas, not of authorities.",
-    ),
-    Dataset(
-        id="lookup_lad24_region24",
-        title="Local authority district (May 2024) to region, England",
-        publisher="Office for National Statistics (Open Geography Portal)",
-        url=None,
-        page="https://geoportal.statistics.gov.uk/search?q=LAD24_RGN24",
-        licence=OGL,
-        attribution=ONS_ATTRIBUTION,
-        vintage="May 2024",
-        geography="LAD 2024",
-        format="csv",
-        mirror_path="england/lookups/lad24_region24_england.csv",
-        group="lookups",
-    ),
-    Dataset(
-        id="lookup_lad23_cauth23",
-        title="Local authority district (December 2023) to combined authority, England",
-        publisher="Office for National Statistics (Open Geography Portal)",
-        url=None,
-        page="https://geoportal.statistics.gov.uk/search?q=LAD23_CAUTH23",
-        licence=OGL,
-        attribution=ONS_ATTRIBUTION,
-        vintage="December 2023",
-        geography="LAD 2023",
-        format="csv",
-        mirror_path="england/lookups/lad23_cauth23_england.csv",
-        group="lookups",
-        notes="The ten combined authorities of 2023; those created later are not in it.",
-    ),
+    _ons_lookup("lookup_lsoa21_icb24",
+                "LSOA (2021) to sub-ICB location to Integrated Care Board (July 2024), England",
+                "LSOA21_SICBL24_ICB24", "LSOA Dec 2021; sub-ICB locations and ICBs July 2024",
+                "LSOA 2021", "lsoa21_sicbl24_icb24_england.csv",
+                notes="42 Integrated Care Boards and 106 sub-ICB locations; 13 authorities are "
+                      "split between ICBs, so an NHS area is a set of small areas, not of authorities."),
+    _ons_lookup("lookup_lad24_region24", "Local authority district (May 2024) to region, England",
+                "LAD24_RGN24", "May 2024", "LAD 2024", "lad24_region24_england.csv"),
+    _ons_lookup("lookup_lad23_cauth23",
+                "Local authority district (December 2023) to combined authority, England",
+                "LAD23_CAUTH23", "December 2023", "LAD 2023", "lad23_cauth23_england.csv",
+                notes="The ten combined authorities of 2023; those created later are not in it."),
     Dataset(
         id="boundaries_lsoa21",
         title="LSOA (December 2021) boundaries, England and Wales, generalised clipped",
