@@ -11,7 +11,7 @@ PORT   ?= 8501
 NEEDSMAP_MIRROR ?= $(if $(wildcard ../shared/data/MANIFEST.md),$(abspath ../shared/data),)
 export NEEDSMAP_MIRROR
 
-.PHONY: demo test install assets store serve bench bench-map bench-gaps bench-geocode clean
+.PHONY: demo test install assets store serve bench bench-map bench-gaps bench-geocode bench-england check-areas clean
 
 install: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
@@ -53,6 +53,16 @@ bench-gaps: install
 
 bench-geocode: install
 	$(BIN)/python bench/geocode.py
+
+# Every authority end to end (ingest all --area X, gaps, summaries, report --pack) and the
+# NHS Greater Manchester ICB, with a table of failures; not in `make test` (tests/test_check_areas.py
+# runs a sample). JOBS worker processes.
+JOBS ?= 2
+check-areas: install
+	$(BIN)/python bench/check_areas.py --jobs $(JOBS)
+
+bench-england: install assets
+	$(BIN)/python bench/england.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info dashboard/static/vendor test-artifacts

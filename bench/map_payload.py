@@ -3,7 +3,9 @@
     python bench/map_payload.py [--england-store PATH] [--trafford-store PATH]
 
 Builds Trafford and England stores from the offline mirror in a temp dir unless given. For
-Trafford (139 LSOAs), Birmingham (659) and an England overview by authority (296 polygons) it
+Trafford (139 LSOAs), Birmingham (659), NHS Greater Manchester ICB (1,702 LSOAs with its ten
+authorities' edges, as the Map page draws an area beyond one authority) and an England
+overview by authority (296 polygons) it
 prints the build time (cold: queries + layers; warm: query results cached, as in the app) and
 the bytes sent to the browser (the map script, header and layers st_folium sends), for the
 display geometry (simplified, 5 dp) and, as the baseline, the full-precision geometry.
@@ -29,10 +31,12 @@ from dashboard import mapview  # noqa: E402
 from needsmap import ingest  # noqa: E402
 from needsmap.analysis import maps  # noqa: E402
 from needsmap.config import load_settings  # noqa: E402
-from needsmap.store import StoreReader  # noqa: E402
+from needsmap.store import StoreReader, areas  # noqa: E402
 from needsmap.testing import shared_data  # noqa: E402
 
-TARGETS = {"Trafford": (0.5, 0.5), "Birmingham": (2.0, 1.0), "England by authority": (1.0, None)}
+TARGETS = {"Trafford": (0.5, 0.5), "Birmingham": (2.0, 1.0), "NHS Greater Manchester ICB": (2.0, 1.5),
+           "England by authority": (1.0, None)}
+GM_ICB = "E54000057"
 
 
 def payload_bytes(m: folium.Map, layers: list[folium.FeatureGroup]) -> int:
@@ -44,14 +48,16 @@ def payload_bytes(m: folium.Map, layers: list[folium.FeatureGroup]) -> int:
     return sum(len(p.encode()) for p in parts)
 
 
-def authority_map(con, lad: str, full: bool, cache: dict) -> tuple[float, int]:
+def authority_map(con, lad: maps.Place, full: bool, cache: dict) -> tuple[float, int]:
+    """The Map page's layers for an authority (wards drawn) or an area's LSOAs (authorities)."""
     start = time.perf_counter()
     key = (lad, full)
+    one = isinstance(lad, str)
     if key not in cache:
         cache[key] = (
             maps.choropleth_geojson(con, lad, 2025, "imd", full_precision=full),
-            maps.services(con, lad_code=lad),
-            maps.outlines_geojson(con, "ward", lad, full_precision=full),
+            maps.services(con, lad_code=lad) if one else maps.services(con, lsoa_codes=list(lad)),
+            maps.outlines_geojson(con, "ward" if one else "lad", lad, full_precision=full),
             maps.authority_outline_geojson(con, lad, full_precision=full),
             maps.bounds(con, lad),
         )
@@ -98,8 +104,10 @@ def main() -> int:
         cases.append(("Trafford", lambda full, c: authority_map(con_t, lad_code(con_t, "Trafford"), full, c)))
         brum = lad_code(con_e, "Birmingham")
         cases.append(("Birmingham", lambda full, c: authority_map(con_e, brum, full, c)))
+        icb = areas.resolve(con_e, GM_ICB).lsoas
+        cases.append(("NHS Greater Manchester ICB", lambda full, c: authority_map(con_e, icb, full, c)))
         cases.append(("England by authority", lambda full, c: england_map(con_e, full, c)))
-        print(f"{'map':22} {'geometry':16} {'cold s':>7} {'warm s':>7} {'payload MB':>10}  target")
+        print(f"{'map':26} {'geometry':16} {'cold s':>7} {'warm s':>7} {'payload MB':>10}  target")
         failed = False
         for name, run in cases:
             sizes = {}
@@ -116,8 +124,8 @@ def main() -> int:
                     verdict = (f"<= {mb_target} MB" + (f", <= {s_target} s" if s_target else "")
                                + (" ok" if ok else " MISSED"))
                 label = "full (geom)" if full else "display (5 dp)"
-                print(f"{name:22} {label:16} {cold:7.3f} {warm:7.3f} {size / 1e6:10.3f}  {verdict}")
-            print(f"{'':22} full / display payload ratio: {sizes[True] / sizes[False]:.1f}x")
+                print(f"{name:26} {label:16} {cold:7.3f} {warm:7.3f} {size / 1e6:10.3f}  {verdict}")
+            print(f"{'':26} full / display payload ratio: {sizes[True] / sizes[False]:.1f}x")
         print(json.dumps({"ok": not failed}))
     return 1 if failed else 0
 

@@ -23,7 +23,7 @@ from streamlit.errors import StreamlitPageNotFoundError
 from needsmap.analysis import maps
 from needsmap.config import load_settings
 from needsmap.errors import StoreError, StoreUnavailable, ValidationError
-from needsmap.store import StoreReader
+from needsmap.store import StoreReader, areas
 from needsmap.store.users import UserStore, backup, chores, open_user_store
 from needsmap.terms import colours
 from needsmap.voice import retention
@@ -173,6 +173,34 @@ def choose_authority(container: Any = st.sidebar) -> str | None:
                                  format_func=names.get, key="pick_lad")
     st.session_state[LAD] = chosen
     return chosen
+
+
+AREA = "area_code"
+
+
+def choose_area(container: Any = st.sidebar) -> tuple[str, str, maps.Place] | None:
+    """Area picker (type to search): authorities, combined authorities, NHS ICBs and sub-ICB
+    locations, regions and England, as far as the store holds them. Returns (code, name, what
+    maps draw: the authority's code, or the area's LSOAs); an authority is remembered for the
+    pages that work on one."""
+    options = read(maps.area_choices)
+    if options.empty:
+        st.error("The store has no area with deprivation figures yet: run "
+                 "`needsmap ingest all --area <authority, ICB or region>`.")
+        return None
+    codes = list(options["code"])
+    labels = dict(zip(options["code"], options["label"]))
+    current = st.session_state.get(AREA) or st.session_state.get(LAD)
+    index = codes.index(current) if current in labels else 0
+    chosen = container.selectbox("Area: an authority, combined authority, NHS area or region "
+                                 "(type to search)", codes, index=index, format_func=labels.get,
+                                 key="pick_area")
+    st.session_state[AREA] = chosen
+    row = options[options["code"] == chosen].iloc[0]
+    if row["kind"] == "lad":
+        st.session_state[LAD] = chosen
+        return chosen, row["name"], chosen
+    return chosen, row["name"], read(areas.resolve, chosen).lsoas
 
 
 def caveats() -> None:

@@ -21,6 +21,7 @@ from needsmap.config import Settings, load_settings
 from needsmap.errors import ConfigError, NeedsmapError, StoreError
 from needsmap.sources import registry
 from needsmap.store import StoreReader, provenance
+from needsmap.store.reader import build_hint
 from needsmap.store.users import StoreStatus, UserStore, open_user_store, recovery, store_status
 from needsmap.terms import taxonomy
 from needsmap.voice import accounts
@@ -59,7 +60,7 @@ def main() -> None:
 
 @main.command()
 @click.argument("targets", nargs=-1, required=True)
-@click.option("--area", help="Local authority code or name (E08000009 or Trafford); default all of England.")
+@click.option("--area", help="An authority, list of authorities, combined authority, ICB, sub-ICB location or region, by code or name; default all of England.")
 @click.option("--refresh", is_flag=True, help="Download again even if a copy is cached.")
 @click.option("--fresh", is_flag=True, help="Start a new store instead of updating the current one.")
 def ingest(targets: tuple[str, ...], area: str | None, refresh: bool, fresh: bool) -> None:
@@ -96,13 +97,17 @@ def ingest(targets: tuple[str, ...], area: str | None, refresh: bool, fresh: boo
         for bar in [overall, *bars.values()]:
             bar.close()
     click.echo(f"Loaded into {settings.store_path} for {report.area}:")
-    width = max(len(r.dataset_id) for r in report.results)
+    width = max((len(r.dataset_id) for r in report.results), default=5)
     for r in report.results:
         click.echo(f"  {r.dataset_id:<{width}}  {r.rows:>8,} rows  {r.seconds:6.1f} s")
     total = sum(r.seconds for r in report.results)
     click.echo(f"  {'total':<{width}}  {sum(r.rows for r in report.results):>8,} rows  {total:6.1f} s")
     for w in report.warnings:
         click.echo(f"  note: {w}")
+    if report.not_for_area:
+        click.echo("Not loaded, as they are about other places:")
+        for line in report.not_for_area:
+            click.echo(f"  {line}")
     if report.not_geocoded:
         click.echo("Not placed in an LSOA of the area (by dataset and reason):")
         for line in report.not_geocoded:
@@ -114,7 +119,7 @@ def sources() -> None:
     """Where each loaded table came from: address, checksum, rows, licence, vintage."""
     rows = provenance.rows(StoreReader(load_settings().store_path).cursor())
     if not rows:
-        click.echo("The store is empty: run `needsmap ingest all --area Trafford`.")
+        click.echo(f"The store is empty: run {build_hint(None)}.")
     for r in rows:
         click.echo(f"{r['dataset_id']}: {r['title']}")
         click.echo(f"  publisher  {r['publisher']}")
@@ -127,10 +132,23 @@ def sources() -> None:
         click.echo(f"  attribution {r['attribution']}")
 
 
-def _area_code(con: duckdb.DuckDBPyConnection, area: str | None) -> str | None:
+def _frame(con: duckdb.DuckDBPyConnection, area: str | None) -> tuple[str | None, list[str] | None]:
+    """How an analysis is limited to ``area``: (authority code, None) for one authority, so that
+    its small areas are ranked within it as always; (None, its LSOAs) for a list of authorities,
+    a combined authority, an NHS area or a region, ranked within the whole; (None, None) for
+    England (every authority ranked within itself)."""
     from needsmap.store import areas
 
-    return areas.resolve(con, area).lad_code if area else None
+    if not area:
+        return None, None
+    place = areas.resolve(con, area)
+    if place.note:
+        click.echo(f"note: {place.note}", err=True)
+    if place.kind == "lad":
+        return place.code, None
+    if place.kind == "england":
+        return None, None
+    return None, list(place.lsoas)
 
 
 def _write_csv(frame: pd.DataFrame, out: str) -> None:
@@ -141,9 +159,11 @@ def _write_csv(frame: pd.DataFrame, out: str) -> None:
 
 
 @main.command()
-@click.option("--level", type=click.Choice(["msoa", "ward", "lad", "selection"]), required=True,
-              help="Areas to summarise; 'selection' is the --lsoas codes taken together.")
-@click.option("--area", help="Only this local authority's areas (code or name, e.g. Trafford).")
+@click.option("--level", type=click.Choice(["msoa", "ward", "lad", "sicbl", "icb", "selection"]),
+              required=True, help="Areas to summarise (sicbl: NHS sub-ICB locations, icb: "
+              "Integrated Care Boards); 'selection' is the --lsoas codes taken together.")
+@click.option("--area", help="Only this area's small areas: an authority, list of authorities, "
+              "combined authority, ICB, sub-ICB location or region (code or name).")
 @click.option("--lsoas", help="Only these LSOA codes, comma-separated (a drawn selection).")
 @click.option("--release", type=click.Choice(["2025", "2019"]), default="2025", show_default=True)
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="CSV file to write.")
@@ -156,10 +176,15 @@ def summaries(level: str, area: str | None, lsoas: str | None, release: str, out
     from needsmap.analysis import summaries as sums
 
     settings = load_settings()
-    con = StoreReader(settings.store_path).cursor()
+    con = StoreReader(settings.store_path, area).cursor()
     codes = [c.strip() for c in lsoas.split(",") if c.strip()] if lsoas else None
-    frame = sums.area_summaries(con, level, release=int(release), lad_code=_area_code(con, area),
-                                lsoas=codes)
+    lad, within = _frame(con, area)
+    if within is not None:
+        codes = [c for c in codes if c in set(within)] if codes is not None else within
+        if release == "2019":  # IoD2019 is on 2011 small areas: those the area's came from
+            from needsmap.store import areas
+            codes = list(areas.make(con, "selection", "area", "area", codes).lsoa11)
+    frame = sums.area_summaries(con, level, release=int(release), lad_code=lad, lsoas=codes)
     if frame.empty:
         raise NeedsmapError("no areas matched: check --area and --lsoas against the loaded store")
     _write_csv(frame, out)
@@ -169,7 +194,8 @@ def summaries(level: str, area: str | None, lsoas: str | None, release: str, out
 
 
 @main.command()
-@click.option("--area", required=True, help="Local authority code or name (e.g. Trafford).")
+@click.option("--area", required=True, help="An authority, list of authorities, combined "
+              "authority, ICB, sub-ICB location, region or England (code or name).")
 @click.option("--category", required=True, type=click.Choice([c.id for c in taxonomy.CATEGORIES]),
               help="Service and need category.")
 @click.option("--weight", "weights", multiple=True, metavar="MEASURE=W",
@@ -188,12 +214,13 @@ def gaps(area: str, category: str, weights: tuple[str, ...], radius: float,
     from needsmap.analysis import gaps as gap
 
     settings = load_settings()
-    con = StoreReader(settings.store_path).cursor()
-    lad = _area_code(con, area)
+    con = StoreReader(settings.store_path, area).cursor()
+    lad, within = _frame(con, area)
     chosen = _parse_weights(weights) if weights else None
     approved = _approved_needs(settings, lad) if resident_needs else []
     frame = gap.gap_table(con, lad_code=lad, category=category, needs=approved, weights=chosen,
-                          radius_m=radius, include_head_offices=not exclude_head_offices)
+                          radius_m=radius, include_head_offices=not exclude_head_offices,
+                          lsoas=within)
     _write_csv(frame, out)
     click.echo(f"Wrote {len(frame):,} small areas ranked by gap for {taxonomy.label(category)} to {out}.")
     for row in frame.head(5).itertuples():
@@ -237,8 +264,9 @@ def _approved_needs(settings: Settings, lad_code: str | None) -> list[tuple[str,
 
 
 @main.command()
-@click.option("--area", required=True, help="Local authority code or name (e.g. Trafford).")
-@click.option("--ward", help="A ward of the authority, by code or name: report on it.")
+@click.option("--area", required=True, help="An authority, list of authorities, combined "
+              "authority, ICB, sub-ICB location or region (code or name).")
+@click.option("--ward", help="A ward of the area, by code or name: report on it.")
 @click.option("--lsoa", help="One small area (LSOA 2021), by code or name.")
 @click.option("--lsoas", help="A drawn set of LSOA 2021 codes, comma-separated.")
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Folder to write to.")
@@ -258,7 +286,7 @@ def report(area: str, ward: str | None, lsoa: str | None, lsoas: str | None, out
     if unknown or not chosen:
         raise ConfigError(f"--format {formats!r}: choose from {', '.join(exports.FORMATS)}")
     settings = load_settings()
-    con = StoreReader(settings.store_path).cursor()
+    con = StoreReader(settings.store_path, area).cursor()
     codes = lsoas.split(",") if lsoas else None
     place = areas.resolve_area(con, area, ward=ward, lsoa=lsoa, lsoas=codes)
     store = _user_store(settings, "use the Reports page, or stop the app")

@@ -12,10 +12,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from needsmap import ingest
 from needsmap.config import Settings, load_settings
+from needsmap.store import StoreReader
 from needsmap.store.users import UserStore, open_user_store
 from needsmap.testing import PostgresMissing, PostgresServer, postgres_server, shared_data
 
@@ -114,3 +116,17 @@ def trafford_points(s: Settings, n: int) -> list[tuple[str, float, float, str]]:
     return StoreReader(s.store_path).cursor().execute(
         "SELECT postcode, lon, lat, lsoa21_code FROM postcodes WHERE source = 'onspd' AND NOT terminated "
         "AND lsoa21_code IS NOT NULL ORDER BY postcode LIMIT ?", [n]).fetchall()
+
+
+@pytest.fixture(scope="session")
+def england_build(tmp_path_factory: pytest.TempPathFactory, mirror: Path) -> tuple[ingest.Report, Settings]:
+    """All of England built once per session, as `needsmap ingest all` with no area (read it)."""
+    settings = make_settings(tmp_path_factory.mktemp("england"), mirror)
+    return ingest.run(["all"], settings), settings
+
+
+@pytest.fixture(scope="session")
+def england(england_build: tuple[ingest.Report, Settings]) -> tuple[ingest.Report, duckdb.DuckDBPyConnection]:
+    """The England build's report and a cursor on its store."""
+    report, settings = england_build
+    return report, StoreReader(settings.store_path).cursor()

@@ -42,8 +42,10 @@ def texts(at: AppTest) -> str:
 
 def test_map_page_defaults(app):
     assert app.title[0].value == "Deprivation and services"
-    lad = app.selectbox(key="pick_lad")
-    assert lad.value == TRAFFORD and lad.options == ["Trafford"]
+    area = app.selectbox(key="pick_area")
+    assert area.value == TRAFFORD and area.options[0] == "Trafford (local authority, E08000009)"
+    # beyond the authority only what the store holds whole: Trafford's sub-ICB location (02A)
+    assert area.options[1:] == ["NHS Greater Manchester ICB - 02A (nhs sub-icb location, E38000187)"]
     assert app.radio(key="pick_release").value == 2025
     assert app.radio(key="pick_release").options == ["IoD2025 (latest)", "IoD2019"]
     measure = app.selectbox(key="pick_measure")

@@ -98,8 +98,8 @@ def test_map_end_to_end_offline(server, page):
     assert frame.evaluate(JS_COUNT_FILLED) == 139
 
     # Choose the authority by typing (the selectbox searches).
-    choose(pg, "Local authority", "Traff")
-    assert pg.get_by_role("combobox", name="Local authority").input_value() == "Trafford"
+    choose(pg, "Area", "Traff")
+    assert pg.get_by_role("combobox", name="Area").input_value() == "Trafford (local authority, E08000009)"
 
     # Switch the measure: the same map recolours in place.
     code, name, lat, lon = _inner_point(store)

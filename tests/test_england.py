@@ -2,24 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import duckdb
 import pytest
 
 from needsmap import ingest
-from needsmap.store import StoreReader
-
-from conftest import make_settings
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="session")
-def england(tmp_path_factory: pytest.TempPathFactory, mirror: Path) -> tuple[ingest.Report, duckdb.DuckDBPyConnection]:
-    settings = make_settings(tmp_path_factory.mktemp("england"), mirror)
-    report = ingest.run(["all"], settings)
-    return report, StoreReader(settings.store_path).cursor()
 
 
 def test_every_dataset_loaded_for_england(england: tuple[ingest.Report, duckdb.DuckDBPyConnection]) -> None:

@@ -1,4 +1,5 @@
-"""Map: deprivation in one authority's small areas, with services and outlines on top."""
+"""Map: deprivation in an area's small areas (an authority, combined authority, NHS area or
+region), with services and outlines on top; residents' voice for one authority at a time."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from dashboard.common import (
     PLACE,
     RELEASE,
     caveats,
-    choose_authority,
+    choose_area,
     legend_html,
     read,
     user_store,
@@ -22,9 +23,11 @@ from needsmap.voice import decisions
 
 st.title("Deprivation and services")
 
-lad = choose_authority()
-if lad is None:
+picked = choose_area()
+if picked is None:
     st.stop()
+area_code, lad_name, lad = picked  # ``lad``: an authority's code, or the area's LSOAs
+one_authority = isinstance(lad, str)
 releases = read(maps.releases)
 default = releases.index(iod.DEFAULT_RELEASE) if iod.DEFAULT_RELEASE in releases else 0
 release = st.sidebar.radio("Release", releases, index=default, key="pick_release",
@@ -39,14 +42,13 @@ if lacking:
                        + " (the loaded file has no columns for them).")
 by = st.sidebar.radio("Colour areas by", ["decile", "score"], key="pick_by",
                       format_func={"decile": "Decile (national)",
-                                   "score": "Score (fifths of this authority)"}.get)
+                                   "score": "Score (fifths of this area)"}.get)
 
-lad_name = read(maps.authorities).set_index("lad_code")["lad_name"][lad]
 title = f"{iod.DOMAIN_LABELS[domain]}, IoD{release}"
 
 
 @st.fragment
-def map_panel(lad: str, release: int, domain: str, by: str) -> None:
+def map_panel(lad: maps.Place, release: int, domain: str, by: str) -> None:
     geojson = read(maps.choropleth_geojson, lad, release, domain, by)
     table = read(maps.area_measure, lad, release, domain)
     if by == "score":
@@ -55,20 +57,27 @@ def map_panel(lad: str, release: int, domain: str, by: str) -> None:
     else:
         legend = colours.decile_legend()
         legend_title = f"{title}: decile"
-    svc = read(maps.services, lad_code=lad)
     user = current_user()
-    needs, notes = voice_ui.map_layers(lad, user)
-    layers = mapview.authority_layers(geojson, title, svc,
-                                      read(maps.outlines_geojson, "ward", lad),
+    if one_authority:
+        svc = read(maps.services, lad_code=lad)
+        needs, notes = voice_ui.map_layers(lad, user)
+        decided = read(decisions.on_map, decisions.current(user_store(), lad))
+        # wards for an authority; for a bigger area its authorities' edges are the useful lines
+        outlines = read(maps.outlines_geojson, "ward", lad)
+    else:
+        svc = read(maps.services, lsoa_codes=list(lad))
+        needs = notes = {"type": "FeatureCollection", "features": []}
+        decided = None
+        outlines = read(maps.outlines_geojson, "lad", lad)
+    layers = mapview.authority_layers(geojson, title, svc, outlines,
                                       read(maps.authority_outline_geojson, lad), needs, notes)
-    decided = read(decisions.on_map, decisions.current(user_store(), lad))
-    if not decided.empty:  # you said, we did: residents see what was decided where
+    if decided is not None and not decided.empty:  # you said, we did: residents see what was decided where
         layers.append(mapview.decisions(decided))
     left, right = st.columns([3, 1])
     with left:
         out = st_folium(
             mapview.base_map(read(maps.bounds, lad)),
-            key=f"map-{lad}-{release}",
+            key=f"map-{area_code}-{release}",
             feature_group_to_add=layers,
             layer_control=mapview.layer_control(),
             returned_objects=["last_active_drawing"],
@@ -90,9 +99,10 @@ def map_panel(lad: str, release: int, domain: str, by: str) -> None:
                  for i, r in enumerate(cats.itertuples())], "Services by category"),
                 unsafe_allow_html=True)
         else:
-            st.caption("Services: none loaded for this authority yet.")
-        voice_ui.legend(needs, notes)
-        if not decided.empty:
+            st.caption(f"Services: none loaded for {lad_name} yet.")
+        if one_authority:
+            voice_ui.legend(needs, notes)
+        if decided is not None and not decided.empty:
             st.caption("White diamonds: commissioners' decisions on gaps (you said, we did); "
                        "green = commissioned, blue = in progress, grey = being considered, "
                        "red = declined. Hover for what was decided.")
@@ -115,7 +125,11 @@ def map_panel(lad: str, release: int, domain: str, by: str) -> None:
         column_config={"code": "Code", "name": "Area", "decile": "Decile", "rank": "Rank",
                        "score": st.column_config.NumberColumn("Score", format="%.3f")},
     )
-    voice_ui.tables(lad, lad_name, needs, user)
+    if one_authority:
+        voice_ui.tables(lad, lad_name, needs, user)
+    else:
+        st.caption("Residents' needs and commissioners' decisions are shown one authority at a "
+                   "time: choose an authority in the area picker to see them.")
 
 
 map_panel(lad, release, domain, by)

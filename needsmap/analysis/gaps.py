@@ -53,7 +53,7 @@ The formula (``METHOD`` says it in words):
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import duckdb
@@ -230,6 +230,9 @@ def provision_measures(con: duckdb.DuckDBPyConnection, *, category: str, lad_cod
         raise ValidationError(f"the distance for 'services within' must be above 0 m (got {radius_m!r})")
     centres, params = _centres_sql(lad_code, lsoas)
     head = "" if include_head_offices else "AND NOT coalesce(s.head_office, FALSE)"
+    # "Outside": outside the chosen area (its own LSOAs), or each LSOA's authority for England.
+    outside = ("s.lad_code IS DISTINCT FROM c.lad_code" if lad_code is None and lsoas is None
+               else "s.lsoa21_code IS NULL OR s.lsoa21_code NOT IN (SELECT code FROM centres)")
     # The first step is the 'within' distance, so its pairs are also the services within reach.
     radii = (float(radius_m), *(r for r in SEARCH_RADII_M if r > radius_m))
     sql = f"""
@@ -248,7 +251,7 @@ def provision_measures(con: duckdb.DuckDBPyConnection, *, category: str, lad_cod
                coalesce(i.n, 0) AS services_in_lsoa,
                1000.0 * coalesce(i.n, 0) / nullif(p.total, 0) AS services_per_1000,
                n.nearest_m, s.name AS nearest_name, s.postcode AS nearest_postcode,
-               CASE WHEN n.sid IS NOT NULL THEN s.lad_code IS DISTINCT FROM c.lad_code END AS nearest_outside,
+               CASE WHEN n.sid IS NOT NULL THEN {outside} END AS nearest_outside,
                s.head_office AS nearest_head_office,
                coalesce(w.n, 0) AS within_radius
         FROM centres c
@@ -292,9 +295,9 @@ def _need_sql(domains: list[str], weights: dict[str, float], lad_code: str | Non
         f"max(decile) FILTER (WHERE domain = '{d}') AS {d}_decile"
         for d in domains
     )
-    shares = "".join(f"{share_sql(f'-{d}_rank', 'lad_code')} AS {d}_need, "
+    shares = "".join(f"{share_sql(f'-{d}_rank', 'frame')} AS {d}_need, "
                      for d in domains if d in weights)
-    resident = share_sql("resident_needs_per_1000", "lad_code")
+    resident = share_sql("resident_needs_per_1000", "frame")
     total = sum(weights.values())
     terms = [f"{w / total!r} * {d}_need" for d, w in weights.items() if d != RESIDENTS]
     if RESIDENTS in weights:
@@ -313,7 +316,7 @@ def _need_sql(domains: list[str], weights: dict[str, float], lad_code: str | Non
             FROM gap_needs_input WHERE category = $category GROUP BY 1
         ),
         joined AS (
-            SELECT b.code, b.name, b.lad_code, b.population, r.* EXCLUDE (code),
+            SELECT b.code, b.name, b.lad_code, b.frame, b.population, r.* EXCLUDE (code),
                    CAST(coalesce(x.reports, 0) AS BIGINT) AS resident_reports,
                    CAST(coalesce(x.supporters, 0) AS BIGINT) AS resident_supporters,
                    1000.0 * coalesce(x.reports, 0) / nullif(b.population, 0) AS resident_needs_per_1000
@@ -336,28 +339,40 @@ def _register_needs(con: duckdb.DuckDBPyConnection, needs: Any) -> None:
 
 def need_measures(con: duckdb.DuckDBPyConnection, *, lad_code: str | None, category: str,
                   needs: Any, weights: Mapping[str, float] | None = None,
-                  release: int = 2025) -> pd.DataFrame:
+                  release: int = 2025, lsoas: Sequence[str] | None = None) -> pd.DataFrame:
     """Deprivation (chosen domains, weighted) and resident voice for each LSOA."""
     _check(con, category, release)
     domains = _domains_in_store(con, release)
     chosen = normalise_weights(weights, domains)
-    base, params = _base_sql(lad_code)
+    base, params = _base_sql(lad_code, lsoas)
     _register_needs(con, needs)
     try:
         return con.execute(
             f"WITH base AS ({base}), {_need_sql(domains, chosen, lad_code)} "
-            "SELECT * FROM need ORDER BY lad_code, code",
+            "SELECT * EXCLUDE (frame) FROM need ORDER BY frame, code",
             {**params, "release": release, "category": category},
         ).df()
     finally:
         con.unregister("gap_needs_input")
 
 
-def _base_sql(lad_code: str | None) -> tuple[str, dict[str, object]]:
-    where = "WHERE b.level = 'lsoa21'" + (" AND b.lad_code = $lad" if lad_code is not None else "")
-    sql = (f"SELECT b.code, b.name, b.lad_code, p.total AS population FROM boundary b "
-           f"LEFT JOIN population p ON p.lsoa21_code = b.code {where}")
-    return sql, ({"lad": lad_code} if lad_code is not None else {})
+def _base_sql(lad_code: str | None,
+              lsoas: Sequence[str] | None = None) -> tuple[str, dict[str, object]]:
+    """The LSOAs ranked (code, name, lad_code, frame, population). ``frame`` is what shares and
+    ranks are taken within: each authority (one, or all of England authority by authority), or
+    the chosen area as one whole when its LSOAs are given (an ICB, a region, several
+    authorities)."""
+    where, params = "WHERE b.level = 'lsoa21'", {}
+    if lad_code is not None:
+        where += " AND b.lad_code = $lad"
+        params["lad"] = lad_code
+    if lsoas is not None:
+        where += " AND b.code IN (SELECT unnest($lsoas))"
+        params["lsoas"] = list(lsoas)
+    frame = "b.lad_code" if lsoas is None else "'area'"
+    sql = (f"SELECT b.code, b.name, b.lad_code, {frame} AS frame, p.total AS population "
+           f"FROM boundary b LEFT JOIN population p ON p.lsoa21_code = b.code {where}")
+    return sql, params
 
 
 # ---------------------------------------------------------------------------- gaps
@@ -366,8 +381,12 @@ def _base_sql(lad_code: str | None) -> tuple[str, dict[str, object]]:
 def gap_table(con: duckdb.DuckDBPyConnection, *, lad_code: str | None, category: str, needs: Any,
               weights: Mapping[str, float] | None = None, radius_m: float = 1000.0,
               release: int = 2025, include_head_offices: bool = True,
-              suppress_below: int | None = None) -> pd.DataFrame:
+              suppress_below: int | None = None,
+              lsoas: Sequence[str] | None = None) -> pd.DataFrame:
     """One row per LSOA, the largest gap first, with the gap in words (``reasons``).
+
+    ``lsoas`` (an ICB, a region, several authorities: ``Area.lsoas``) ranks those LSOAs within
+    the whole of them; otherwise each authority's LSOAs are ranked within it.
 
     ``suppress_below`` (e.g. settings.suppress_below) words resident counts for the public
     ("fewer than 10"); leave it None for commissioners, who see exact counts.
@@ -376,12 +395,13 @@ def gap_table(con: duckdb.DuckDBPyConnection, *, lad_code: str | None, category:
     domains = _domains_in_store(con, release)
     chosen = normalise_weights(weights, domains)
     provision = provision_measures(con, category=category, lad_code=lad_code, radius_m=radius_m,
-                                   include_head_offices=include_head_offices)
-    base, params = _base_sql(lad_code)
+                                   include_head_offices=include_head_offices,
+                                   lsoas=list(lsoas) if lsoas is not None else None)
+    base, params = _base_sql(lad_code, lsoas)
     _register_needs(con, needs)
     con.register("gap_provision_input", provision)
-    far = share_sql("coalesce(nearest_m, 1e12)", "lad_code")
-    few = share_sql("-within_radius", "lad_code")
+    far = share_sql("coalesce(nearest_m, 1e12)", "frame")
+    few = share_sql("-within_radius", "frame")
     try:
         frame = con.execute(
             f"""
@@ -394,17 +414,17 @@ def gap_table(con: duckdb.DuckDBPyConnection, *, lad_code: str | None, category:
             lack AS (SELECT *, ({far} + {few}) / 2 AS lack_of_provision FROM scored),
             gap AS (
                 SELECT *, need_score * lack_of_provision AS gap_score,
-                       {share_sql('need_score', 'lad_code')} AS need_share,
-                       {share_sql('lack_of_provision', 'lad_code')} AS lack_share
+                       {share_sql('need_score', 'frame')} AS need_share,
+                       {share_sql('lack_of_provision', 'frame')} AS lack_share
                 FROM lack
             )
-            SELECT * EXCLUDE (need_share, lack_share),
-                   row_number() OVER (PARTITION BY lad_code
+            SELECT * EXCLUDE (need_share, lack_share, frame),
+                   row_number() OVER (PARTITION BY frame
                        ORDER BY gap_score DESC, need_score DESC, code) AS gap_rank,
                    {tercile_sql('need_share')} AS need_class,
                    4 - {tercile_sql('lack_share')} AS provision_class
             FROM gap
-            ORDER BY lad_code, gap_rank
+            ORDER BY frame, gap_rank
             """,
             {**params, "release": release, "category": category},
         ).df()

@@ -10,6 +10,7 @@ import duckdb
 import pandas as pd
 
 from needsmap.analysis.geojson import feature_collection
+from needsmap.store import areas
 from needsmap.terms import taxonomy
 from needsmap.terms.colours import (
     DECILE_COLOURS,
@@ -41,6 +42,21 @@ def authorities(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     ).df()
 
 
+def area_choices(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """What the area picker offers (kind, code, name, label): the authorities with maps, and
+    the combined authorities, NHS areas and regions whose small areas are all in the store."""
+    offered = areas.choices(con)
+    drawn = {r[0] for r in con.execute(
+        "SELECT code FROM boundary WHERE level = 'lsoa21' AND code IN (SELECT lsoa_code FROM iod_domain)"
+    ).fetchall()}
+    if not drawn:
+        return offered.iloc[0:0]
+    complete = {kind: {code for code, lsoas in rows if set(lsoas) <= drawn}
+                for kind, rows in areas.members_by_kind(con).items()}
+    keep = [code in complete.get(kind, ()) for kind, code in zip(offered["kind"], offered["code"])]
+    return offered[keep].reset_index(drop=True)
+
+
 def measures(con: duckdb.DuckDBPyConnection, release: int) -> tuple[list[str], list[str]]:
     """(domains the store has for this release, domains it lacks), in publisher order."""
     have = {r[0] for r in con.execute(
@@ -50,20 +66,39 @@ def measures(con: duckdb.DuckDBPyConnection, release: int) -> tuple[list[str], l
 
 # ---------------------------------------------------------------------------- map data
 
+# What a map is drawn for: an authority's code, or the LSOA 2021 codes of any other area (an
+# ICB, a region, a combined authority, a list: ``Area.lsoas``), as a tuple so pages can cache it.
+Place = str | tuple[str, ...]
 
-def area_measure(con: duckdb.DuckDBPyConnection, lad_code: str, release: int,
+
+def _within(place: Place, level: str = "lsoa21", alias: str = "b.") -> tuple[str, list[object]]:
+    """SQL keeping the boundaries of ``level`` that make up ``place``, and its parameter."""
+    if isinstance(place, str):
+        return f"{alias}lad_code = ?", [place]
+    members = {
+        "lsoa21": "SELECT unnest(?)",
+        "lsoa11": "SELECT lsoa11_code FROM lsoa11_lsoa21 WHERE lsoa21_code IN (SELECT unnest(?))",
+        "ward": "SELECT ward_code FROM lsoa21_lookup WHERE lsoa21_code IN (SELECT unnest(?))",
+        "msoa21": "SELECT msoa21_code FROM lsoa21_lookup WHERE lsoa21_code IN (SELECT unnest(?))",
+        "lad": "SELECT lad_code FROM lsoa21_lookup WHERE lsoa21_code IN (SELECT unnest(?))",
+    }[level]
+    return f"{alias}code IN ({members})", [list(place)]
+
+
+def area_measure(con: duckdb.DuckDBPyConnection, lad_code: Place, release: int,
                  domain: str) -> pd.DataFrame:
-    """One row per LSOA of the authority: code, name, score, rank, decile (sortable table)."""
+    """One row per LSOA of the authority (or area): code, name, score, rank, decile."""
+    where, params = _within(lad_code, lsoa_level(release))
     return con.execute(
-        """
+        f"""
         SELECT b.code, coalesce(a.lsoa_name, b.name) AS name, d.decile, d.rank, d.score
         FROM boundary b
         LEFT JOIN iod_area a ON a.release = ? AND a.lsoa_code = b.code
         LEFT JOIN iod_domain d ON d.release = ? AND d.lsoa_code = b.code AND d.domain = ?
-        WHERE b.level = ? AND b.lad_code = ?
+        WHERE b.level = ? AND {where}
         ORDER BY d.rank NULLS LAST, b.code
         """,
-        [release, release, domain, lsoa_level(release), lad_code],
+        [release, release, domain, lsoa_level(release), *params],
     ).df()
 
 
@@ -71,7 +106,7 @@ def _geometry_column(full_precision: bool) -> str:
     return "geom" if full_precision else "geom_display"
 
 
-def choropleth_geojson(con: duckdb.DuckDBPyConnection, lad_code: str, release: int,
+def choropleth_geojson(con: duckdb.DuckDBPyConnection, lad_code: Place, release: int,
                        domain: str, by: str = "decile", *, full_precision: bool = False) -> str:
     """The authority's LSOAs as GeoJSON, each with its figures, legend class and fill colour.
 
@@ -79,6 +114,7 @@ def choropleth_geojson(con: duckdb.DuckDBPyConnection, lad_code: str, release: i
     ``full_precision`` uses the unsimplified geometry (for the payload benchmark only).
     """
     geom = _geometry_column(full_precision)
+    where, params = _within(lad_code, lsoa_level(release))
     rows = con.execute(
         f"""
         SELECT ST_AsGeoJSON(b.{geom}), b.code, coalesce(a.lsoa_name, b.name), d.decile,
@@ -86,10 +122,10 @@ def choropleth_geojson(con: duckdb.DuckDBPyConnection, lad_code: str, release: i
         FROM boundary b
         LEFT JOIN iod_area a ON a.release = ? AND a.lsoa_code = b.code
         LEFT JOIN iod_domain d ON d.release = ? AND d.lsoa_code = b.code AND d.domain = ?
-        WHERE b.level = ? AND b.lad_code = ?
+        WHERE b.level = ? AND {where}
         ORDER BY b.code
         """,
-        [release, release, domain, lsoa_level(release), lad_code],
+        [release, release, domain, lsoa_level(release), *params],
     ).fetchall()
     breaks = score_breaks(pd.Series([r[5] for r in rows], dtype="float64"))
     out = []
@@ -106,14 +142,15 @@ def choropleth_geojson(con: duckdb.DuckDBPyConnection, lad_code: str, release: i
         out, ["code", "name", "decile", "rank", "score", "note", "fill"])
 
 
-def outlines_geojson(con: duckdb.DuckDBPyConnection, level: str, lad_code: str | None = None,
+def outlines_geojson(con: duckdb.DuckDBPyConnection, level: str, lad_code: Place | None = None,
                      *, full_precision: bool = False) -> str:
-    """Outlines (ward, lad, msoa21) as GeoJSON with code and name; all of England if no LAD."""
+    """Outlines (ward, lad, msoa21) as GeoJSON with code and name; all of England if no area."""
     geom = _geometry_column(full_precision)
     where, params = "level = ?", [level]
     if lad_code is not None:
-        where += " AND lad_code = ?"
-        params.append(lad_code)
+        inside, more = _within(lad_code, level, alias="")
+        where += f" AND {inside}"
+        params += more
     rows = con.execute(
         f"SELECT ST_AsGeoJSON({geom}), code, name FROM boundary WHERE {where} ORDER BY code",
         params,
@@ -121,31 +158,35 @@ def outlines_geojson(con: duckdb.DuckDBPyConnection, level: str, lad_code: str |
     return feature_collection(rows, ["code", "name"])
 
 
-def authority_outline_geojson(con: duckdb.DuckDBPyConnection, lad_code: str, *,
+def authority_outline_geojson(con: duckdb.DuckDBPyConnection, lad_code: Place, *,
                               full_precision: bool = False) -> str:
-    """The authority's edge drawn from its own LSOAs, so it lines up with the choropleth."""
+    """The authority's (or area's) edge drawn from its own LSOAs, so it lines up with the
+    choropleth."""
     outline = f"ST_Union_Agg({_geometry_column(full_precision)})"
     if not full_precision:
         outline = f"ST_ReducePrecision({outline}, 0.00001)"
+    where, params = _within(lad_code, alias="")
+    code = "any_value(lad_code)" if isinstance(lad_code, str) else "'area'"
     rows = con.execute(
         f"""
-        SELECT ST_AsGeoJSON({outline}), any_value(lad_code)
-        FROM boundary WHERE level = 'lsoa21' AND lad_code = ?
+        SELECT ST_AsGeoJSON({outline}), {code}
+        FROM boundary WHERE level = 'lsoa21' AND {where}
         """,
-        [lad_code],
+        params,
     ).fetchall()
     return feature_collection([r for r in rows if r[0]], ["code"])
 
 
-def bounds(con: duckdb.DuckDBPyConnection, lad_code: str) -> list[list[float]]:
-    """[[south, west], [north, east]] of the authority's LSOAs."""
+def bounds(con: duckdb.DuckDBPyConnection, lad_code: Place) -> list[list[float]]:
+    """[[south, west], [north, east]] of the authority's (or area's) LSOAs."""
+    where, params = _within(lad_code, alias="")
     row = con.execute(
-        """
+        f"""
         SELECT min(ST_YMin(geom_display)), min(ST_XMin(geom_display)),
                max(ST_YMax(geom_display)), max(ST_XMax(geom_display))
-        FROM boundary WHERE level = 'lsoa21' AND lad_code = ?
+        FROM boundary WHERE level = 'lsoa21' AND {where}
         """,
-        [lad_code],
+        params,
     ).fetchone()
     return [[row[0], row[1]], [row[2], row[3]]]
 
@@ -197,7 +238,7 @@ def attribution(con: duckdb.DuckDBPyConnection, release: int) -> list[str]:
 # ---------------------------------------------------------------------------- resident voice
 
 
-def area_points(con: duckdb.DuckDBPyConnection, level: str, lad_code: str) -> pd.DataFrame:
+def area_points(con: duckdb.DuckDBPyConnection, level: str, lad_code: Place) -> pd.DataFrame:
     """A fixed point inside each LSOA 2021 or ward of an authority, with its name.
 
     Residents' needs and community notes are drawn here, never at a resident's own point: the
@@ -205,11 +246,12 @@ def area_points(con: duckdb.DuckDBPyConnection, level: str, lad_code: str) -> pd
     """
     if level not in ("lsoa21", "ward"):
         raise ValueError(f"no area points for level {level!r}")
+    where, params = _within(lad_code, level, alias="")
     return con.execute(
-        """
+        f"""
         SELECT code, name, round(ST_X(p), 5) AS lon, round(ST_Y(p), 5) AS lat
         FROM (SELECT code, name, ST_PointOnSurface(geom) AS p FROM boundary
-              WHERE level = ? AND lad_code = ?) ORDER BY code
+              WHERE level = ? AND {where}) ORDER BY code
         """,
-        [level, lad_code],
+        [level, *params],
     ).df()

@@ -73,7 +73,7 @@ def nearest_words(row: Mapping[str, object], what: str, reach: str) -> list[str]
         return [f"no {what} service in the loaded lists"]
     about = [str(row["nearest_name"])] if _present(row.get("nearest_name")) else []
     if _true(row.get("nearest_outside")):
-        about.append("outside the authority")
+        about.append("outside the area")
     if _true(row.get("nearest_head_office")):
         about.append("a charity's registered address")
     nearest = f"nearest {what} service {format_distance(float(metres))}"

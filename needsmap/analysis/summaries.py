@@ -52,9 +52,10 @@ import pandas as pd
 from needsmap.errors import ValidationError
 from needsmap.terms.iod import DOMAIN_LABELS, DOMAINS, LSOAS_IN_ENGLAND
 
-LEVELS = ("lad", "ward", "msoa", "selection")
+LEVELS = ("lad", "ward", "msoa", "sicbl", "icb", "selection")
 LEVEL_LABELS = {"lad": "Local authority", "ward": "Electoral ward (best fit of LSOAs)",
                 "msoa": "Middle layer super output area (MSOA 2021)",
+                "sicbl": "NHS sub-ICB location", "icb": "NHS Integrated Care Board",
                 "selection": "Chosen small areas"}
 STATISTICS = ("average_score", "average_rank", "proportion_most_deprived_10pc", "extent",
               "local_concentration")
@@ -131,17 +132,22 @@ def _members_sql(level: str, release: int, lad_code: str | None,
     where = ["TRUE"]
     if release >= 2021:
         source, lsoa_col = "lsoa21_lookup", "lsoa21_code"
-        column = {"lad": "lad", "ward": "ward", "msoa": "msoa21"}.get(level)
+        column = {"lad": "lad", "ward": "ward", "msoa": "msoa21", "sicbl": "sicbl", "icb": "icb"}.get(level)
+        if level in ("sicbl", "icb"):  # the NHS areas: LSOA 2021 -> sub-ICB location -> ICB
+            source = ("(SELECT l.lsoa21_code, l.lad_code, n.sicbl_code, n.sicbl_name, n.icb_code, "
+                      "n.icb_name FROM lsoa21_lookup l JOIN lsoa21_nhs n USING (lsoa21_code))")
     else:
-        if level in ("ward", "msoa"):
+        if level in ("ward", "msoa", "sicbl", "icb"):
             raise ValidationError(
                 f"IoD{release} is published on 2011 small areas, which do not nest in 2021 wards "
                 "and MSOAs: summarise IoD2025 there, or compare releases with change_since_2019")
-        # A few 2011 areas were redrawn across an authority boundary: each goes to the
-        # authority most of its 2021 pieces are in.
-        source = ("(SELECT lsoa11_code, lad_code, any_value(lad_name) AS lad_name FROM lsoa11_lsoa21 "
-                  "GROUP BY lsoa11_code, lad_code QUALIFY row_number() OVER (PARTITION BY lsoa11_code "
-                  "ORDER BY count(*) DESC, lad_code) = 1)")
+        # Each 2011 area goes to the authority (LAD 2024) most of its 2021 pieces are in: a few
+        # were redrawn across a boundary, and the lookup's own LAD 2022 column names districts
+        # that are now Cumberland, Westmorland and Furness, North Yorkshire and Somerset.
+        source = ("(SELECT k.lsoa11_code, l.lad_code, any_value(l.lad_name) AS lad_name "
+                  "FROM lsoa11_lsoa21 k JOIN lsoa21_lookup l ON l.lsoa21_code = k.lsoa21_code "
+                  "GROUP BY k.lsoa11_code, l.lad_code QUALIFY row_number() OVER (PARTITION BY "
+                  "k.lsoa11_code ORDER BY count(*) DESC, l.lad_code) = 1)")
         lsoa_col, column = "lsoa11_code", "lad"
     if lad_code is not None:
         where.append("lad_code = ?")

@@ -53,6 +53,21 @@ LEVELS = {
 }
 
 
+# The authority (LAD 2024) each boundary lies in, one row per code. LSOA 2021 and MSOA 2021 take
+# it from the LSOA 2021 lookup; a 2011 small area takes the authority most of its 2021 pieces are
+# in (lowest code on a tie). Never the 2011 lookup's LAD 2022 column: 2011 and 2021 LSOAs share
+# codes, and 17 districts of 2022 are now Cumberland, Westmorland and Furness, North Yorkshire
+# and Somerset.
+LAD_OF = {
+    "lsoa21": "SELECT lsoa21_code AS code, lad_code FROM lsoa21_lookup",
+    "msoa21": ("SELECT msoa21_code AS code, lad_code FROM lsoa21_lookup GROUP BY msoa21_code, lad_code QUALIFY "
+               "row_number() OVER (PARTITION BY msoa21_code ORDER BY count(*) DESC, lad_code) = 1"),
+    "lsoa11": ("SELECT k.lsoa11_code AS code, l.lad_code FROM lsoa11_lsoa21 k "
+               "JOIN lsoa21_lookup l ON l.lsoa21_code = k.lsoa21_code GROUP BY k.lsoa11_code, l.lad_code QUALIFY "
+               "row_number() OVER (PARTITION BY k.lsoa11_code ORDER BY count(*) DESC, l.lad_code) = 1"),
+    "lad": "SELECT DISTINCT lad_code AS code, lad_code FROM lsoa21_lookup",
+}
+
 def _read(ctx: LoadContext, level: Level) -> tuple[registry.Dataset, object, pa.Table, str]:
     dataset = registry.get(level.dataset_id)
     fetched = ctx.fetch(dataset)
@@ -152,12 +167,7 @@ def _finish(ctx: LoadContext, level: Level) -> None:
             "c.code, c.name, l.lad_code, ST_GeomFromWKB(wkb) AS geom, "
             "ST_GeomFromWKB(wkb_display) AS geom_display, "
             "ST_Transform(ST_GeomFromWKB(wkb), 'EPSG:4326', 'EPSG:27700', always_xy := true) AS geom_bng "
-            "FROM clean_boundary c LEFT JOIN ("
-            "  SELECT lsoa21_code AS code, lad_code FROM lsoa21_lookup UNION ALL "
-            "  SELECT DISTINCT msoa21_code, lad_code FROM lsoa21_lookup UNION ALL "
-            "  SELECT DISTINCT lsoa11_code, lad_code FROM lsoa11_lsoa21 WHERE change_code <> 'M' UNION ALL "
-            "  SELECT DISTINCT lad_code, lad_code FROM lsoa21_lookup"
-            f") l ON l.code = c.code QUALIFY row_number() OVER (PARTITION BY c.code) = 1"
+            f"FROM clean_boundary c LEFT JOIN ({LAD_OF[level.name]}) l ON l.code = c.code"
         )
     finally:
         con.unregister("clean_boundary")

@@ -1,4 +1,5 @@
-"""ONS lookups: LSOA21 → MSOA21 → ward → LAD, and LSOA11 → LSOA21 with change codes."""
+"""ONS lookups: LSOA21 → MSOA21 → ward → LAD, LSOA11 → LSOA21 with change codes, and the areas
+beyond one authority: LSOA21 → sub-ICB location → ICB, LAD → region, LAD → combined authority."""
 
 from __future__ import annotations
 
@@ -34,6 +35,31 @@ LSOA11_COLUMNS = {
 }
 
 
+NHS_COLUMNS = {
+    "lsoa21_code": ["lsoa21_code", "LSOA21CD"],
+    "sicbl_code": ["sicbl24_code", "SICBL24CD"],
+    "sicbl_name": ["sicbl24_name", "SICBL24NM"],
+    "sicbl_code_nhs": ["sicbl24_code_nhs", "SICBL24CDH"],
+    "icb_code": ["icb24_code", "ICB24CD"],
+    "icb_name": ["icb24_name", "ICB24NM"],
+    "icb_code_nhs": ["icb24_code_nhs", "ICB24CDH"],
+}
+
+REGION_COLUMNS = {
+    "lad_code": ["ltla24_code", "LAD24CD"],
+    "lad_name": ["ltla24_name", "LAD24NM"],
+    "region_code": ["region24_code", "RGN24CD"],
+    "region_name": ["region24_name", "RGN24NM"],
+}
+
+CAUTH_COLUMNS = {
+    "lad_code": ["ltla23_code", "LAD23CD"],
+    "lad_name": ["ltla23_name", "LAD23NM"],
+    "cauth_code": ["cauth23_code", "CAUTH23CD"],
+    "cauth_name": ["cauth23_name", "CAUTH23NM"],
+}
+
+
 @dataclass(frozen=True)
 class Lookup:
     """One ONS lookup file: where it goes, its columns and the rules its rows must keep."""
@@ -58,6 +84,22 @@ LOOKUPS = {
         [("lsoa11_code", validate.LSOA_PATTERN), ("lsoa21_code", validate.LSOA_PATTERN),
          ("change_code", "[USMX]")],
         ["lsoa11_code", "lsoa21_code"]),
+    "lookup_lsoa21_icb24": Lookup(
+        "lookup_lsoa21_icb24", "lsoa21_nhs", NHS_COLUMNS,
+        ["lsoa21_code", "sicbl_code", "sicbl_name", "icb_code", "icb_name"],
+        [("lsoa21_code", validate.LSOA_PATTERN), ("sicbl_code", "E38[0-9]{6}"),
+         ("icb_code", "E54[0-9]{6}")],
+        ["lsoa21_code"]),
+    "lookup_lad24_region24": Lookup(
+        "lookup_lad24_region24", "lad_region", REGION_COLUMNS,
+        ["lad_code", "lad_name", "region_code", "region_name"],
+        [("lad_code", validate.LAD_PATTERN), ("region_code", "E12[0-9]{6}")],
+        ["lad_code"]),
+    "lookup_lad23_cauth23": Lookup(
+        "lookup_lad23_cauth23", "lad_cauth", CAUTH_COLUMNS,
+        ["lad_code", "lad_name", "cauth_code", "cauth_name"],
+        [("lad_code", validate.LAD_PATTERN), ("cauth_code", "E47[0-9]{6}")],
+        ["lad_code"]),
 }
 
 
@@ -90,4 +132,7 @@ def load(ctx: LoadContext, lookup: Lookup) -> int:
     return n
 
 
+# What an authority is found with (loaded first for an ``--area`` on an empty store); NHS areas,
+# regions and combined authorities need the other lookups, which ``all`` and ``lookups`` load.
+AREA_LOOKUPS = ("lookup_lsoa21", "lookup_lsoa11_lsoa21")
 PIPELINES = {dataset_id: partial(load, lookup=lookup) for dataset_id, lookup in LOOKUPS.items()}

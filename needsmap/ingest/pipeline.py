@@ -13,6 +13,7 @@ from needsmap.errors import ConfigError, ValidationError
 from needsmap.ingest import boundaries, checks, iod, lookups, population, postcodes
 from needsmap.ingest.context import LoadContext
 from needsmap.ingest.services import charities, grants, local_lists, oruk, osm
+from needsmap.sources import registry
 from needsmap.store import StoreBuild, areas, count
 from needsmap.store.areas import Area
 
@@ -70,6 +71,7 @@ class Report:
     warnings: list[str] = field(default_factory=list)
     area: str = "England"
     not_geocoded: list[str] = field(default_factory=list)  # what could not be placed, and why
+    not_for_area: list[str] = field(default_factory=list)  # datasets of other places, in words
 
 
 def expand(targets: Iterable[str]) -> list[str]:
@@ -93,6 +95,34 @@ def _with_dependencies(con: object, datasets: list[str], say: Callable[[str], No
     for n in sorted(missing, key=list(PIPELINES).index):
         say(f"{n} is not in the store yet; loading it first (records are placed with it)")
     return [d for d in PIPELINES if d in missing or d in datasets]
+
+
+def _coverage(con: duckdb.DuckDBPyConnection, dataset_id: str) -> tuple[str, set[str]]:
+    """The name of the place a dataset covers and its authorities (empty for England)."""
+    code = registry.get(dataset_id).covers
+    if code == registry.ENGLAND:
+        return "England", set()
+    row = con.execute("SELECT any_value(lad_name) FROM lsoa21_lookup WHERE lad_code = ? UNION ALL "
+                      "SELECT any_value(cauth_name) FROM lad_cauth WHERE cauth_code = ?",
+                      [code, code]).fetchall()
+    name = next((r[0] for r in row if r[0]), code)
+    return name, areas.authorities_of(con, code)
+
+
+def split_by_coverage(con: duckdb.DuckDBPyConnection, datasets: list[str],
+                      area: Area | None) -> tuple[list[str], list[str]]:
+    """The datasets that cover some of ``area`` (all of them for England), and a plain line for
+    each of the others: a list of one place's services is simply not another place's."""
+    if area is None:
+        return datasets, []
+    keep, other = [], []
+    for d in datasets:
+        name, lads = _coverage(con, d)
+        if lads and not lads & set(area.authorities):
+            other.append(f"{d}: covers {name} only, not {area.name}")
+        else:
+            keep.append(d)
+    return keep, other
 
 
 def register_area_tables(con: duckdb.DuckDBPyConnection, area: Area | None) -> None:
@@ -133,7 +163,7 @@ def run(
 
         if area:
             if not count(con, "lsoa21_lookup") or not count(con, "lsoa11_lsoa21"):
-                for d in lookups.PIPELINES:  # the area is found through them
+                for d in lookups.AREA_LOOKUPS:  # an authority is found through them
                     if d not in datasets:
                         load(d)
             for d in [d for d in datasets if d in lookups.PIPELINES]:
@@ -143,6 +173,7 @@ def run(
             report.area = ctx.area.label
         register_area_tables(con, ctx.area)
         datasets = _with_dependencies(con, datasets, say)
+        datasets, report.not_for_area = split_by_coverage(con, datasets, ctx.area)
         for dataset_id in datasets:
             load(dataset_id)
         problems = checks.consistency(con)

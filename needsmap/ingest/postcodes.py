@@ -7,6 +7,10 @@ a postcode the ONSPD row is preferred by ``store.geocode``.
 
 from __future__ import annotations
 
+import os
+
+import pyarrow.parquet as pq
+
 from needsmap.errors import ValidationError
 from needsmap.ingest import validate
 from needsmap.ingest.context import LoadContext
@@ -83,6 +87,28 @@ def load_onspd(ctx: LoadContext) -> int:
     return _swap(ctx, dataset, fetched, "stage_onspd", "onspd")
 
 
+def _place_postcodes(ctx: LoadContext, postcodes_sha256: str) -> None:
+    """``stage_cp_lsoa(key = postcode, code)``: each postcode's LSOA 2021 by point in polygon.
+
+    Placing 1.49 M points is most of a build's time and depends only on the two files, so the
+    answer is kept beside the downloads, named by both checksums, and read back by the next
+    build of any area (a new postcode or boundary file gives a new name)."""
+    con = ctx.con
+    row = con.execute("SELECT sha256 FROM provenance WHERE dataset_id = 'boundaries_lsoa21'").fetchone()
+    cached = (ctx.settings.cache_dir / "placed" / f"postcodes-{postcodes_sha256[:16]}-{row[0][:16]}.parquet"
+              if row and row[0] else None)
+    if cached is not None and cached.is_file():
+        con.execute("CREATE OR REPLACE TEMP TABLE stage_cp_lsoa AS SELECT key, code FROM read_parquet(?)",
+                    [str(cached)])
+        return
+    geocode.assign_lsoa21(con, "stage_cp", "postcode", "stage_cp_lsoa")
+    if cached is not None:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        partial = cached.with_name(f".{cached.name}.{os.getpid()}")
+        pq.write_table(con.execute("SELECT key, code FROM stage_cp_lsoa").to_arrow_table(), partial)
+        os.replace(partial, cached)  # whole or not at all, even with two builds at once
+
+
 def load_england(ctx: LoadContext) -> int:
     """1.49 M live postcodes; LSOA 2021 from England's LSOA 2021 polygons in one spatial join."""
     dataset = registry.get("postcodes_england")
@@ -116,11 +142,11 @@ def load_england(ctx: LoadContext) -> int:
     problems += validate.required(con, "stage_cp", "postcode", source, "pcds")
     if problems:
         raise ValidationError(f"{source}: {len(problems)} problem(s); nothing was changed", problems)
-    geocode.assign_lsoa21(con, "stage_cp", "_row", "stage_cp_lsoa")
+    _place_postcodes(ctx, fetched.sha256)
     con.execute(
         "CREATE OR REPLACE TEMP TABLE stage_cp2 AS SELECT c._row, c.postcode, c.lon, c.lat, "
         "l.code AS lsoa21_code, c.lad_code, false AS terminated, 'codepoint' AS source "
-        "FROM stage_cp c LEFT JOIN stage_cp_lsoa l ON l.key = c._row"
+        "FROM stage_cp c LEFT JOIN stage_cp_lsoa l ON l.key = c.postcode"
     )
     con.execute("DROP TABLE stage_cp")
     return _swap(ctx, dataset, fetched, "stage_cp2", "codepoint")

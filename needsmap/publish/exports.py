@@ -166,7 +166,8 @@ def gather(con: duckdb.DuckDBPyConnection, user_store: UserStore, area: Area,
            settings: Settings, *, release: int = iod.DEFAULT_RELEASE,
            today: date | None = None, ev: Evidence | None = None) -> ExportData:
     """Every layer of the export for the area, protected and with its notes."""
-    ev = ev or reports.evidence(con, user_store, area.lad_code, settings, release)
+    ev = ev or reports.evidence(con, user_store, area.lad_code, settings, release,
+                                lsoas=reports.frame_lsoas(area))
     measures, notes = _lsoa_measures(con, area, ev, release)
     geoms = _geometries(con, list(area.lsoas))
     lsoas = gpd.GeoDataFrame(measures, geometry=list(geoms["geometry"].reindex(measures["lsoa21_code"])),
@@ -369,7 +370,7 @@ def make(con: duckdb.DuckDBPyConnection, user_store: UserStore, area: Area, sett
          pack: bool = False) -> tuple[dict[str, Path], reports.AreaReport | None]:
     """The report (when PDF or HTML is asked for) and exports of one area, written to ``folder``:
     what the CLI and the Reports page both do. The files by key, and the report."""
-    ev = reports.evidence(con, user_store, area.lad_code, settings)
+    ev = reports.evidence(con, user_store, area.lad_code, settings, lsoas=reports.frame_lsoas(area))
     data = gather(con, user_store, area, settings, ev=ev)
     report = (reports.build(con, user_store, area, settings, pack=pack, ev=ev)
               if {"pdf", "html"} & set(formats) else None)

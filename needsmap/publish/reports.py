@@ -148,11 +148,21 @@ def _needs_table(blurred: blurred_needs.BlurredNeeds, area: Area) -> pd.DataFram
     return pd.DataFrame(rows)
 
 
+def frame_lsoas(area: Area) -> list[str] | None:
+    """The LSOAs small areas are ranked within when that is more than one authority (an ICB, a
+    region, a list); None for one authority, which ranks within itself as always."""
+    frame = area.frame
+    return None if frame.kind == "lad" else list(frame.lsoas)
+
+
 def gap_tables(con: duckdb.DuckDBPyConnection, lad_code: str, approved: list[tuple],
-               release: int = iod.DEFAULT_RELEASE) -> dict[str, pd.DataFrame]:
-    """Each need category's gap table for the authority (``GAP_WEIGHTS``, ``GAP_RADIUS_M``)."""
-    return {c: gaps.gap_table(con, lad_code=lad_code, category=c, needs=approved, release=release,
-                              weights=GAP_WEIGHTS, radius_m=GAP_RADIUS_M)
+               release: int = iod.DEFAULT_RELEASE,
+               lsoas: list[str] | None = None) -> dict[str, pd.DataFrame]:
+    """Each need category's gap table for the authority, or ranked within ``lsoas`` when given
+    (``GAP_WEIGHTS``, ``GAP_RADIUS_M``)."""
+    lad = None if lsoas is not None else lad_code
+    return {c: gaps.gap_table(con, lad_code=lad, category=c, needs=approved, release=release,
+                              weights=GAP_WEIGHTS, radius_m=GAP_RADIUS_M, lsoas=lsoas)
             for c in GAP_CATEGORIES}
 
 
@@ -219,9 +229,13 @@ class Evidence:
 
 
 def evidence(con: duckdb.DuckDBPyConnection, user_store: UserStore, lad_code: str,
-             settings: Settings, release: int = iod.DEFAULT_RELEASE) -> Evidence:
-    approved = needs.approved_counts(user_store, lad_code)
-    lookup = areas.wards_of_lsoas(con, lad_code)
+             settings: Settings, release: int = iod.DEFAULT_RELEASE, *,
+             lsoas: list[str] | None = None) -> Evidence:
+    """What a report needs, for one authority or, given ``lsoas``, for an area of several
+    (``frame_lsoas``), its small areas ranked within the whole."""
+    approved = needs.approved_counts(user_store, None if lsoas is not None else lad_code)
+    lookup = (areas.wards_of_lsoas(con, lsoas=lsoas) if lsoas is not None
+              else areas.wards_of_lsoas(con, lad_code))
     wards = blurred_needs.ward_series(lookup)
     names = {**dict(zip(lookup["lsoa21_code"], lookup["lsoa21_name"])),
              **dict(zip(lookup["ward_code"], lookup["ward_name"]))}
@@ -229,7 +243,7 @@ def evidence(con: duckdb.DuckDBPyConnection, user_store: UserStore, lad_code: st
     return Evidence(
         lad_code=lad_code, approved=approved, wards=wards, names=names,
         blurred=blurred_needs.protect(approved, wards, settings.suppress_below, lad_code),
-        gaps=gap_tables(con, lad_code, approved, release),
+        gaps=gap_tables(con, lad_code, approved, release, lsoas),
         decisions=decisions.current(user_store, lad_code), threshold=settings.suppress_below,
         sources=sources, attribution=attribution,
     )
@@ -254,7 +268,7 @@ def build(con: duckdb.DuckDBPyConnection, user_store: UserStore, area: Area,
           today: date | None = None, with_map: bool = True,
           ev: Evidence | None = None) -> AreaReport:
     """Everything a report shows, as plain data; nothing here is exact about a resident."""
-    ev = ev or evidence(con, user_store, area.lad_code, settings, release)
+    ev = ev or evidence(con, user_store, area.lad_code, settings, release, lsoas=frame_lsoas(area))
     population = _population(con, list(area.lsoas))
     lad_population = _population(con, list(ev.wards.index))
     services = maps.services(con, lad_code=area.lad_code)

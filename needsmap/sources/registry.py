@@ -23,6 +23,9 @@ MHCLG_ATTRIBUTION = (
     "(English Indices of Deprivation, MHCLG)."
 )
 ARCGIS = "https://services1.arcgis.com/ESMARspQHYMw9BZ9/arcgis/rest/services"
+ENGLAND = "E92000001"  # the GSS code of England: what a dataset covers unless it says otherwise
+TRAFFORD = "E08000009"
+GREATER_MANCHESTER = "E47000001"  # the combined authority: its ten authorities
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,10 @@ class Dataset:
     group: str
     page: str | None = None
     notes: str = ""
+    # The place the dataset covers, as a GSS code: England, one authority (E06-E09) or a combined
+    # authority (E47). A dataset is loaded for an area only when the two overlap; for any other
+    # area it is simply not that area's, never an error.
+    covers: str = ENGLAND
 
     @property
     def filename(self) -> str:
@@ -54,6 +61,17 @@ class Dataset:
         if self.format.startswith("zip"):
             return "zip"
         return "geojson" if self.format == "arcgis-geojson" else self.format
+
+
+def _ons_lookup(dataset_id: str, title: str, search: str, vintage: str, geography: str,
+                file: str, notes: str = "") -> Dataset:
+    """One of the ONS Open Geography Portal's English lookups (the areas beyond one authority)."""
+    return Dataset(
+        id=dataset_id, title=title, publisher="Office for National Statistics (Open Geography Portal)",
+        url=None, page=f"https://geoportal.statistics.gov.uk/search?q={search}", licence=OGL,
+        attribution=ONS_ATTRIBUTION, vintage=vintage, geography=geography, format="csv",
+        mirror_path=f"england/lookups/{file}", group="lookups", notes=notes,
+    )
 
 
 DATASETS: tuple[Dataset, ...] = (
@@ -90,6 +108,18 @@ DATASETS: tuple[Dataset, ...] = (
         group="lookups",
         notes="Change codes: U unchanged, S split, M merged, X irregular.",
     ),
+    _ons_lookup("lookup_lsoa21_icb24",
+                "LSOA (2021) to sub-ICB location to Integrated Care Board (July 2024), England",
+                "LSOA21_SICBL24_ICB24", "LSOA Dec 2021; sub-ICB locations and ICBs July 2024",
+                "LSOA 2021", "lsoa21_sicbl24_icb24_england.csv",
+                notes="42 Integrated Care Boards and 106 sub-ICB locations; 13 authorities are "
+                      "split between ICBs, so an NHS area is a set of small areas, not of authorities."),
+    _ons_lookup("lookup_lad24_region24", "Local authority district (May 2024) to region, England",
+                "LAD24_RGN24", "May 2024", "LAD 2024", "lad24_region24_england.csv"),
+    _ons_lookup("lookup_lad23_cauth23",
+                "Local authority district (December 2023) to combined authority, England",
+                "LAD23_CAUTH23", "December 2023", "LAD 2023", "lad23_cauth23_england.csv",
+                notes="The ten combined authorities of 2023; those created later are not in it."),
     Dataset(
         id="boundaries_lsoa21",
         title="LSOA (December 2021) boundaries, England and Wales, generalised clipped",
@@ -219,6 +249,7 @@ def _local_list(key: str, title: str, publisher: str, category: str, attribution
         licence=licence, attribution=attribution, vintage=vintage, geography="point",
         format="csv", mirror_path=LOCAL_LIST_FILES[key], group="services",
         notes=f"default category: {category}. {notes}".strip(),
+        covers=GREATER_MANCHESTER if key.startswith("gm_") else TRAFFORD,
     )
 
 
@@ -232,7 +263,7 @@ def _grants(form: str, group: str, notes: str = "") -> Dataset:
         licence=OGL, attribution="Trafford Council; " + OGL_ATTRIBUTION, vintage="2013 onwards",
         geography="beneficiary location (LAD, ward or LSOA code)", format=form,
         mirror_path=f"trafford/services/trafford_council_vcs_grants_360giving.{form}", group=group,
-        notes=notes,
+        notes=notes, covers=TRAFFORD,
     )
 
 
@@ -279,7 +310,7 @@ SERVICE_DATASETS: tuple[Dataset, ...] = (
         licence=OGL, attribution=OS_POSTCODE_ATTRIBUTION, vintage="ONSPD February 2025",
         geography="postcode", format="csv",
         mirror_path="trafford/postcodes/trafford_postcodes_onspd_feb2025.csv", group="postcodes",
-        notes="Includes terminated postcodes; lon/lat are postcode centroids.",
+        notes="Includes terminated postcodes; lon/lat are postcode centroids.", covers=TRAFFORD,
     ),
     Dataset(
         id="postcodes_england",
@@ -321,6 +352,7 @@ SERVICE_DATASETS: tuple[Dataset, ...] = (
         geography="area of operation E08000009; contact postcode", format="csv",
         mirror_path="trafford/services/charities_operating_in_trafford.csv", group="services",
         notes="Every row operates in Trafford (E08000009); the address is the head office.",
+        covers=TRAFFORD,
     ),
     _charity_register(
         "charity", "charities_register", "charity table", "contact postcode",

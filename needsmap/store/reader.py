@@ -7,6 +7,7 @@ running dashboard picks it up without a restart.
 from __future__ import annotations
 
 import os
+import shlex
 import threading
 import time
 from pathlib import Path
@@ -26,11 +27,20 @@ def _identity(path: Path) -> tuple[int, int] | None:
     return (st.st_ino, st.st_mtime_ns)
 
 
+def build_hint(area: str | None) -> str:
+    """The command that builds a store for ``area`` (any authority, ICB, region...), in words."""
+    if area:
+        return f"`needsmap ingest all --area {shlex.quote(area)}`"
+    return ("`needsmap ingest all --area AREA` (an authority, NHS area or region by name or code; "
+            "without --area, all of England)")
+
+
 class StoreReader:
     """Read-only access for the app: one connection, a cursor per caller, reload on new builds."""
 
-    def __init__(self, store_path: Path) -> None:
+    def __init__(self, store_path: Path, area: str | None = None) -> None:
         self.store_path = Path(store_path)
+        self.area = area  # the area the user asked for, named in the hint when there is no store
         self._lock = threading.Lock()
         self._con: duckdb.DuckDBPyConnection | None = None
         self._identity: tuple[int, int] | None = None
@@ -53,9 +63,7 @@ class StoreReader:
         """A cursor on the newest build; use it for one request, from one thread."""
         identity = _identity(self.store_path)
         if identity is None:
-            raise StoreError(
-                f"no store at {self.store_path}: build one with `needsmap ingest all --area Trafford`"
-            )
+            raise StoreError(f"no store at {self.store_path}: build one with {build_hint(self.area)}")
         with self._lock:
             if self._con is None or identity != self._identity:
                 con = self._open()

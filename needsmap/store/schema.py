@@ -109,6 +109,22 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         CREATE TABLE IF NOT EXISTS lsoa21_placement (level VARCHAR, code VARCHAR, geom GEOMETRY);
         """,
     ),
+    (
+        5,
+        "areas beyond one authority: NHS areas, regions, combined authorities",
+        """
+        CREATE TABLE IF NOT EXISTS lsoa21_nhs (
+            lsoa21_code VARCHAR, sicbl_code VARCHAR, sicbl_name VARCHAR, sicbl_code_nhs VARCHAR,
+            icb_code VARCHAR, icb_name VARCHAR, icb_code_nhs VARCHAR
+        );
+        CREATE TABLE IF NOT EXISTS lad_region (
+            lad_code VARCHAR, lad_name VARCHAR, region_code VARCHAR, region_name VARCHAR
+        );
+        CREATE TABLE IF NOT EXISTS lad_cauth (
+            lad_code VARCHAR, lad_name VARCHAR, cauth_code VARCHAR, cauth_name VARCHAR
+        );
+        """,
+    ),
 ]
 
 SCHEMA_VERSION = MIGRATIONS[-1][0]

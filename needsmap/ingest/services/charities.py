@@ -43,8 +43,8 @@ def operating_in(rows: list[dict[str, Any]], lad_name: str) -> set[str]:
 def _in_area(ctx: LoadContext, dataset: Dataset, rows: list[dict[str, Any]],
              operating: set[str] | None = None) -> list[dict[str, Any]]:
     """Rows whose contact postcode lies in the area or whose area of operation names it."""
-    if ctx.area is None or ctx.area.lad_code in dataset.geography:
-        return rows  # the whole of England, or an extract already cut to the area's charities
+    if ctx.area is None or dataset.covers in ctx.area.authorities:
+        return rows  # the whole of England, or an extract already cut to charities of the area
     area_postcodes = {r[0] for r in ctx.con.execute(
         "SELECT postcode FROM postcodes WHERE lsoa21_code IN (SELECT code FROM area_lsoa21) "
         "OR lad_code = ?", [ctx.area.lad_code]).fetchall()}

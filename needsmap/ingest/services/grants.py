@@ -118,10 +118,10 @@ def load(ctx: LoadContext, dataset_id: str) -> int:
                               [f"{source} rows {r}: grant {g} appears more than once" for g, r in dupes])
     keep = "TRUE"
     if ctx.area:
-        keep = ("beneficiary_code IS NULL OR beneficiary_code = ? OR beneficiary_code IN "
-                "(SELECT code FROM area_lsoa21) OR beneficiary_code IN "
-                "(SELECT ward_code FROM lsoa21_lookup WHERE lad_code = ?)")
-    params = [ctx.area.lad_code] * 2 if ctx.area else []
+        keep = ("beneficiary_code IS NULL OR beneficiary_code IN (SELECT unnest(?)) OR "
+                "beneficiary_code IN (SELECT code FROM area_lsoa21) OR beneficiary_code IN "
+                "(SELECT unnest(?))")
+    params = [list(ctx.area.authorities), list(ctx.area.wards)] if ctx.area else []
     con.execute(f"CREATE OR REPLACE TEMP TABLE stage_grants AS SELECT * FROM stage_grants_all WHERE {keep}",
                 params)
     unplaced = con.execute("SELECT count(*) FROM stage_grants WHERE beneficiary_level IS NULL").fetchone()[0]
