@@ -258,6 +258,22 @@ LOCAL_LIST_CATEGORIES = {
     "jobcentres": "money_advice", "gm_food_banks": "food",
 }
 
+ODS_FILES = "https://files.digital.nhs.uk/assets/ods/current"
+ODS_PAGES = "https://digital.nhs.uk/services/organisation-data-service/export-data-files/csv-downloads"
+ODS_ATTRIBUTION = ("Contains public sector information licensed under the Open Government Licence "
+                   "v3.0 (NHS England, Organisation Data Service).")
+
+
+def _ods(dataset_id: str, file: str, title: str, page: str, vintage: str, notes: str) -> Dataset:
+    """One of NHS England's ODS CSV downloads (headerless, 27 columns; zipped by the publisher)."""
+    return Dataset(
+        id=dataset_id, title=title, publisher="NHS England, Organisation Data Service (ODS)",
+        url=f"{ODS_FILES}/{file}.zip", page=f"{ODS_PAGES}/{page}", licence=OGL,
+        attribution=ODS_ATTRIBUTION, vintage=vintage, geography="postcode", format="zip-csv",
+        mirror_path=f"england/services/{file}.csv", group="services", notes=notes,
+    )
+
+
 def _charity_register(table: str, dataset_id: str, what: str, geography: str, notes: str) -> Dataset:
     """One table of the Charity Commission's daily full extract (one zipped JSON a table)."""
     return Dataset(
@@ -342,6 +358,17 @@ SERVICE_DATASETS: tuple[Dataset, ...] = (
         format="overpass-json", mirror_path=None, group="osm",
         notes="Queried for the loaded area's bounding box; no offline copy.",
     ),
+    _ods("nhs_gp_practices", "epraccur", "NHS GP practices in England (ODS epraccur)",
+         "gp-and-gp-practice-related-data", "ODS extract, mid/late 2025 (mirror copy)",
+         "Active GP practices only: status A, no close date, prescribing setting 4 (GP practice); "
+         "Welsh practices (national grouping W00) and other prescribing settings are left out."),
+    _ods("nhs_pharmacies", "edispensary", "NHS community pharmacies in England (ODS edispensary)",
+         "other-nhs-organisations", "ODS extract, spring 2025 (mirror copy)",
+         "Active community pharmacies only: status A, no close date, sub-type 1 (pharmacy); "
+         "appliance contractors and Welsh rows are left out."),
+    _ods("nhs_dental_practices", "egdpprac", "NHS dental practices in England (ODS egdpprac)",
+         "other-nhs-organisations", "ODS extract, c. May 2024 (mirror copy)",
+         "Active dental practices only: status A, no close date; Welsh rows (W00) are left out."),
     _local_list("food_banks", "Trafford food banks", "GM Poverty Action (via Trafford Data Lab)", "food",
                 attribution="Data gathered by GM Poverty Action",
                 licence="Open Government Licence (as stated by Trafford Data Lab; verify)"),
