@@ -12,7 +12,7 @@ from needsmap.config import Settings
 from needsmap.errors import ConfigError, ValidationError
 from needsmap.ingest import boundaries, checks, iod, lookups, population, postcodes
 from needsmap.ingest.context import LoadContext
-from needsmap.ingest.services import charities, grants, local_lists, ods, oruk, osm
+from needsmap.ingest.services import charities, grants, libraries, local_lists, ods, oruk, osm
 from needsmap.store import StoreBuild, areas, count
 from needsmap.store.areas import Area
 
@@ -28,12 +28,13 @@ PIPELINES: dict[str, Pipeline] = {
     **oruk.PIPELINES,
     **local_lists.PIPELINES,
     **ods.PIPELINES,
+    **libraries.PIPELINES,
     **charities.PIPELINES,
     **osm.PIPELINES,
     **grants.PIPELINES,
 }
 # England-wide provision: loaded whole, whatever the area, and placed like every other service.
-NATIONAL: list[str] = [*ods.PIPELINES]
+NATIONAL: list[str] = [*ods.PIPELINES, *libraries.PIPELINES]
 GROUPS: dict[str, list[str]] = {
     "lookups": list(lookups.PIPELINES),
     "boundaries": list(boundaries.PIPELINES),

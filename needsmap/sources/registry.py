@@ -369,6 +369,17 @@ SERVICE_DATASETS: tuple[Dataset, ...] = (
     _ods("nhs_dental_practices", "egdpprac", "NHS dental practices in England (ODS egdpprac)",
          "other-nhs-organisations", "ODS extract, c. May 2024 (mirror copy)",
          "Active dental practices only: status A, no close date; Welsh rows (W00) are left out."),
+    Dataset(
+        id="dcms_libraries", title="Public libraries in England: basic dataset",
+        publisher="Department for Culture, Media and Sport (compiled by Libraries Hacked)",
+        url=None, page="https://www.gov.uk/government/publications/public-libraries-in-england-basic-dataset",
+        licence=OGL, attribution=OGL_ATTRIBUTION[:-1] + " (DCMS).", vintage="library status up to 2023",
+        geography="postcode", format="csv",
+        mirror_path="england/services/dcms_public_libraries_england_2023.csv", group="services",
+        notes="Open static libraries only (no closure year, latest operation not Closed or Temporary "
+              "Closure); mobile and prison libraries and archives are left out with a count. "
+              "Kept current at https://github.com/LibrariesHacked/librarydata-db.",
+    ),
     _local_list("food_banks", "Trafford food banks", "GM Poverty Action (via Trafford Data Lab)", "food",
                 attribution="Data gathered by GM Poverty Action",
                 licence="Open Government Licence (as stated by Trafford Data Lab; verify)"),

@@ -124,18 +124,13 @@ def records(rows: list[dict[str, str]], kind: Kind) -> tuple[list[dict[str, Any]
     return out, left_out
 
 
-def left_out_lines(source: str, left_out: Counter[str]) -> list[str]:
-    """One plain line per reason rows were left out, largest first."""
-    return [f"{source}: {n:,} row(s) left out: {reason}" for reason, n in left_out.most_common()]
-
-
 def load(ctx: LoadContext, dataset_id: str) -> int:
     dataset = registry.get(dataset_id)
     fetched = ctx.fetch(dataset)
     source = f"{dataset.id} ({fetched.path.name})"
     recs, left_out = records(read_rows(fetched.path, source), KINDS[dataset_id])
     ctx.say(f"{dataset.id}: {len(recs):,} open English records; {sum(left_out.values()):,} left out")
-    return shared.load(ctx, dataset, fetched, recs, source=source, problems=left_out_lines(source, left_out))
+    return shared.load(ctx, dataset, fetched, recs, source=source, problems=shared.left_out_lines(source, left_out))
 
 
 def _pipeline(dataset_id: str) -> Callable[[LoadContext], int]:
