@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import zipfile
 from pathlib import Path
 
@@ -134,3 +135,23 @@ def test_dcms_libraries_report_the_closed_and_unplaceable(store_copy: Settings, 
     # Shard End Library, B34 7AG, is newer than Code-Point 2025
     assert any(n.startswith("dcms_libraries:") and "postcode not in the postcode directory" in n
                for n in report.not_geocoded)
+
+
+def test_osm_venues_load_every_point_with_odbl_attribution(trafford_store: Settings, mirror: Path) -> None:
+    features = json.loads((mirror / NATIONAL / "osm_community_venues_england.geojson").read_text())["features"]
+    cur = StoreReader(trafford_store.store_path).cursor()
+    n, named, placed, cats, methods, lic, attr = cur.execute(
+        "SELECT count(*), count(*) FILTER (WHERE name NOT LIKE '%(no name in OpenStreetMap)'), "
+        "count(lsoa21_code), list(DISTINCT category), list(DISTINCT geocode_method), any_value(licence), "
+        "any_value(attribution) FROM services_source WHERE source_dataset = 'osm_community_venues'"
+    ).fetchone()
+    assert n == len(features) == 13316
+    assert named == sum(1 for f in features if (f["properties"].get("name") or "").strip())
+    assert cats == ["community_space"] and methods == ["coordinates"]
+    assert lic == "Open Database Licence (ODbL) 1.0" and attr == "© OpenStreetMap contributors"
+    # 14 lie on the coast or a river, outside the generalised LSOA polygons; they keep their point
+    assert placed == n - 14
+    first = features[0]
+    row = cur.execute("SELECT name, lon, lat FROM services_source WHERE source_record_id = 'feature1' "
+                      "AND source_dataset = 'osm_community_venues'").fetchone()
+    assert row == (first["properties"]["name"], *first["geometry"]["coordinates"])

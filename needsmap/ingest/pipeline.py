@@ -12,7 +12,7 @@ from needsmap.config import Settings
 from needsmap.errors import ConfigError, ValidationError
 from needsmap.ingest import boundaries, checks, iod, lookups, population, postcodes
 from needsmap.ingest.context import LoadContext
-from needsmap.ingest.services import charities, grants, libraries, local_lists, ods, oruk, osm
+from needsmap.ingest.services import charities, grants, libraries, local_lists, ods, oruk, osm, osm_venues
 from needsmap.store import StoreBuild, areas, count
 from needsmap.store.areas import Area
 
@@ -29,12 +29,13 @@ PIPELINES: dict[str, Pipeline] = {
     **local_lists.PIPELINES,
     **ods.PIPELINES,
     **libraries.PIPELINES,
+    **osm_venues.PIPELINES,
     **charities.PIPELINES,
     **osm.PIPELINES,
     **grants.PIPELINES,
 }
 # England-wide provision: loaded whole, whatever the area, and placed like every other service.
-NATIONAL: list[str] = [*ods.PIPELINES, *libraries.PIPELINES]
+NATIONAL: list[str] = [*ods.PIPELINES, *libraries.PIPELINES, *osm_venues.PIPELINES]
 GROUPS: dict[str, list[str]] = {
     "lookups": list(lookups.PIPELINES),
     "boundaries": list(boundaries.PIPELINES),

@@ -380,6 +380,18 @@ SERVICE_DATASETS: tuple[Dataset, ...] = (
               "Closure); mobile and prison libraries and archives are left out with a count. "
               "Kept current at https://github.com/LibrariesHacked/librarydata-db.",
     ),
+    Dataset(
+        id="osm_community_venues",
+        title="OpenStreetMap community centres, village halls and social centres in England",
+        publisher="OpenStreetMap contributors", url=None,
+        page="https://wiki.openstreetmap.org/wiki/Tag:amenity%3Dcommunity_centre",
+        licence="Open Database Licence (ODbL) 1.0", attribution="© OpenStreetMap contributors",
+        vintage="Overpass extract of about June 2026", geography="point", format="geojson",
+        mirror_path="england/services/osm_community_venues_england.geojson", group="services",
+        notes="Points of amenity=community_centre, village_hall and social_centre in England (the "
+              "Overpass query nwr[amenity~community_centre|village_hall|social_centre] in GB-ENG, "
+              "centre points); no OSM ids or addresses. Online, osm_community queries Overpass.",
+    ),
     _local_list("food_banks", "Trafford food banks", "GM Poverty Action (via Trafford Data Lab)", "food",
                 attribution="Data gathered by GM Poverty Action",
                 licence="Open Government Licence (as stated by Trafford Data Lab; verify)"),
