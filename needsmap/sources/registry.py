@@ -23,6 +23,9 @@ MHCLG_ATTRIBUTION = (
     "(English Indices of Deprivation, MHCLG)."
 )
 ARCGIS = "https://services1.arcgis.com/ESMARspQHYMw9BZ9/arcgis/rest/services"
+ENGLAND = "E92000001"  # the GSS code of England: what a dataset covers unless it says otherwise
+TRAFFORD = "E08000009"
+GREATER_MANCHESTER = "E47000001"  # the combined authority: its ten authorities
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,10 @@ class Dataset:
     group: str
     page: str | None = None
     notes: str = ""
+    # The place the dataset covers, as a GSS code: England, one authority (E06-E09) or a combined
+    # authority (E47). A dataset is loaded for an area only when the two overlap; for any other
+    # area it is simply not that area's, never an error.
+    covers: str = ENGLAND
 
     @property
     def filename(self) -> str:
@@ -219,6 +226,7 @@ def _local_list(key: str, title: str, publisher: str, category: str, attribution
         licence=licence, attribution=attribution, vintage=vintage, geography="point",
         format="csv", mirror_path=LOCAL_LIST_FILES[key], group="services",
         notes=f"default category: {category}. {notes}".strip(),
+        covers=GREATER_MANCHESTER if key.startswith("gm_") else TRAFFORD,
     )
 
 
@@ -232,7 +240,7 @@ def _grants(form: str, group: str, notes: str = "") -> Dataset:
         licence=OGL, attribution="Trafford Council; " + OGL_ATTRIBUTION, vintage="2013 onwards",
         geography="beneficiary location (LAD, ward or LSOA code)", format=form,
         mirror_path=f"trafford/services/trafford_council_vcs_grants_360giving.{form}", group=group,
-        notes=notes,
+        notes=notes, covers=TRAFFORD,
     )
 
 
@@ -295,7 +303,7 @@ SERVICE_DATASETS: tuple[Dataset, ...] = (
         licence=OGL, attribution=OS_POSTCODE_ATTRIBUTION, vintage="ONSPD February 2025",
         geography="postcode", format="csv",
         mirror_path="trafford/postcodes/trafford_postcodes_onspd_feb2025.csv", group="postcodes",
-        notes="Includes terminated postcodes; lon/lat are postcode centroids.",
+        notes="Includes terminated postcodes; lon/lat are postcode centroids.", covers=TRAFFORD,
     ),
     Dataset(
         id="postcodes_england",
@@ -337,6 +345,7 @@ SERVICE_DATASETS: tuple[Dataset, ...] = (
         geography="area of operation E08000009; contact postcode", format="csv",
         mirror_path="trafford/services/charities_operating_in_trafford.csv", group="services",
         notes="Every row operates in Trafford (E08000009); the address is the head office.",
+        covers=TRAFFORD,
     ),
     _charity_register(
         "charity", "charities_register", "charity table", "contact postcode",

@@ -1,0 +1,76 @@
+"""Honest provision: where no loaded source covers a category, nothing is ranked on ties."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from needsmap import ingest
+from needsmap.analysis import coverage, gaps
+from needsmap.cli import main
+from needsmap.config import Settings
+from needsmap.store import StoreReader
+from tests.conftest import make_settings
+
+BIRMINGHAM = "E08000025"
+
+
+@pytest.fixture(scope="module")
+def birmingham(tmp_path_factory: pytest.TempPathFactory, mirror: Path) -> Settings:
+    """Birmingham with the national provision and, as a user may, the GM food bank list."""
+    s = make_settings(tmp_path_factory.mktemp("birmingham"), mirror)
+    ingest.run(["lookups", "boundaries", "deprivation", "population", "postcodes", "national_services",
+                "services_trafford_gm_food_banks"], s, area="Birmingham")
+    return s
+
+
+def test_food_in_birmingham_has_no_covering_source_and_is_not_ranked(birmingham: Settings) -> None:
+    con = StoreReader(birmingham.store_path).cursor()
+    assert coverage.covering_sources(con, "food", BIRMINGHAM) == []
+    # the GM list holds food banks, but it covers Greater Manchester only
+    assert con.execute("SELECT count(*) FROM services WHERE category = 'food'").fetchone()[0] > 100
+    table = gaps.gap_table(con, lad_code=BIRMINGHAM, category="food", needs=[])
+    assert len(table) == 659 and gaps.ranks_nothing(table)
+    assert table["gap_score"].isna().all() and table["nearest_m"].isna().all()
+    assert set(table["reasons"]) == {"No provision data for food in Birmingham"}
+    assert table["need_score"].notna().all()  # need is still measured
+
+
+def test_health_in_birmingham_is_ranked_by_real_nhs_distances(birmingham: Settings) -> None:
+    con = StoreReader(birmingham.store_path).cursor()
+    assert set(coverage.covering_sources(con, "health", BIRMINGHAM)) == {
+        "nhs_gp_practices", "nhs_pharmacies", "nhs_dental_practices"}
+    table = gaps.gap_table(con, lad_code=BIRMINGHAM, category="health", needs=[])
+    assert not gaps.ranks_nothing(table)
+    assert list(table["gap_rank"]) == list(range(1, 660))
+    # a city: every small area has a GP, pharmacy or dentist within 2.5 km
+    assert table["nearest_m"].max() < 2500 and table["nearest_m"].median() < 600
+    nhs = {r[0] for r in con.execute("SELECT name FROM services WHERE source_dataset LIKE 'nhs_%'").fetchall()}
+    assert set(table["nearest_name"]) <= nhs
+    assert table["gap_score"].nunique() > 500  # a ranking, not ties
+
+
+def test_cli_gaps_says_no_provision_data(birmingham: Settings, tmp_path: Path,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NEEDSMAP_DATA_DIR", str(birmingham.data_dir))
+    monkeypatch.setenv("NEEDSMAP_STORE", str(birmingham.store_path))
+    out = tmp_path / "food.csv"
+    result = CliRunner().invoke(main, ["gaps", "--area", "Birmingham", "--category", "food",
+                                       "--no-resident-needs", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "No provision data for food in Birmingham" in result.output
+    assert "ranked by gap" not in result.output
+    assert out.read_text().count("\n") == 660
+    health = CliRunner().invoke(main, ["gaps", "--area", "Birmingham", "--category", "health",
+                                       "--no-resident-needs", "--out", str(tmp_path / "h.csv")])
+    assert "ranked by gap for Health" in health.output and "No provision data" not in health.output
+
+
+def test_trafford_food_is_covered_by_its_own_lists(trafford_store: Settings) -> None:
+    con = StoreReader(trafford_store.store_path).cursor()
+    sources = coverage.covering_sources(con, "food", "E08000009")
+    assert {"services_trafford_food_banks", "services_trafford_gm_food_banks"} <= set(sources)
+    table = gaps.gap_table(con, lad_code="E08000009", category="food", needs=[])
+    assert not gaps.ranks_nothing(table) and table["gap_rank"].notna().all()
