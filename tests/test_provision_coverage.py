@@ -74,3 +74,29 @@ def test_trafford_food_is_covered_by_its_own_lists(trafford_store: Settings) -> 
     assert {"services_trafford_food_banks", "services_trafford_gm_food_banks"} <= set(sources)
     table = gaps.gap_table(con, lad_code="E08000009", category="food", needs=[])
     assert not gaps.ranks_nothing(table) and table["gap_rank"].notna().all()
+
+
+APP = str(Path(__file__).resolve().parent.parent / "dashboard" / "app.py")
+
+
+def test_gaps_page_for_birmingham_ranks_health_and_says_no_food_data(
+        birmingham: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("NEEDSMAP_STORE", str(birmingham.store_path))
+    monkeypatch.setenv("NEEDSMAP_USER_STORE", str(tmp_path / "user.duckdb"))
+    at = AppTest.from_file(APP, default_timeout=180)
+    at.run()
+    at.switch_page("views/gaps.py").run()
+    assert not at.exception, at.exception
+    at.selectbox(key="gap_category").set_value("health").run()
+    assert not at.exception, at.exception
+    captions = "\n".join(c.value for c in at.caption)
+    assert "Provision data for health (gp, pharmacy, dentist) in Birmingham: NHS dental practices" in captions
+    assert "NHS GP practices in England (ODS epraccur)" in captions
+    assert any(s.value.startswith("Top 10 gaps") for s in at.subheader)
+    assert not at.warning
+    at.selectbox(key="gap_category").set_value("food").run()
+    assert not at.exception, at.exception
+    assert [w.value for w in at.warning][0].startswith("No provision data for food in Birmingham.")
+    assert not any(s.value.startswith("Top") for s in at.subheader)

@@ -71,3 +71,12 @@ def uncovered_authorities(con: duckdb.DuckDBPyConnection, category: str, lad_cod
         return set()
     covered = set().union(*by_source.values()) if by_source else set()
     return {lad for lad in lad_codes if lad not in covered}
+
+
+def source_lines(con: duckdb.DuckDBPyConnection, category: str, lad_code: str | None) -> list[str]:
+    """"Title (publisher, vintage; licence)" for each loaded source covering the category."""
+    wanted = covering_sources(con, category, lad_code)
+    rows = con.execute("SELECT dataset_id, any_value(title), any_value(publisher), any_value(vintage), "
+                       "any_value(licence) FROM provenance WHERE dataset_id IN (SELECT unnest(?)) "
+                       "GROUP BY 1 ORDER BY 1", [wanted]).fetchall()
+    return [f"{title} ({publisher}, {vintage}; {licence})" for _, title, publisher, vintage, licence in rows]
