@@ -100,3 +100,20 @@ def test_gaps_page_for_birmingham_ranks_health_and_says_no_food_data(
     assert not at.exception, at.exception
     assert [w.value for w in at.warning][0].startswith("No provision data for food in Birmingham.")
     assert not any(s.value.startswith("Top") for s in at.subheader)
+
+
+def test_pack_names_no_largest_gap_without_provision_data(birmingham: Settings, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NEEDSMAP_DATA_DIR", str(birmingham.data_dir))
+    monkeypatch.setenv("NEEDSMAP_STORE", str(birmingham.store_path))
+    monkeypatch.setenv("NEEDSMAP_USER_STORE", str(tmp_path / "user.duckdb"))
+    result = CliRunner().invoke(main, ["report", "--area", "Birmingham", "--out", str(tmp_path / "r"),
+                                       "--pack", "--format", "html,csv"])
+    assert result.exit_code == 0, result.output
+    html = next((tmp_path / "r").glob("*.html")).read_text()
+    assert "<li>No provision data for food in Birmingham.</li>" in html
+    assert "Largest gap: <strong>" not in html  # the summary names no largest gap
+    import csv as _csv
+    with open(next((tmp_path / "r").glob("*.csv")), newline="") as f:
+        rows = list(_csv.DictReader(f))
+    assert len(rows) == 659 and all(r["gap_food_rank"] == "" for r in rows)
