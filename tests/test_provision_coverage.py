@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 
 import pytest
@@ -113,7 +114,6 @@ def test_pack_names_no_largest_gap_without_provision_data(birmingham: Settings, 
     html = next((tmp_path / "r").glob("*.html")).read_text()
     assert "<li>No provision data for food in Birmingham.</li>" in html
     assert "Largest gap: <strong>" not in html  # the summary names no largest gap
-    import csv as _csv
     with open(next((tmp_path / "r").glob("*.csv")), newline="") as f:
-        rows = list(_csv.DictReader(f))
+        rows = list(csv.DictReader(f))
     assert len(rows) == 659 and all(r["gap_food_rank"] == "" for r in rows)

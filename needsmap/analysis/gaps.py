@@ -440,8 +440,12 @@ def _without_provision_data(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame,
     names = dict(con.execute("SELECT lad_code, any_value(lad_name) FROM lsoa21_lookup "
                              "WHERE lad_code IN (SELECT unnest(?)) GROUP BY 1", [sorted(uncovered)]).fetchall())
     rows = frame["lad_code"].isin(uncovered)
-    frame = frame.astype({c: "object" for c in UNRANKED_COLUMNS if c in frame.columns})
-    frame.loc[rows, [c for c in UNRANKED_COLUMNS if c in frame.columns]] = None
+    columns = [c for c in UNRANKED_COLUMNS if c in frame.columns]
+    # numbers stay numbers (missing = NaN), so exports and sorts work; text and flags become None
+    frame = frame.astype({c: "float64" if pd.api.types.is_numeric_dtype(frame[c])
+                          and not pd.api.types.is_bool_dtype(frame[c]) else "object" for c in columns})
+    for c in columns:
+        frame.loc[rows, c] = float("nan") if frame[c].dtype == "float64" else None
     frame.loc[rows, "reasons"] = [coverage.sentence(coverage.no_provision_data(category, names.get(lad, lad)))
                                   for lad in frame.loc[rows, "lad_code"]]
     return frame
