@@ -117,3 +117,20 @@ def test_pack_names_no_largest_gap_without_provision_data(birmingham: Settings, 
     with open(next((tmp_path / "r").glob("*.csv")), newline="") as f:
         rows = list(csv.DictReader(f))
     assert len(rows) == 659 and all(r["gap_food_rank"] == "" for r in rows)
+
+
+def test_map_page_names_its_service_sources_and_the_categories_without_data(
+        birmingham: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("NEEDSMAP_STORE", str(birmingham.store_path))
+    monkeypatch.setenv("NEEDSMAP_USER_STORE", str(tmp_path / "user.duckdb"))
+    at = AppTest.from_file(APP, default_timeout=180)
+    at.run()
+    assert not at.exception, at.exception
+    captions = "\n".join(c.value for c in at.caption)
+    assert "Services on the map: " in captions and "Public libraries in England: basic dataset" in captions
+    assert "OpenStreetMap community centres" in captions
+    assert "No provision data for food, housing, mental health" in captions
+    assert "in Birmingham: no loaded source covers these categories here." in captions
+    assert "health (gp" not in captions.split("No provision data for")[1]

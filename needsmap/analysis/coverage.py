@@ -17,9 +17,12 @@ from needsmap.sources import registry
 from needsmap.terms import taxonomy
 
 
-def no_provision_data(category: str, area_name: str) -> str:
-    """The sentence every view shows when no loaded source covers the category in the area."""
-    return f"no provision data for {taxonomy.label(category).lower()} in {area_name}"
+def no_provision_data(category: str | list[str], area_name: str) -> str:
+    """The sentence every view shows when no loaded source covers the category (or any of the
+    categories) in the area."""
+    labels = [taxonomy.label(c).lower() for c in ([category] if isinstance(category, str) else category)]
+    listed = labels[0] if len(labels) == 1 else ", ".join(labels[:-1]) + " and " + labels[-1]
+    return f"no provision data for {listed} in {area_name}"
 
 
 def sentence(text: str) -> str:
@@ -73,9 +76,16 @@ def uncovered_authorities(con: duckdb.DuckDBPyConnection, category: str, lad_cod
     return {lad for lad in lad_codes if lad not in covered}
 
 
-def source_lines(con: duckdb.DuckDBPyConnection, category: str, lad_code: str | None) -> list[str]:
-    """"Title (publisher, vintage; licence)" for each loaded source covering the category."""
-    wanted = covering_sources(con, category, lad_code)
+def uncovered_categories(con: duckdb.DuckDBPyConnection, lad_code: str) -> list[str]:
+    """The taxonomy's categories (not "other") that no loaded source covers in the authority."""
+    return [c.id for c in taxonomy.CATEGORIES if c.id != "other" and not covering_sources(con, c.id, lad_code)]
+
+
+def source_lines(con: duckdb.DuckDBPyConnection, category: str | None, lad_code: str | None) -> list[str]:
+    """"Title (publisher, vintage; licence)" for each loaded source covering the category (or,
+    for ``None``, any category) in the authority."""
+    categories = [category] if category else [c.id for c in taxonomy.CATEGORIES]
+    wanted = sorted({d for c in categories for d in covering_sources(con, c, lad_code)})
     rows = con.execute("SELECT dataset_id, any_value(title), any_value(publisher), any_value(vintage), "
                        "any_value(licence) FROM provenance WHERE dataset_id IN (SELECT unnest(?)) "
                        "GROUP BY 1 ORDER BY 1", [wanted]).fetchall()
