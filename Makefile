@@ -11,7 +11,7 @@ PORT   ?= 8501
 NEEDSMAP_MIRROR ?= $(if $(wildcard ../shared/data/MANIFEST.md),$(abspath ../shared/data),)
 export NEEDSMAP_MIRROR
 
-.PHONY: demo test install assets store serve bench bench-map bench-gaps bench-geocode clean
+.PHONY: demo test install assets store serve bench bench-map bench-gaps bench-geocode bench-national clean
 
 install: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
@@ -53,6 +53,9 @@ bench-gaps: install
 
 bench-geocode: install
 	$(BIN)/python bench/geocode.py
+
+bench-national: install
+	$(BIN)/python bench/national_services.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info dashboard/static/vendor test-artifacts
