@@ -80,14 +80,20 @@ def test_trafford_food_is_covered_by_its_own_lists(trafford_store: Settings) -> 
 APP = str(Path(__file__).resolve().parent.parent / "dashboard" / "app.py")
 
 
-def test_gaps_page_for_birmingham_ranks_health_and_says_no_food_data(
-        birmingham: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def _app(birmingham: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # noqa: ANN202
+    """The dashboard on the Birmingham store, first page run."""
     from streamlit.testing.v1 import AppTest
 
     monkeypatch.setenv("NEEDSMAP_STORE", str(birmingham.store_path))
     monkeypatch.setenv("NEEDSMAP_USER_STORE", str(tmp_path / "user.duckdb"))
     at = AppTest.from_file(APP, default_timeout=180)
     at.run()
+    return at
+
+
+def test_gaps_page_for_birmingham_ranks_health_and_says_no_food_data(
+        birmingham: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    at = _app(birmingham, tmp_path, monkeypatch)
     at.switch_page("views/gaps.py").run()
     assert not at.exception, at.exception
     at.selectbox(key="gap_category").set_value("health").run()
@@ -121,12 +127,7 @@ def test_pack_names_no_largest_gap_without_provision_data(birmingham: Settings, 
 
 def test_map_page_names_its_service_sources_and_the_categories_without_data(
         birmingham: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from streamlit.testing.v1 import AppTest
-
-    monkeypatch.setenv("NEEDSMAP_STORE", str(birmingham.store_path))
-    monkeypatch.setenv("NEEDSMAP_USER_STORE", str(tmp_path / "user.duckdb"))
-    at = AppTest.from_file(APP, default_timeout=180)
-    at.run()
+    at = _app(birmingham, tmp_path, monkeypatch)
     assert not at.exception, at.exception
     captions = "\n".join(c.value for c in at.caption)
     assert "Services on the map: " in captions and "Public libraries in England: basic dataset" in captions

@@ -35,7 +35,7 @@ def read_features(path: Path, source: str) -> list[dict[str, Any]]:
     return data["features"]
 
 
-def records(features: list[dict[str, Any]], source: str) -> tuple[list[dict[str, Any]], Counter[str]]:
+def records(features: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], Counter[str]]:
     """Service records for the point features of the wanted kinds, and the rest counted by reason."""
     out: list[dict[str, Any]] = []
     left_out: Counter[str] = Counter()
@@ -63,7 +63,7 @@ def load(ctx: LoadContext) -> int:
     dataset = registry.get(DATASET)
     fetched = ctx.fetch(dataset)
     source = f"{dataset.id} ({fetched.path.name})"
-    recs, left_out = records(read_features(fetched.path, source), source)
+    recs, left_out = records(read_features(fetched.path, source))
     unnamed = sum(1 for r in recs if r["note"])
     if unnamed:
         ctx.warn(f"{source}: {unnamed:,} venue(s) have {UNNAMED}; kept, named by their kind")
