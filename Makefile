@@ -11,7 +11,7 @@ PORT   ?= 8501
 NEEDSMAP_MIRROR ?= $(if $(wildcard ../shared/data/MANIFEST.md),$(abspath ../shared/data),)
 export NEEDSMAP_MIRROR
 
-.PHONY: demo test install assets store serve bench bench-map bench-gaps bench-geocode bench-england check-areas clean
+.PHONY: demo test install assets store serve bench bench-map bench-gaps bench-geocode bench-england check-areas bench-national clean
 
 install: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
@@ -63,6 +63,9 @@ check-areas: install
 
 bench-england: install assets
 	$(BIN)/python bench/england.py
+
+bench-national: install
+	$(BIN)/python bench/national_services.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info dashboard/static/vendor test-artifacts

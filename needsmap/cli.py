@@ -222,6 +222,10 @@ def gaps(area: str, category: str, weights: tuple[str, ...], radius: float,
                           radius_m=radius, include_head_offices=not exclude_head_offices,
                           lsoas=within)
     _write_csv(frame, out)
+    if gap.ranks_nothing(frame):
+        click.echo(f"{frame['reasons'].iloc[0]}: no loaded source covers it, so small areas are not "
+                   f"ranked. Wrote {len(frame):,} small areas with their need measures to {out}.")
+        return
     click.echo(f"Wrote {len(frame):,} small areas ranked by gap for {taxonomy.label(category)} to {out}.")
     for row in frame.head(5).itertuples():
         click.echo(f"  {row.gap_rank:>3}. {row.name} ({row.code}): {row.reasons}")

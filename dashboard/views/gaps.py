@@ -10,7 +10,7 @@ from streamlit_folium import st_folium
 from dashboard import drawing, mapview
 from dashboard.auth import current_user
 from dashboard.common import bivariate_legend_html, caveats, choose_authority, read, user_store
-from needsmap.analysis import change, gaps, maps, reasons, summaries
+from needsmap.analysis import change, coverage, gaps, maps, reasons, summaries
 from needsmap.config import load_settings
 from needsmap.terms import colours, iod, taxonomy
 from needsmap.voice import blurred_needs, needs
@@ -73,86 +73,95 @@ options = dict(lad_code=lad, category=category, needs=approved, radius_m=float(r
                include_head_offices=head_offices, suppress_below=settings.suppress_below)
 table = read(gaps.gap_table, weights=weights, **options)
 start = read(gaps.gap_table, weights=dict(gaps.DEFAULT_WEIGHTS), **options)
-if not current_user().can("see_exact"):
+if not current_user().can("see_exact") and not gaps.ranks_nothing(table):
     # The public reads residents' counts as reports and downloads publish them (disclosure
     # control over the whole authority), never a figure that would give a hidden one away.
     published = blurred_needs.protect(list(approved), read(blurred_needs.lsoa_wards, lad),
-                                      settings.suppress_below, lad)
+                                      settings.suppress_below, lad).by_lsoa()
     table = table.assign(reasons=reasons.describe(
         table, category=category, weights=weights, radius_m=float(radius),
-        shown=published.by_lsoa()[category]))
+        shown=published[category] if category in published else {}))  # none reported: 0
 since_2019 = read(change.change_since_2019, lad)
 names = dict(zip(table["code"], table["name"]))
 top = st.sidebar.select_slider("How many top gaps to list", TOP_CHOICES, value=10, key="gap_top")
 
-beyond = read(gaps.services_beyond, category=category, lad_code=lad, include_head_offices=head_offices)
-inside = int(table["services_in_lsoa"].sum())
-st.caption(f"{lad_name}: {len(table)} small areas (LSOAs). {taxonomy.label(category)}: {inside} "
-           f"service(s) in {lad_name} and {beyond} outside it in the loaded lists (those count for "
-           "areas near the edge).")
+if gaps.ranks_nothing(table):
+    # No loaded source covers the category here: distances would all be "none near", and a
+    # ranking of ties would look like evidence. Say so, and keep need and change below.
+    st.warning(f"{table['reasons'].iloc[0]}. No loaded source of {what} services covers "
+               f"{lad_name}, so small areas are not ranked for it. Load a list of {what} services "
+               f"for {lad_name} (or an Open Referral UK feed) to see gaps here.")
+else:
+    st.caption(f"Provision data for {what} in {lad_name}: "
+               + "; ".join(read(coverage.source_lines, category, lad)) + ".")
+    beyond = read(gaps.services_beyond, category=category, lad_code=lad, include_head_offices=head_offices)
+    inside = int(table["services_in_lsoa"].sum())
+    st.caption(f"{lad_name}: {len(table)} small areas (LSOAs). {taxonomy.label(category)}: {inside} "
+               f"service(s) in {lad_name} and {beyond} outside it in the loaded lists (those count for "
+               "areas near the edge).")
 
-left, right = st.columns([3, 2])
-with left:
-    layers = [mapview.bivariate(read(gaps.gap_geojson, table), f"Gaps: {what}"),
-              mapview.service_points(read(gaps.services_near, category=category, lad_code=lad,
-                                          include_head_offices=head_offices),
-                                     f"{taxonomy.label(category)} services"),
-              mapview.outlines(read(maps.outlines_geojson, "ward", lad), "Ward outlines", 1.2, "4 3"),
-              mapview.outlines(read(maps.authority_outline_geojson, lad), "Authority outline", 3.0)]
-    st_folium(mapview.base_map(read(maps.bounds, lad)), key=f"gapmap-{lad}",
-              feature_group_to_add=layers, layer_control=mapview.layer_control(),
-              returned_objects=[], height=560, use_container_width=True)
-    st.caption(f"Black dots: {what} services in {lad_name}; white dots: just outside it. "
-               "Hover over an area for its gap in words.")
-    moved = gaps.top_gaps_changes(start, table, top)
-    st.markdown(moved_text(moved, names, top, "the starting weights (overall deprivation 1, residents' reports 1)"))
-    previous = st.session_state.get("gap_previous")
-    current = (lad, category, radius, head_offices, tuple(sorted(weights.items())))
-    starting = tuple(sorted({**{d: 0.0 for d in weights}, **gaps.DEFAULT_WEIGHTS}.items()))
-    if previous is not None and previous[0] != current and previous[0][:4] == current[:4] \
-            and previous[0][4] != starting:
-        st.markdown(moved_text(gaps.top_gaps_changes(previous[1], table, top), names, top,
-                               "your last weights"))
-    st.session_state["gap_previous"] = (current, table[["code", "gap_rank"]])
+    left, right = st.columns([3, 2])
+    with left:
+        layers = [mapview.bivariate(read(gaps.gap_geojson, table), f"Gaps: {what}"),
+                  mapview.service_points(read(gaps.services_near, category=category, lad_code=lad,
+                                              include_head_offices=head_offices),
+                                         f"{taxonomy.label(category)} services"),
+                  mapview.outlines(read(maps.outlines_geojson, "ward", lad), "Ward outlines", 1.2, "4 3"),
+                  mapview.outlines(read(maps.authority_outline_geojson, lad), "Authority outline", 3.0)]
+        st_folium(mapview.base_map(read(maps.bounds, lad)), key=f"gapmap-{lad}",
+                  feature_group_to_add=layers, layer_control=mapview.layer_control(),
+                  returned_objects=[], height=560, use_container_width=True)
+        st.caption(f"Black dots: {what} services in {lad_name}; white dots: just outside it. "
+                   "Hover over an area for its gap in words.")
+        moved = gaps.top_gaps_changes(start, table, top)
+        st.markdown(moved_text(moved, names, top, "the starting weights (overall deprivation 1, residents' reports 1)"))
+        previous = st.session_state.get("gap_previous")
+        current = (lad, category, radius, head_offices, tuple(sorted(weights.items())))
+        starting = tuple(sorted({**{d: 0.0 for d in weights}, **gaps.DEFAULT_WEIGHTS}.items()))
+        if previous is not None and previous[0] != current and previous[0][:4] == current[:4] \
+                and previous[0][4] != starting:
+            st.markdown(moved_text(gaps.top_gaps_changes(previous[1], table, top), names, top,
+                                   "your last weights"))
+        st.session_state["gap_previous"] = (current, table[["code", "gap_rank"]])
 
-    st.caption("How the gap is scored: " + gaps.METHOD + " " + gaps.CENTRE_NOTE)
-    used = ", ".join(f"{gaps.SHORT_LABELS[k]} {v:g}" for k, v in weights.items() if v > 0)
-    st.caption(
-        f"Weights used: {used}. Resident reports are approved reports on {what} from the needs store "
-        f"(" + COUNTS_NOTE.format(threshold=settings.suppress_below) + ") "
-        "Sources: " + " ".join(read(maps.attribution, iod.DEFAULT_RELEASE)) + " Services: the "
-        "loaded lists (see Sources for each list's publisher and date).")
-shown = table.head(top).merge(since_2019[["code", "decile_change"]], on="code", how="left")
-shown["since_2019"] = [change.describe_change(c) for c in shown["decile_change"]]
-with right:
-    st.markdown(bivariate_legend_html(colours.bivariate_legend(), what=what), unsafe_allow_html=True)
-    st.subheader(f"Top {top} gaps")
-    st.markdown("\n".join(
-        f"{r.gap_rank}. **{escape_markdown(r.name)}** ({r.code}), {r.bivariate_label}: "
-        f"{escape_markdown(r.reasons)}."
-        for r in shown.itertuples()))
+        st.caption("How the gap is scored: " + gaps.METHOD + " " + gaps.CENTRE_NOTE)
+        used = ", ".join(f"{gaps.SHORT_LABELS[k]} {v:g}" for k, v in weights.items() if v > 0)
+        st.caption(
+            f"Weights used: {used}. Resident reports are approved reports on {what} from the needs store "
+            f"(" + COUNTS_NOTE.format(threshold=settings.suppress_below) + ") "
+            "Sources: " + " ".join(read(maps.attribution, iod.DEFAULT_RELEASE)) + " Services: the "
+            "loaded lists (see Sources for each list's publisher and date).")
+    shown = table.head(top).merge(since_2019[["code", "decile_change"]], on="code", how="left")
+    shown["since_2019"] = [change.describe_change(c) for c in shown["decile_change"]]
+    with right:
+        st.markdown(bivariate_legend_html(colours.bivariate_legend(), what=what), unsafe_allow_html=True)
+        st.subheader(f"Top {top} gaps")
+        st.markdown("\n".join(
+            f"{r.gap_rank}. **{escape_markdown(r.name)}** ({r.code}), {r.bivariate_label}: "
+            f"{escape_markdown(r.reasons)}."
+            for r in shown.itertuples()))
 
-st.subheader(f"The top {top} gaps as a table")
-st.dataframe(
-    shown[["gap_rank", "name", "code", "bivariate_label", "reasons", "since_2019", "gap_score",
-           "need_score", "lack_of_provision"]],
-    hide_index=True, width="stretch", key="gap_top_table",
-    column_config={"gap_rank": st.column_config.NumberColumn("Rank", width="small"),
-                   "name": "Area", "code": "Code", "bivariate_label": "Class",
-                   "reasons": st.column_config.TextColumn("Why", width="large"),
-                   "since_2019": "IMD decile since 2019",
-                   "gap_score": st.column_config.NumberColumn("Gap score", format="%.2f"),
-                   "need_score": st.column_config.NumberColumn("Need", format="%.2f"),
-                   "lack_of_provision": st.column_config.NumberColumn("Lack of provision", format="%.2f")},
-)
-# Exact resident counts stay with commissioners (`needsmap gaps`); the public page words them.
-public = table.drop(columns=["bivariate_colour", "lad_code", *gaps.EXACT_RESIDENT_COLUMNS])
-with st.expander(f"All {len(table)} small areas with every measure"):
-    st.dataframe(public, hide_index=True, width="stretch")
-    st.download_button("Download the ranked gaps (CSV)", public.to_csv(index=False).encode(),
-                       file_name=f"gaps_{lad}_{category}.csv", mime="text/csv")
-    st.caption("Residents' report counts are left out of these columns (small numbers could "
-               "identify people); the reasons give them as reports and downloads publish them.")
+    st.subheader(f"The top {top} gaps as a table")
+    st.dataframe(
+        shown[["gap_rank", "name", "code", "bivariate_label", "reasons", "since_2019", "gap_score",
+               "need_score", "lack_of_provision"]],
+        hide_index=True, width="stretch", key="gap_top_table",
+        column_config={"gap_rank": st.column_config.NumberColumn("Rank", width="small"),
+                       "name": "Area", "code": "Code", "bivariate_label": "Class",
+                       "reasons": st.column_config.TextColumn("Why", width="large"),
+                       "since_2019": "IMD decile since 2019",
+                       "gap_score": st.column_config.NumberColumn("Gap score", format="%.2f"),
+                       "need_score": st.column_config.NumberColumn("Need", format="%.2f"),
+                       "lack_of_provision": st.column_config.NumberColumn("Lack of provision", format="%.2f")},
+    )
+    # Exact resident counts stay with commissioners (`needsmap gaps`); the public page words them.
+    public = table.drop(columns=["bivariate_colour", "lad_code", *gaps.EXACT_RESIDENT_COLUMNS])
+    with st.expander(f"All {len(table)} small areas with every measure"):
+        st.dataframe(public, hide_index=True, width="stretch")
+        st.download_button("Download the ranked gaps (CSV)", public.to_csv(index=False).encode(),
+                           file_name=f"gaps_{lad}_{category}.csv", mime="text/csv")
+        st.caption("Residents' report counts are left out of these columns (small numbers could "
+                   "identify people); the reasons give them as reports and downloads publish them.")
 
 st.header("Change since IoD2019")
 counts = since_2019["decile_change"].value_counts().sort_index()

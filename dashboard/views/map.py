@@ -17,7 +17,7 @@ from dashboard.common import (
     read,
     user_store,
 )
-from needsmap.analysis import maps
+from needsmap.analysis import coverage, maps
 from needsmap.terms import colours, iod
 from needsmap.voice import decisions
 
@@ -85,6 +85,12 @@ def map_panel(lad: maps.Place, release: int, domain: str, by: str) -> None:
             use_container_width=True,
         )
         st.caption(" ".join(read(maps.attribution, release)))
+        sources = read(coverage.source_lines, None, lad)
+        st.caption("Services on the map: " + ("; ".join(sources) if sources else "none loaded") + ".")
+        missing = read(coverage.uncovered_categories, lad)
+        if missing:
+            st.caption(coverage.sentence(coverage.no_provision_data(missing, lad_name))
+                       + ": no loaded source covers these categories here.")
     clicked = (out or {}).get("last_active_drawing") or {}
     code = (clicked.get("properties") or {}).get("code")
     if code:

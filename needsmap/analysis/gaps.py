@@ -59,6 +59,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from needsmap.analysis import coverage
 from needsmap.analysis.geojson import feature_collection
 from needsmap.analysis.reasons import RESIDENTS, describe
 from needsmap.errors import ValidationError
@@ -437,9 +438,42 @@ def gap_table(con: duckdb.DuckDBPyConnection, *, lad_code: str | None, category:
     frame["bivariate_colour"] = [c[2] for c in classes]
     frame["reasons"] = describe(frame, category=category, weights=chosen, radius_m=radius_m,
                                 suppress_below=suppress_below)
+    frame = _without_provision_data(con, frame, category)
     lead = ["code", "name", "lad_code", "gap_rank", "gap_score", "need_score", "lack_of_provision",
             "need_class", "provision_class", "bivariate_class", "bivariate_label", "reasons"]
     return frame[lead + [c for c in frame.columns if c not in lead]].reset_index(drop=True)
+
+
+# What a gap table cannot say where no loaded source covers the category (see analysis.coverage).
+UNRANKED_COLUMNS = ("gap_rank", "gap_score", "lack_of_provision", "provision_class", "bivariate_class",
+                    "bivariate_label", "bivariate_colour", "services_in_lsoa", "services_per_1000",
+                    "nearest_m", "nearest_name", "nearest_postcode", "nearest_outside",
+                    "nearest_head_office", "within_radius")
+
+
+def _without_provision_data(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame, category: str) -> pd.DataFrame:
+    """The rows of authorities no loaded source covers for the category: no rank, no provision
+    measures (ties at "no service anywhere near" are not a ranking), and the reason in words."""
+    uncovered = coverage.uncovered_authorities(con, category, sorted(set(frame["lad_code"].dropna())))
+    if not uncovered:
+        return frame
+    names = dict(con.execute("SELECT lad_code, any_value(lad_name) FROM lsoa21_lookup "
+                             "WHERE lad_code IN (SELECT unnest(?)) GROUP BY 1", [sorted(uncovered)]).fetchall())
+    rows = frame["lad_code"].isin(uncovered)
+    columns = [c for c in UNRANKED_COLUMNS if c in frame.columns]
+    # numbers stay numbers (missing = NaN), so exports and sorts work; text and flags become None
+    frame = frame.astype({c: "float64" if pd.api.types.is_numeric_dtype(frame[c])
+                          and not pd.api.types.is_bool_dtype(frame[c]) else "object" for c in columns})
+    for c in columns:
+        frame.loc[rows, c] = float("nan") if frame[c].dtype == "float64" else None
+    frame.loc[rows, "reasons"] = [coverage.sentence(coverage.no_provision_data(category, names.get(lad, lad)))
+                                  for lad in frame.loc[rows, "lad_code"]]
+    return frame
+
+
+def ranks_nothing(frame: pd.DataFrame) -> bool:
+    """True when the table ranks nothing: no loaded source covers its category in its area."""
+    return bool(len(frame)) and frame["gap_rank"].isna().all()
 
 
 def top_gaps_changes(before: pd.DataFrame, after: pd.DataFrame, top: int = 10) -> dict[str, list[str]]:

@@ -12,7 +12,9 @@ from needsmap.config import Settings
 from needsmap.errors import ConfigError, ValidationError
 from needsmap.ingest import boundaries, checks, iod, lookups, population, postcodes
 from needsmap.ingest.context import LoadContext
-from needsmap.ingest.services import charities, grants, local_lists, oruk, osm
+from needsmap.ingest.services import (
+    charities, grants, libraries, local_lists, ods, oruk, osm, osm_venues,
+)
 from needsmap.sources import registry
 from needsmap.store import StoreBuild, areas, count
 from needsmap.store.areas import Area
@@ -28,10 +30,15 @@ PIPELINES: dict[str, Pipeline] = {
     **postcodes.PIPELINES,
     **oruk.PIPELINES,
     **local_lists.PIPELINES,
+    **ods.PIPELINES,
+    **libraries.PIPELINES,
+    **osm_venues.PIPELINES,
     **charities.PIPELINES,
     **osm.PIPELINES,
     **grants.PIPELINES,
 }
+# England-wide provision: loaded whole, whatever the area, and placed like every other service.
+NATIONAL: list[str] = [*ods.PIPELINES, *libraries.PIPELINES, *osm_venues.PIPELINES]
 GROUPS: dict[str, list[str]] = {
     "lookups": list(lookups.PIPELINES),
     "boundaries": list(boundaries.PIPELINES),
@@ -39,8 +46,9 @@ GROUPS: dict[str, list[str]] = {
     "iod": list(iod.PIPELINES),
     "population": list(population.PIPELINES),
     "postcodes": list(postcodes.PIPELINES),
-    "services": [*oruk.PIPELINES, *local_lists.PIPELINES, "charities_trafford",
+    "services": [*oruk.PIPELINES, *local_lists.PIPELINES, *NATIONAL, "charities_trafford",
                  "grants_trafford_360giving"],
+    "national_services": NATIONAL,
     "oruk": list(oruk.PIPELINES),
     "osm": list(osm.PIPELINES),
     "charities": ["charities_trafford"],
@@ -50,7 +58,8 @@ GROUPS: dict[str, list[str]] = {
 # so that `needsmap ingest services --area Trafford` works on an empty store.
 PLACES_WITH = ["boundaries_lsoa21", *postcodes.PIPELINES]
 NEEDS: dict[str, list[str]] = {
-    d: PLACES_WITH for d in [*oruk.PIPELINES, *local_lists.PIPELINES, *charities.PIPELINES, *osm.PIPELINES]
+    d: PLACES_WITH for d in [*oruk.PIPELINES, *local_lists.PIPELINES, *NATIONAL, *charities.PIPELINES,
+                             *osm.PIPELINES]
 }
 # Loaded by name only: no offline copy (OSM, the national charity register) or an alternative
 # form of a dataset already in a group (the 360Giving CSV).

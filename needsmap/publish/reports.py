@@ -61,6 +61,7 @@ class AreaReport:
     map_png: bytes = b""
     pack: bool = False
     notes_on_method: list[str] = field(default_factory=list)
+    no_provision: list[str] = field(default_factory=list)  # "No provision data for food in X"
 
     @property
     def title(self) -> str:
@@ -174,9 +175,11 @@ def _top_gaps(tables: dict[str, pd.DataFrame], area: Area,
               for r in current.itertuples(index=False)} if not current.empty else {}
     rows = []
     for category, table in tables.items():
+        if gaps.ranks_nothing(table):  # no loaded source covers it: no "largest gap" to name
+            continue
         inside = table[table["code"].isin(area.lsoas)]
-        said = reasons.describe(inside, category=category, weights=GAP_WEIGHTS,
-                                radius_m=GAP_RADIUS_M, shown=shown[category])
+        said = reasons.describe(inside, category=category, weights=GAP_WEIGHTS, radius_m=GAP_RADIUS_M,
+                                shown=shown[category] if category in shown else {})
         for row, words in zip(inside.to_dict("records"), said):
             rows.append({
                 "code": row["code"], "name": row["name"], "category": category,
@@ -185,7 +188,7 @@ def _top_gaps(tables: dict[str, pd.DataFrame], area: Area,
                 "need_class": int(row["need_class"]), "provision_class": int(row["provision_class"]),
                 "bivariate_label": row["bivariate_label"],
                 "colour": row["bivariate_colour"],
-                "reports": shown.loc[row["code"], category],
+                "reports": shown.loc[row["code"], category] if category in shown else 0,
                 "reasons": words,
                 "decision": status.get((row["code"], category), "No decision recorded yet"),
             })
@@ -283,6 +286,7 @@ def build(con: duckdb.DuckDBPyConnection, user_store: UserStore, area: Area,
         decisions=decisions_in(ev, area), sources=ev.sources, attribution=ev.attribution,
         suppression_rule=disclosure.rule_text(ev.threshold), threshold=ev.threshold, pack=pack,
         notes_on_method=[gaps.METHOD, summaries.METHOD, gaps.CENTRE_NOTE, *colours.CAVEATS],
+        no_provision=[t["reasons"].iloc[0] for t in ev.gaps.values() if gaps.ranks_nothing(t)],
     )
     if with_map:
         report.map_png = static_map.render(con, area, ev.blurred, services=services,

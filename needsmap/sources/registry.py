@@ -289,6 +289,22 @@ LOCAL_LIST_CATEGORIES = {
     "jobcentres": "money_advice", "gm_food_banks": "food",
 }
 
+ODS_FILES = "https://files.digital.nhs.uk/assets/ods/current"
+ODS_PAGES = "https://digital.nhs.uk/services/organisation-data-service/export-data-files/csv-downloads"
+ODS_ATTRIBUTION = ("Contains public sector information licensed under the Open Government Licence "
+                   "v3.0 (NHS England, Organisation Data Service).")
+
+
+def _ods(dataset_id: str, file: str, title: str, page: str, vintage: str, notes: str) -> Dataset:
+    """One of NHS England's ODS CSV downloads (headerless, 27 columns; zipped by the publisher)."""
+    return Dataset(
+        id=dataset_id, title=title, publisher="NHS England, Organisation Data Service (ODS)",
+        url=f"{ODS_FILES}/{file}.zip", page=f"{ODS_PAGES}/{page}", licence=OGL,
+        attribution=ODS_ATTRIBUTION, vintage=vintage, geography="postcode", format="zip-csv",
+        mirror_path=f"england/services/{file}.csv", group="services", notes=notes,
+    )
+
+
 def _charity_register(table: str, dataset_id: str, what: str, geography: str, notes: str) -> Dataset:
     """One table of the Charity Commission's daily full extract (one zipped JSON a table)."""
     return Dataset(
@@ -373,6 +389,40 @@ SERVICE_DATASETS: tuple[Dataset, ...] = (
         attribution="© OpenStreetMap contributors", vintage="live", geography="point",
         format="overpass-json", mirror_path=None, group="osm",
         notes="Queried for the loaded area's bounding box; no offline copy.",
+    ),
+    _ods("nhs_gp_practices", "epraccur", "NHS GP practices in England (ODS epraccur)",
+         "gp-and-gp-practice-related-data", "ODS extract, mid/late 2025 (mirror copy)",
+         "Active GP practices only: status A, no close date, prescribing setting 4 (GP practice); "
+         "Welsh practices (national grouping W00) and other prescribing settings are left out."),
+    _ods("nhs_pharmacies", "edispensary", "NHS community pharmacies in England (ODS edispensary)",
+         "other-nhs-organisations", "ODS extract, spring 2025 (mirror copy)",
+         "Active community pharmacies only: status A, no close date, sub-type 1 (pharmacy); "
+         "appliance contractors and Welsh rows are left out."),
+    _ods("nhs_dental_practices", "egdpprac", "NHS dental practices in England (ODS egdpprac)",
+         "other-nhs-organisations", "ODS extract, c. May 2024 (mirror copy)",
+         "Active dental practices only: status A, no close date; Welsh rows (W00) are left out."),
+    Dataset(
+        id="dcms_libraries", title="Public libraries in England: basic dataset",
+        publisher="Department for Culture, Media and Sport (compiled by Libraries Hacked)",
+        url=None, page="https://www.gov.uk/government/publications/public-libraries-in-england-basic-dataset",
+        licence=OGL, attribution=OGL_ATTRIBUTION[:-1] + " (DCMS).", vintage="library status up to 2023",
+        geography="postcode", format="csv",
+        mirror_path="england/services/dcms_public_libraries_england_2023.csv", group="services",
+        notes="Open static libraries only (no closure year, latest operation not Closed or Temporary "
+              "Closure); mobile and prison libraries and archives are left out with a count. "
+              "Kept current at https://github.com/LibrariesHacked/librarydata-db.",
+    ),
+    Dataset(
+        id="osm_community_venues",
+        title="OpenStreetMap community centres, village halls and social centres in England",
+        publisher="OpenStreetMap contributors", url=None,
+        page="https://wiki.openstreetmap.org/wiki/Tag:amenity%3Dcommunity_centre",
+        licence="Open Database Licence (ODbL) 1.0", attribution="© OpenStreetMap contributors",
+        vintage="Overpass extract of about June 2026", geography="point", format="geojson",
+        mirror_path="england/services/osm_community_venues_england.geojson", group="services",
+        notes="Points of amenity=community_centre, village_hall and social_centre in England (the "
+              "Overpass query nwr[amenity~community_centre|village_hall|social_centre] in GB-ENG, "
+              "centre points); no OSM ids or addresses. Online, osm_community queries Overpass.",
     ),
     _local_list("food_banks", "Trafford food banks", "GM Poverty Action (via Trafford Data Lab)", "food",
                 attribution="Data gathered by GM Poverty Action",

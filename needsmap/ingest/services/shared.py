@@ -9,7 +9,7 @@ de-duplicated ``services`` table and writes provenance. A failure changes nothin
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import pyarrow as pa
@@ -64,6 +64,12 @@ def keyword_category(text: str) -> str | None:
             if hit and (best is None or len(kw) > best[0]):
                 best = (len(kw), c.id)
     return best[1] if best else None
+
+
+def left_out_lines(source: str, left_out: Mapping[str, int]) -> list[str]:
+    """One plain line per reason a publisher's rows were left out on purpose, largest first."""
+    return [f"{source}: {n:,} row(s) left out: {reason}"
+            for reason, n in sorted(left_out.items(), key=lambda kv: (-kv[1], kv[0]))]
 
 
 def load(ctx: LoadContext, dataset: Dataset, fetched: Fetched, records: Iterable[dict[str, Any]],

@@ -1,0 +1,92 @@
+"""Which loaded sources cover a category in an area: honest provision.
+
+A category is "covered" in an authority when the store holds at least one service of that
+category from a source whose declared coverage (``Dataset.covers`` in the registry: England, one
+authority or a combined authority) includes the authority. Where no source covers it, distances
+to services say nothing about the area (the nearest "food service" for Birmingham would be a
+Greater Manchester food bank 110 km away, only because no other list is loaded), so gaps are not
+ranked and every view says ``no_provision_data(...)`` instead.
+"""
+
+from __future__ import annotations
+
+import duckdb
+
+from needsmap.errors import ConfigError
+from needsmap.sources import registry
+from needsmap.terms import taxonomy
+
+
+def no_provision_data(category: str | list[str], area_name: str) -> str:
+    """The sentence every view shows when no loaded source covers the category (or any of the
+    categories) in the area."""
+    labels = [taxonomy.label(c).lower() for c in ([category] if isinstance(category, str) else category)]
+    listed = labels[0] if len(labels) == 1 else ", ".join(labels[:-1]) + " and " + labels[-1]
+    return f"no provision data for {listed} in {area_name}"
+
+
+def sentence(text: str) -> str:
+    """``text`` with a capital first letter (names inside it keep theirs)."""
+    return text[:1].upper() + text[1:]
+
+
+def _table_exists(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    return bool(con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [name]).fetchone()[0])
+
+
+def authorities_covered(con: duckdb.DuckDBPyConnection, dataset_id: str) -> set[str] | None:
+    """The authority codes a loaded dataset covers; None for all of England.
+
+    A combined authority's members come from the store's combined-authority lookup when it has
+    one, else from the authorities the dataset's own services lie in."""
+    try:
+        code = registry.get(dataset_id).covers
+    except ConfigError:  # a feed or list the registry does not know: no claim beyond its places
+        code = None
+    if code == registry.ENGLAND:
+        return None
+    if code and not code.startswith("E47"):
+        return {code}
+    if code and _table_exists(con, "lad_cauth"):
+        return {r[0] for r in con.execute("SELECT lad_code FROM lad_cauth WHERE cauth_code = ?", [code]).fetchall()}
+    return {r[0] for r in con.execute(
+        "SELECT DISTINCT k.lad_code FROM services_source s JOIN lsoa21_lookup k ON k.lsoa21_code = s.lsoa21_code "
+        "WHERE s.source_dataset = ?", [dataset_id]).fetchall()}
+
+
+def sources_by_authority(con: duckdb.DuckDBPyConnection, category: str) -> dict[str, set[str] | None]:
+    """For each loaded dataset with services of the category: the authorities it covers."""
+    datasets = [r[0] for r in con.execute(
+        "SELECT DISTINCT source_dataset FROM services_source WHERE category = ? ORDER BY 1", [category]).fetchall()]
+    return {d: authorities_covered(con, d) for d in datasets}
+
+
+def covering_sources(con: duckdb.DuckDBPyConnection, category: str, lad_code: str | None) -> list[str]:
+    """The loaded datasets that cover the category in the authority (``None``: all of England)."""
+    return [d for d, lads in sources_by_authority(con, category).items()
+            if lads is None or (lad_code is not None and lad_code in lads)]
+
+
+def uncovered_authorities(con: duckdb.DuckDBPyConnection, category: str, lad_codes: list[str]) -> set[str]:
+    """Those of ``lad_codes`` where no loaded source covers the category."""
+    by_source = sources_by_authority(con, category)
+    if any(lads is None for lads in by_source.values()):
+        return set()
+    covered = set().union(*by_source.values()) if by_source else set()
+    return {lad for lad in lad_codes if lad not in covered}
+
+
+def uncovered_categories(con: duckdb.DuckDBPyConnection, lad_code: str) -> list[str]:
+    """The taxonomy's categories (not "other") that no loaded source covers in the authority."""
+    return [c.id for c in taxonomy.CATEGORIES if c.id != "other" and not covering_sources(con, c.id, lad_code)]
+
+
+def source_lines(con: duckdb.DuckDBPyConnection, category: str | None, lad_code: str | None) -> list[str]:
+    """"Title (publisher, vintage; licence)" for each loaded source covering the category (or,
+    for ``None``, any category) in the authority."""
+    categories = [category] if category else [c.id for c in taxonomy.CATEGORIES]
+    wanted = sorted({d for c in categories for d in covering_sources(con, c, lad_code)})
+    rows = con.execute("SELECT dataset_id, any_value(title), any_value(publisher), any_value(vintage), "
+                       "any_value(licence) FROM provenance WHERE dataset_id IN (SELECT unnest(?)) "
+                       "GROUP BY 1 ORDER BY 1", [wanted]).fetchall()
+    return [f"{title} ({publisher}, {vintage}; {licence})" for _, title, publisher, vintage, licence in rows]
