@@ -34,15 +34,17 @@ def _table_exists(con: duckdb.DuckDBPyConnection, name: str) -> bool:
     return bool(con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [name]).fetchone()[0])
 
 
-def authorities_covered(con: duckdb.DuckDBPyConnection, dataset_id: str) -> set[str] | None:
+def authorities_covered(con: duckdb.DuckDBPyConnection, dataset_id: str | None) -> set[str] | None:
     """The authority codes a loaded dataset covers; None for all of England.
 
     A combined authority's members come from the store's combined-authority lookup when it has
     one, else from the authorities the dataset's own services lie in."""
-    try:
-        code = registry.get(dataset_id).covers
-    except ConfigError:  # a feed or list the registry does not know: no claim beyond its places
-        code = None
+    code = None  # a feed or list the registry does not know: no claim beyond its places
+    if dataset_id is not None:
+        try:
+            code = registry.get(dataset_id).covers
+        except ConfigError:
+            pass
     if code == registry.ENGLAND:
         return None
     if code and not code.startswith("E47"):
@@ -50,18 +52,24 @@ def authorities_covered(con: duckdb.DuckDBPyConnection, dataset_id: str) -> set[
     if code and _table_exists(con, "lad_cauth"):
         return {r[0] for r in con.execute("SELECT lad_code FROM lad_cauth WHERE cauth_code = ?", [code]).fetchall()}
     return {r[0] for r in con.execute(
-        "SELECT DISTINCT k.lad_code FROM services_source s JOIN lsoa21_lookup k ON k.lsoa21_code = s.lsoa21_code "
-        "WHERE s.source_dataset = ?", [dataset_id]).fetchall()}
+        "SELECT DISTINCT k.lad_code FROM (SELECT source_dataset, lsoa21_code FROM services_source "
+        "UNION ALL SELECT source_dataset, lsoa21_code FROM services) s "
+        "JOIN lsoa21_lookup k ON k.lsoa21_code = s.lsoa21_code "
+        "WHERE s.source_dataset IS NOT DISTINCT FROM ?", [dataset_id]).fetchall()}
 
 
-def sources_by_authority(con: duckdb.DuckDBPyConnection, category: str) -> dict[str, set[str] | None]:
+def sources_by_authority(con: duckdb.DuckDBPyConnection, category: str) -> dict[str | None, set[str] | None]:
     """For each loaded dataset with services of the category: the authorities it covers."""
+    # services as well as services_source: a store built by hand, or by an older needsmap, holds
+    # services with no recorded source (None), which cover the authorities they lie in
     datasets = [r[0] for r in con.execute(
-        "SELECT DISTINCT source_dataset FROM services_source WHERE category = ? ORDER BY 1", [category]).fetchall()]
+        "SELECT DISTINCT source_dataset FROM (SELECT source_dataset, category FROM services_source "
+        "UNION ALL SELECT source_dataset, category FROM services) WHERE category = ? ORDER BY 1",
+        [category]).fetchall()]
     return {d: authorities_covered(con, d) for d in datasets}
 
 
-def covering_sources(con: duckdb.DuckDBPyConnection, category: str, lad_code: str | None) -> list[str]:
+def covering_sources(con: duckdb.DuckDBPyConnection, category: str, lad_code: str | None) -> list[str | None]:
     """The loaded datasets that cover the category in the authority (``None``: all of England)."""
     return [d for d, lads in sources_by_authority(con, category).items()
             if lads is None or (lad_code is not None and lad_code in lads)]
@@ -85,7 +93,7 @@ def source_lines(con: duckdb.DuckDBPyConnection, category: str | None, lad_code:
     """"Title (publisher, vintage; licence)" for each loaded source covering the category (or,
     for ``None``, any category) in the authority."""
     categories = [category] if category else [c.id for c in taxonomy.CATEGORIES]
-    wanted = sorted({d for c in categories for d in covering_sources(con, c, lad_code)})
+    wanted = sorted({d for c in categories for d in covering_sources(con, c, lad_code) if d is not None})
     rows = con.execute("SELECT dataset_id, any_value(title), any_value(publisher), any_value(vintage), "
                        "any_value(licence) FROM provenance WHERE dataset_id IN (SELECT unnest(?)) "
                        "GROUP BY 1 ORDER BY 1", [wanted]).fetchall()
