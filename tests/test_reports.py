@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import zipfile
+from datetime import date
 
 import geopandas as gpd
 import pandas as pd
@@ -19,9 +20,9 @@ from needsmap.publish import exports, reports
 from needsmap.store import StoreReader, areas
 from needsmap.store.users import UserStore
 from needsmap.terms import colours
-from needsmap.voice import blurred_needs, disclosure, needs
+from needsmap.voice import blurred_needs, decisions, disclosure, needs
 
-from reports_support import CONTACT, PHONE, SECRET_WORDS, forbidden, seed
+from reports_support import COMMISSIONER, CONTACT, PHONE, SECRET_WORDS, forbidden, seed
 
 
 @pytest.fixture
@@ -184,3 +185,30 @@ def test_a_drawn_set_shows_totals_only_when_no_part_is_hidden(con, user_store, s
         else:
             assert counts[category] == rows[category].sum()
     assert pd.isna(counts["youth"])
+
+
+# What a spreadsheet runs as a formula (OWASP's CSV injection starts) and what it must show.
+FORMULAS = ['=HYPERLINK("http://x","y")', "@SUM(1+1)", "-2+3", "+44 7700"]
+
+
+def test_the_geopackage_hands_out_no_formula(con, user_store, settings, seeded,
+                                             tmp_path) -> None:  # noqa: ANN001
+    """QGIS and ogr2ogr turn a layer into CSV or XLSX for a spreadsheet: commissioners' words
+    in the decisions layer are made inert as the CSV downloads are."""
+    for text, category in zip(FORMULAS, ["housing", "transport", "youth", "health"]):
+        decisions.record(user_store, COMMISSIONER, decisions.Decision(
+            "E08000009", "lsoa21", seeded.lsoa_a, category, "in_progress", date(2026, 2, 1),
+            action=text))
+    area = areas.resolve_area(con, "Trafford", ward=seeded.ward)
+    data = exports.gather(con, user_store, area, settings)
+    path = exports.write_gpkg(data, tmp_path / "out.gpkg")
+    layer = pyogrio.read_dataframe(path, layer="decisions")
+    written = set(layer["reason_or_action"])
+    assert {"'" + t for t in FORMULAS} <= written, written  # each kept, behind a quote
+    for name in dict(pyogrio.list_layers(path)):
+        frame = pyogrio.read_dataframe(path, layer=name)
+        for column in frame.columns:
+            if frame[column].dtype == object:
+                cells = [v for v in frame[column] if isinstance(v, str)]
+                assert not [v for v in cells if v.startswith(("=", "+", "-", "@", "\t", "\r"))], \
+                    (name, column)

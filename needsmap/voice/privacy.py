@@ -11,6 +11,8 @@ from __future__ import annotations
 import html
 import re
 
+import pandas as pd
+
 PUBLIC_LOCATION_NOTE = (
     "We keep the exact place you give private. On public maps your report is shown only as part "
     "of the neighbourhood (LSOA, about 1,500 residents) it falls in, never at the exact spot."
@@ -92,6 +94,16 @@ def csv_safe(value: object) -> object:
     if isinstance(value, str) and value.startswith(_FORMULA_START):
         return "'" + value
     return value
+
+
+def spreadsheet_safe(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy of a table for any file a spreadsheet may open (CSV, and GeoPackage layers that
+    QGIS or ogr2ogr turn into CSV or XLSX): every text cell through ``csv_safe``."""
+    safe = frame.copy()
+    for col in safe.columns:
+        if safe[col].dtype == object or pd.api.types.is_string_dtype(safe[col]):
+            safe[col] = [csv_safe(v) for v in safe[col]]
+    return safe
 
 
 def safe_url(url: str | None) -> str | None:
