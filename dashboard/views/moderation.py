@@ -10,7 +10,7 @@ from dashboard.auth import current_user, page_for
 from dashboard.common import REFUSED, read, show_problems, user_store
 from needsmap.store import areas
 from needsmap.terms import taxonomy
-from needsmap.voice import needs
+from needsmap.voice import layers, needs
 from needsmap.voice.privacy import escape_markdown, redact_contact_details
 
 SHOWN = 30
@@ -113,3 +113,5 @@ with log:
                  column_config={"acted_at": "When (UTC)", "moderator": "Who", "item_type": "Item",
                                 "item_id": "Number", "action": "Action", "reason": "Reason",
                                 "before_text": "Text before", "after_text": "Text after"})
+    st.download_button("Download the log (CSV)", layers.to_csv(entries),
+                       file_name="moderation-log.csv", mime="text/csv", key="dl_log")

@@ -24,7 +24,7 @@ from needsmap.errors import NeedsmapError
 from needsmap.publish import exports
 from needsmap.store import areas
 from needsmap.terms import taxonomy
-from needsmap.voice import decisions, disclosure
+from needsmap.voice import decisions, disclosure, layers
 from needsmap.voice.accounts import User
 from needsmap.voice.privacy import escape_markdown
 
@@ -95,12 +95,15 @@ def decisions_panel(area: areas.Area, user: User) -> None:
         table = current.assign(category=[taxonomy.label(c) for c in current["category"]],
                                what=[r["reason"] if r["status"] == "declined" else r["action"]
                                      for _, r in current.iterrows()])
-        st.dataframe(table[["area_code", "category", "status_label", "decided_on", "budget", "what"]],
-                     hide_index=True, width="stretch",
+        shown = table[["area_code", "category", "status_label", "decided_on", "budget", "what"]]
+        st.dataframe(shown, hide_index=True, width="stretch",
                      column_config={"area_code": "Area", "category": "Category",
                                     "status_label": "Status", "decided_on": "Date",
                                     "budget": st.column_config.NumberColumn("Budget (£)", format="%.0f"),
                                     "what": "What we did, or why not"})
+        st.download_button("Download these decisions (CSV)", layers.to_csv(shown),
+                           file_name=f"decisions-{area.slug}.csv", mime="text/csv",
+                           key="dl_decisions", on_click="ignore")
     if not user.can("decide"):
         st.caption("Commissioners sign in to record a decision.")
         sign_in_link()
