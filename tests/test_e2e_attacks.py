@@ -35,6 +35,8 @@ ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 PASSWORD = "a long enough password"
 FORMULAS = ['=HYPERLINK("http://x","y")', "@SUM(1+1)", "-2+3", "+44 7700 900123"]
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+BIDI_LINK = "https://example.org/files/\u202egpj.exe"  # reads "exe.jpg" wherever rendered
+BIDI_SHOWN = "https://example.org/files/[U+202E]gpj.exe"
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +59,13 @@ def site(trafford_store, tmp_path_factory, mirror):
     try:
         mod = accounts.create_account(users, "mod", PASSWORD, "moderator", "Mo Derator")
         com = accounts.create_account(users, "com", PASSWORD, "commissioner", "Cam Missioner")
-        accounts.create_account(users, "grp", PASSWORD, "community_group", "Gee", "Youth Forum")
+        group = accounts.create_account(users, "grp", PASSWORD, "community_group", "Gee",
+                                        "Youth Forum")
+        for body in ("Approved note, photos: \u202egpj.exe", "Pending note with a bad link"):
+            note = needs.annotate(users, group, area_level="lsoa21", area_code=place.lsoa21_code,
+                                  body=body, evidence_url=BIDI_LINK)
+            if body.startswith("Approved"):
+                needs.moderate(users, mod, "annotation", note, "approve")
         for i, text in enumerate(FORMULAS):
             ref = needs.submit(users, needs.NeedReport("food", text, place), session_id=f"f{i}")
             needs.moderate(users, mod, "need", ref, "approve")
@@ -147,3 +155,26 @@ def test_no_table_hands_a_spreadsheet_a_formula(site, browser) -> None:
     assert {"'" + f for f in FORMULAS} <= {c for r in rows for c in r}
     assert formula_cells(rows) == []
     pg.screenshot(path=ARTIFACTS / "attack-1-log.png")
+
+
+def test_hidden_characters_are_shown_to_moderators_and_readers(site, browser) -> None:
+    """A bidi override in a note's evidence link: the moderator sees the link's real end and a
+    warning; the public notes list and its link hold no hidden character."""
+    pg = open_page(browser)
+    sign_in(pg, site, "mod")
+    pg.get_by_role("link", name="Moderation").click()
+    item = pg.locator("[class*='st-key-item-']").filter(has_text="Pending note with a bad link")
+    item.get_by_text("hidden characters").wait_for()
+    code = item.get_by_test_id("stCode").filter(has_text="gpj.exe")
+    code.wait_for()
+    assert code.inner_text().strip() == BIDI_SHOWN
+    assert "\u202e" not in pg.inner_text("body")
+    pg.screenshot(path=ARTIFACTS / "attack-2-hidden-moderation.png")
+
+    pg.get_by_role("link", name="Needs and community notes").click()
+    choose(pg, "Ward (type to search)", site["ward_name"])
+    pg.get_by_text("Approved note, photos:").wait_for()
+    assert "Approved note, photos: [U+202E]gpj.exe" in pg.inner_text("body").replace("\u2060", "")
+    assert "\u202e" not in pg.inner_text("body")
+    hrefs = pg.get_by_role("link", name="evidence").evaluate_all("a => a.map(e => e.href)")
+    assert hrefs == ["https://example.org/files/%E2%80%AEgpj.exe"]

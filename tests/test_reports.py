@@ -22,7 +22,16 @@ from needsmap.store.users import UserStore
 from needsmap.terms import colours
 from needsmap.voice import blurred_needs, decisions, disclosure, needs
 
-from reports_support import COMMISSIONER, CONTACT, PHONE, SECRET_WORDS, forbidden, seed
+from reports_support import (
+    COMMISSIONER,
+    CONTACT,
+    GROUP,
+    MODERATOR,
+    PHONE,
+    SECRET_WORDS,
+    forbidden,
+    seed,
+)
 
 
 @pytest.fixture
@@ -188,6 +197,7 @@ def test_a_drawn_set_shows_totals_only_when_no_part_is_hidden(con, user_store, s
 
 
 # What a spreadsheet runs as a formula (OWASP's CSV injection starts) and what it must show.
+BIDI_LINK = "https://example.org/files/\u202egpj.exe"  # reads "exe.jpg" wherever rendered
 FORMULAS = ['=HYPERLINK("http://x","y")', "@SUM(1+1)", "-2+3", "+44 7700"]
 
 
@@ -212,3 +222,23 @@ def test_the_geopackage_hands_out_no_formula(con, user_store, settings, seeded,
                 cells = [v for v in frame[column] if isinstance(v, str)]
                 assert not [v for v in cells if v.startswith(("=", "+", "-", "@", "\t", "\r"))], \
                     (name, column)
+
+
+def test_the_report_shows_hidden_characters_in_notes_and_links(con, user_store, settings, seeded,
+                                                               tmp_path) -> None:  # noqa: ANN001
+    """A bidi override makes '...\u202egpj.exe' read '...exe.jpg': the HTML and PDF report show
+    it as a visible code, so a reader sees the link's real end."""
+    note = needs.annotate(user_store, GROUP, area_level="ward", area_code=seeded.ward,
+                          body="Photos of the \u202egpj.exe damp", evidence_url=BIDI_LINK)
+    needs.moderate(user_store, MODERATOR, "annotation", note, "approve")
+    area = areas.resolve_area(con, "Trafford", ward=seeded.ward)
+    report = reports.build(con, user_store, area, settings, pack=True)
+    html = reports.render_html(report)
+    assert "\u202e" not in html
+    assert "https://example.org/files/[U+202E]gpj.exe" in html
+    assert "Photos of the [U+202E]gpj.exe damp" in html
+    pdf = tmp_path / "report.pdf"
+    pdf.write_bytes(reports.render_pdf(report, html))
+    text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True,
+                          check=True).stdout
+    assert "[U+202E]gpj.exe" in text and "\u202e" not in text

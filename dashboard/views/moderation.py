@@ -11,7 +11,12 @@ from dashboard.common import REFUSED, read, show_problems, user_store
 from needsmap.store import areas
 from needsmap.terms import taxonomy
 from needsmap.voice import layers, needs
-from needsmap.voice.privacy import escape_markdown, redact_contact_details
+from needsmap.voice.privacy import (
+    escape_markdown,
+    redact_contact_details,
+    visible_cells,
+    visible_text,
+)
 
 SHOWN = 30
 FLASH = "moderation_flash"
@@ -77,10 +82,17 @@ with queue:
             st.markdown(escape_markdown(text))
             if item.get("contact"):
                 st.caption("Contact details (private: only moderators see them, never published)")
-                st.code(str(item["contact"]), language=None)
+                st.code(visible_text(str(item["contact"])), language=None)
             if item.get("evidence_url"):
                 st.caption("Evidence link (open it with care and check it before approving)")
-                st.code(str(item["evidence_url"]), language=None)
+                st.code(visible_text(str(item["evidence_url"])), language=None)
+            written = [str(item.get(k) or "") for k in ("text", "contact", "evidence_url",
+                                                         "source_note", "kind")]
+            if any(visible_text(w) != w for w in written):
+                st.warning("This item holds hidden characters, shown here as codes such as "
+                           "[U+202E]: they can make words or a link read differently from what "
+                           "they are (a file ending '.exe' can look like '.jpg'). Check it before "
+                           "approving, or reject it.")
             suggested = redact_contact_details(text)
             if suggested != text:
                 st.warning("The text seems to contain an email address or phone number; "
@@ -109,7 +121,7 @@ with log:
     entries.loc[entries["before_text"] == entries["after_text"], "after_text"] = "(unchanged)"
     st.caption("The latest 500 actions, newest first; times are UTC. 'Text after' differs "
                "from 'Text before' only for edits.")
-    st.dataframe(entries, hide_index=True, width="stretch",
+    st.dataframe(visible_cells(entries), hide_index=True, width="stretch",
                  column_config={"acted_at": "When (UTC)", "moderator": "Who", "item_type": "Item",
                                 "item_id": "Number", "action": "Action", "reason": "Reason",
                                 "before_text": "Text before", "after_text": "Text after"})

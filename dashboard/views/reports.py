@@ -26,7 +26,7 @@ from needsmap.store import areas
 from needsmap.terms import taxonomy
 from needsmap.voice import decisions, disclosure, layers
 from needsmap.voice.accounts import User
-from needsmap.voice.privacy import escape_markdown
+from needsmap.voice.privacy import escape_markdown, visible_cells
 
 KINDS = {"ward": "A ward", "lsoa": "A small area (LSOA)", "lad": "The whole authority",
          "selection": "Small areas I choose"}
@@ -96,7 +96,7 @@ def decisions_panel(area: areas.Area, user: User) -> None:
                                what=[r["reason"] if r["status"] == "declined" else r["action"]
                                      for _, r in current.iterrows()])
         shown = table[["area_code", "category", "status_label", "decided_on", "budget", "what"]]
-        st.dataframe(shown, hide_index=True, width="stretch",
+        st.dataframe(visible_cells(shown), hide_index=True, width="stretch",
                      column_config={"area_code": "Area", "category": "Category",
                                     "status_label": "Status", "decided_on": "Date",
                                     "budget": st.column_config.NumberColumn("Budget (£)", format="%.0f"),
