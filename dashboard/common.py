@@ -24,7 +24,7 @@ from needsmap.store.users import UserStore, open_user_store
 from needsmap.terms import colours
 from needsmap.voice.accounts import PermissionDenied
 from needsmap.voice.needs import RateLimiter, new_submission_key
-from needsmap.voice.privacy import escape_markdown
+from needsmap.voice.privacy import escape_html, escape_markdown
 
 T = TypeVar("T")
 
@@ -170,3 +170,22 @@ def show_problems(exc: Exception) -> None:
     lines = [f"**{escape_markdown(head[:1].upper() + head[1:])}.**"]
     lines += [f"- {escape_markdown(p)}" for p in (message or [])]
     st.error("\n".join(lines))
+
+
+# Streamlit's Markdown turns "->", ">=", "--" and "~=" into arrows, signs and dashes after any
+# escaping, and drops leading spaces; user text therefore goes into plain HTML (escaped, line
+# breaks and spaces kept) so what is shown is what is stored, character for character.
+_LITERAL_STYLE = "white-space: pre-wrap; overflow-wrap: anywhere; margin: 0;"
+_CAPTION_STYLE = _LITERAL_STYLE + " font-size: 0.875rem; opacity: 0.65;"
+
+
+def show_literal(text: object, *, caption: bool = False, bold: bool = False,
+                 after_html: str = "") -> None:
+    """Show user text exactly as stored (hidden characters as codes such as [U+202E]).
+
+    ``after_html`` is markup the app itself builds (e.g. an evidence link from ``safe_url``)."""
+    inner = escape_html(str(text))
+    if bold:
+        inner = f"<strong>{inner}</strong>"
+    style = _CAPTION_STYLE if caption else _LITERAL_STYLE
+    st.html(f'<div class="nm-literal" style="{style}">{inner}{after_html}</div>')

@@ -37,6 +37,12 @@ FORMULAS = ['=HYPERLINK("http://x","y")', "@SUM(1+1)", "-2+3", "+44 7700 900123"
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 BIDI_LINK = "https://example.org/files/\u202egpj.exe"  # reads "exe.jpg" wherever rendered
 BIDI_SHOWN = "https://example.org/files/[U+202E]gpj.exe"
+# Markdown's typographic replacements would show these as arrows, dashes and signs.
+LIGATURES = "Bus -> town >= 2 hours <= never -- so ~= nothing <-> <- back\n  indented *not em* `x`"
+SOURCE_NOTE = "Drop-in -- library -> hall"
+# Whether some element shows exactly this text (its whole text content, line breaks included).
+JS_SHOWN_AS = """(text) => Array.from(document.querySelectorAll('body *'))
+    .some(e => e.children.length === 0 && e.textContent === text)"""
 
 
 @pytest.fixture(scope="module")
@@ -69,6 +75,12 @@ def site(trafford_store, tmp_path_factory, mirror):
         for i, text in enumerate(FORMULAS):
             ref = needs.submit(users, needs.NeedReport("food", text, place), session_id=f"f{i}")
             needs.moderate(users, mod, "need", ref, "approve")
+        literal = needs.submit(users, needs.NeedReport("transport", "Approved: " + LIGATURES, place),
+                               session_id="l1")
+        needs.moderate(users, mod, "need", literal, "approve")
+        needs.submit(users, needs.NeedReport("transport", "Pending: " + LIGATURES, place,
+                                             channel="workshop", source_note=SOURCE_NOTE),
+                     session_id="l2")
         decisions.record(users, com, decisions.Decision(
             TRAFFORD, "lsoa21", place.lsoa21_code, "food", "in_progress", date(2026, 2, 1),
             5000.0, action=FORMULAS[0]))
@@ -178,3 +190,25 @@ def test_hidden_characters_are_shown_to_moderators_and_readers(site, browser) ->
     assert "\u202e" not in pg.inner_text("body")
     hrefs = pg.get_by_role("link", name="evidence").evaluate_all("a => a.map(e => e.href)")
     assert hrefs == ["https://example.org/files/%E2%80%AEgpj.exe"]
+
+
+def test_user_text_is_shown_exactly_as_stored(site, browser) -> None:
+    """What a moderator approves and a resident reads is the stored text, character for
+    character: no arrows for '->', no dashes for '--', no markup, leading spaces kept."""
+    pg = open_page(browser)
+    sign_in(pg, site, "mod")
+    pg.get_by_role("link", name="Moderation").click()
+    item = pg.locator("[class*='st-key-item-']").filter(has_text="Pending: Bus")
+    item.wait_for()
+    pg.wait_for_function(JS_SHOWN_AS, arg="Pending: " + LIGATURES)
+    assert f"gathered at {SOURCE_NOTE}" in item.inner_text()
+    assert "→" not in item.inner_text() and "—" not in item.inner_text()
+    pg.screenshot(path=ARTIFACTS / "attack-3-literal-moderation.png")
+
+    pg.get_by_role("link", name="Needs and community notes").click()
+    choose(pg, "Ward (type to search)", site["ward_name"])
+    pg.get_by_text("Approved: Bus").wait_for()
+    pg.wait_for_function(JS_SHOWN_AS, arg="Approved: " + LIGATURES)
+    body = pg.inner_text("body")
+    assert not {"→", "≥", "≤", "—", "≈", "↔", "←"} & set(body)
+    pg.screenshot(path=ARTIFACTS / "attack-4-literal-notes.png", full_page=True)

@@ -7,12 +7,11 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.auth import current_user, page_for
-from dashboard.common import REFUSED, read, show_problems, user_store
+from dashboard.common import REFUSED, read, show_literal, show_problems, user_store
 from needsmap.store import areas
 from needsmap.terms import taxonomy
 from needsmap.voice import layers, needs
 from needsmap.voice.privacy import (
-    escape_markdown,
     redact_contact_details,
     visible_cells,
     visible_text,
@@ -67,7 +66,7 @@ with queue:
                 head = f"Need {item['id']}: {taxonomy.label(str(item['kind']))}"
             else:
                 head = f"Community note {item['id']} from {item['kind'] or 'a community group'}"
-            st.markdown(f"**{escape_markdown(head)}**")
+            show_literal(head, bold=True)
             facts = [f"received {item['created_at']:%d %b %Y %H:%M}",
                      f"about {area_name(str(item['area_code']))}", f"via {item['channel']}"]
             if item.get("entered_by"):
@@ -78,8 +77,8 @@ with queue:
                 facts.append(f"about {item['people_affected']:,} people")
             if item.get("age_groups"):
                 facts.append("; ".join(item["age_groups"]))
-            st.caption(escape_markdown(" · ".join(facts)))
-            st.markdown(escape_markdown(text))
+            show_literal(" · ".join(facts), caption=True)
+            show_literal(text)
             if item.get("contact"):
                 st.caption("Contact details (private: only moderators see them, never published)")
                 st.code(visible_text(str(item["contact"])), language=None)
