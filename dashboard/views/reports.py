@@ -28,6 +28,10 @@ from needsmap.voice import decisions, disclosure, layers
 from needsmap.voice.accounts import User
 from needsmap.voice.privacy import escape_markdown, visible_cells
 
+# Session-state keys: the decision form's generation, and the message after a save.
+DECISION_FORM = "decision_form"
+DECISION_SAVED = "decision_saved"
+
 KINDS = {"ward": "A ward", "lsoa": "A small area (LSOA)", "lad": "The whole authority",
          "selection": "Small areas I choose"}
 FILES = {  # key in the written files -> (button label, MIME type)
@@ -116,7 +120,11 @@ def decisions_panel(area: areas.Area, user: User) -> None:
     for kind in ("lsoa", "ward"):
         options = read(areas.places, kind, area.lad_code)
         names.update(zip(options["code"], options["name"]))
-    with st.form("decision"):
+    if flash := st.session_state.pop(DECISION_SAVED, None):
+        st.success(flash)
+    # A new form key after each save: the next decision starts from empty fields, never from the
+    # previous one's budget or words (kept after a refusal, so nothing typed is lost).
+    with st.form(f"decision-{st.session_state.get(DECISION_FORM, 0)}"):
         where = st.selectbox("Area", choices, format_func=lambda k: f"{names.get(k[1], k[1])} ({k[1]})")
         category = st.selectbox("Category", [c.id for c in taxonomy.CATEGORIES],
                                 format_func=taxonomy.label)
@@ -133,8 +141,11 @@ def decisions_panel(area: areas.Area, user: User) -> None:
             except REFUSED as exc:
                 st.error(escape_markdown(str(exc)))
             else:
-                st.success("Recorded. It shows on the map and in reports made from now on.")
                 st.session_state.pop("report_files", None)
+                st.session_state[DECISION_FORM] = st.session_state.get(DECISION_FORM, 0) + 1
+                st.session_state[DECISION_SAVED] = ("Recorded. It shows on the map and in reports "
+                                                    "made from now on.")
+                st.rerun()
 
 
 st.title("Reports and data")
