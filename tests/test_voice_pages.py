@@ -99,8 +99,29 @@ def test_a_resident_reports_by_postcode(users, store) -> None:
     assert widget(at.text_area, "Describe the need").value == ""
 
 
+def _full_width(text: str) -> str:
+    """As some phone and East Asian keyboards type it: 'M32 9AF' -> 'Ｍ３２　９ＡＦ'."""
+    return "".join("\u3000" if c == " " else chr(ord(c) + 0xFEE0) for c in text)
+
+
+@pytest.mark.parametrize("spelling", [lambda p: f"   {p.lower()}    ", _full_width])
+def test_a_pasted_or_full_width_postcode_is_understood(users, store, spelling) -> None:
+    """A paste longer than a postcode (spaces around it) or full-width letters is normalised,
+    not emptied and then called empty."""
+    postcode = trafford_points(make_settings(Path(store).parent, None), 1)[0][0]
+    at = app("views/report_need.py")
+    # the browser drops a paste longer than max_chars, leaving the field empty
+    assert not widget(at.text_input, "Postcode of the place").max_chars
+    fill_report(at, postcode=spelling(postcode), category="food", description="No food bank")
+    send(at)
+    assert "your report has been received" in shown(at), shown(at)
+    assert users.read().execute("SELECT postcode FROM needs").fetchone() == (postcode,)
+
+
 @pytest.mark.parametrize("change, message", [
     ({"description": "   "}, "describe the need: the description is empty"),
+    ({"postcode": "!!!"}, "'!!!' does not look like a postcode"),
+    ({"postcode": "my postcode is M32 9AF thanks"}, "is 29 characters, too long for a postcode"),
     ({"description": "x" * 2001}, "the description is 2,001 characters; the limit is 2,000"),
     ({"postcode": "M1 1AE"}, "M1 1AE is outside the area this map covers (Trafford)"),
     ({"postcode": "QQ1 1QQ"}, "we could not find the postcode QQ1 1QQ"),
