@@ -163,13 +163,24 @@ def forget_submission(form: str) -> None:
     st.session_state.pop(f"submission:{form}", None)
 
 
-def show_problems(exc: Exception) -> None:
-    """A refused action in plain words, each problem on its own line, user text made inert."""
-    message = getattr(exc, "problems", None)
+SHOWN_PROBLEMS = 10
+
+
+def problem_lines(exc: Exception, shown: int = SHOWN_PROBLEMS) -> list[str]:
+    """A refused action as Markdown lines: the message, then its first ``shown`` problems and
+    how many more (a 2,001-line alert helps no one), user text made inert."""
+    problems = list(getattr(exc, "problems", None) or [])
     head = str(exc).split("\n", 1)[0].rstrip(".")
     lines = [f"**{escape_markdown(head[:1].upper() + head[1:])}.**"]
-    lines += [f"- {escape_markdown(p)}" for p in (message or [])]
-    st.error("\n".join(lines))
+    lines += [f"- {escape_markdown(p)}" for p in problems[:shown]]
+    if len(problems) > shown:
+        lines.append(f"- and {len(problems) - shown:,} more: fix these first, then try again.")
+    return lines
+
+
+def show_problems(exc: Exception) -> None:
+    """A refused action in plain words, each problem on its own line."""
+    st.error("\n".join(problem_lines(exc)))
 
 
 # Streamlit's Markdown turns "->", ">=", "--" and "~=" into arrows, signs and dashes after any

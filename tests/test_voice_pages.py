@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from needsmap.errors import StoreUnavailable
+from needsmap.errors import StoreUnavailable, ValidationError
 from needsmap.store import StoreReader
 from needsmap.store.users import open_user_store
 from needsmap.voice import accounts, needs
@@ -327,3 +327,14 @@ def test_affects_me_too_and_community_notes(users, store, monkeypatch) -> None:
     [item] = needs.pending(users, accounts.User("mod", "moderator"))
     assert (item["item_type"], item["area_code"], item["kind"]) == (
         "annotation", ward, "Stretford Youth Forum")
+
+
+def test_a_long_list_of_problems_is_summarised() -> None:
+    """A file with 2,001 bad postcodes gives the first ten and a count, not a 2,001-line alert."""
+    from dashboard.common import problem_lines
+
+    problems = [f"w.csv row {i}, column 'postcode': not found" for i in range(2, 2003)]
+    lines = problem_lines(ValidationError("nothing was saved: w.csv has 2,001 problem(s)", problems))
+    assert len(lines) == 12 and "row 11," in lines[10] and "row 12," not in "".join(lines)
+    assert lines[-1] == "- and 1,991 more: fix these first, then try again."
+    assert len(problem_lines(ValidationError("refused", problems[:10]))) == 11
