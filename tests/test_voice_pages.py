@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import re
 from pathlib import Path
 
 import pytest
@@ -61,6 +62,7 @@ def shown(at: AppTest) -> str:
     parts += [e.value for e in at.error] + [s.value for s in at.success]
     parts += [w.value for w in at.warning] + [i.value for i in at.info]
     parts += [t.value for t in at.title]
+    parts += [re.sub(r"<[^>]+>", "", h.proto.body) for h in at.get("html")]  # show_literal
     return html.unescape("\n".join(parts)).replace("\u2060", "")
 
 
