@@ -19,6 +19,14 @@ if str(ROOT) not in sys.path:
 
 PAGES = Path(__file__).resolve().parent / "views"
 
+# Streamlit's own table toolbar and clipboard copy would hand residents' and commissioners'
+# words to a spreadsheet raw, where =, +, -, @ run as formulas; tables offer the app's own CSV
+# buttons instead (privacy.spreadsheet_safe). .streamlit/config.toml says so; this holds when
+# the server was started without it (the option reaches the browser at the start of a run).
+if not st.get_option("client.disableDataExport"):
+    st.set_option("client.disableDataExport", True)
+    st.rerun()
+
 st.set_page_config(page_title="needsmap", layout="wide")
 
 from dashboard import auth  # noqa: E402 - needs the path set above

@@ -29,7 +29,7 @@ from needsmap.terms import colours
 from needsmap.voice import retention
 from needsmap.voice.accounts import PermissionDenied
 from needsmap.voice.needs import RateLimiter, new_submission_key
-from needsmap.voice.privacy import escape_markdown
+from needsmap.voice.privacy import escape_html, escape_markdown
 
 T = TypeVar("T")
 
@@ -242,13 +242,43 @@ def forget_submission(form: str) -> None:
     st.session_state.pop(f"submission:{form}", None)
 
 
-def show_problems(exc: Exception) -> None:
-    """A refused action in plain words, each problem on its own line, user text made inert."""
-    message = getattr(exc, "problems", None)
+SHOWN_PROBLEMS = 10
+
+
+def problem_lines(exc: Exception, shown: int = SHOWN_PROBLEMS) -> list[str]:
+    """A refused action as Markdown lines: the message, then its first ``shown`` problems and
+    how many more (a 2,001-line alert helps no one), user text made inert."""
+    problems = list(getattr(exc, "problems", None) or [])
     head = str(exc).split("\n", 1)[0].rstrip(".")
     lines = [f"**{escape_markdown(head[:1].upper() + head[1:])}.**"]
-    lines += [f"- {escape_markdown(p)}" for p in (message or [])]
-    st.error("\n".join(lines))
+    lines += [f"- {escape_markdown(p)}" for p in problems[:shown]]
+    if len(problems) > shown:
+        lines.append(f"- and {len(problems) - shown:,} more: fix these first, then try again.")
+    return lines
+
+
+def show_problems(exc: Exception) -> None:
+    """A refused action in plain words, each problem on its own line."""
+    st.error("\n".join(problem_lines(exc)))
+
+
+# Streamlit's Markdown turns "->", ">=", "--" and "~=" into arrows, signs and dashes after any
+# escaping, and drops leading spaces; user text therefore goes into plain HTML (escaped, line
+# breaks and spaces kept) so what is shown is what is stored, character for character.
+_LITERAL_STYLE = "white-space: pre-wrap; overflow-wrap: anywhere; margin: 0;"
+_CAPTION_STYLE = _LITERAL_STYLE + " font-size: 0.875rem; opacity: 0.65;"
+
+
+def show_literal(text: object, *, caption: bool = False, bold: bool = False,
+                 after_html: str = "") -> None:
+    """Show user text exactly as stored (hidden characters as codes such as [U+202E]).
+
+    ``after_html`` is markup the app itself builds (e.g. an evidence link from ``safe_url``)."""
+    inner = escape_html(str(text))
+    if bold:
+        inner = f"<strong>{inner}</strong>"
+    style = _CAPTION_STYLE if caption else _LITERAL_STYLE
+    st.html(f'<div class="nm-literal" style="{style}">{inner}{after_html}</div>')
 
 
 PRIVACY_PAGE, PRIVACY_URL = "views/privacy.py", "privacy"

@@ -15,7 +15,7 @@ from needsmap.analysis import maps
 from needsmap.config import load_settings
 from needsmap.voice import blurred_needs, layers
 from needsmap.voice.accounts import User
-from needsmap.voice.privacy import COUNTS_NOTE
+from needsmap.voice.privacy import COUNTS_NOTE, visible_cells
 
 
 def map_layers(lad: str, user: User) -> tuple[dict, dict]:
@@ -71,7 +71,7 @@ def tables(lad: str, lad_name: str, needs: dict, user: User) -> None:
         st.subheader("Every approved need (commissioners and analysts)")
         st.caption("What residents and workshops reported, as approved by a moderator. No "
                    "exact places, postcodes or contact details: those stay with the moderators.")
-        st.dataframe(detail, hide_index=True, width="stretch",
+        st.dataframe(visible_cells(detail), hide_index=True, width="stretch",
                      column_config={"id": "Ref", "reported_on": "Reported", "category": "Need",
                                     "description": "What they said",
                                     "people_affected": "About how many people",

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import dataclasses
 import subprocess
-import time
 
 import pandas as pd
 import pyogrio
@@ -64,7 +63,6 @@ def test_reports_page_downloads_open(app, tmp_path) -> None:
         pg.get_by_text("Commissioning pack (adds the").click()
         pg.get_by_role("button", name="Prepare the report and data files").click()
         pg.get_by_role("button", name="Report (PDF)").wait_for(timeout=120_000)
-        time.sleep(1)
         pg.screenshot(path=ARTIFACTS / "reports-01-prepared.png", full_page=True)
 
         pdf = _download(pg, "Report (PDF)", tmp_path)
@@ -100,10 +98,16 @@ def test_reports_page_downloads_open(app, tmp_path) -> None:
         choose(pg, "Decision", "Declined")
         pg.get_by_label("Reason, if declined (residents read this)").fill(
             "A youth club opened <next door> in 2025")
+        pg.get_by_role("spinbutton", name="Budget (£, optional)").fill("5000")
         pg.get_by_role("button", name="Record the decision").click()
         pg.get_by_text("Recorded. It shows on the map").wait_for()
-        time.sleep(1)
         pg.screenshot(path=ARTIFACTS / "reports-02-decision.png", full_page=True)
+        # the next decision starts from an empty form, never the last one's budget or words
+        budget = pg.get_by_role("spinbutton", name="Budget (£, optional)")
+        assert budget.input_value() == ""
+        assert pg.get_by_label("Reason, if declined (residents read this)").input_value() == ""
+        decision = pg.locator("[data-testid='stSelectbox']").filter(has_text="Decision")
+        assert "Declined" not in decision.inner_text()
 
         pg.get_by_role("link", name="Map").click()
         frame = map_frame(pg, JS_COUNT_DECISIONS)

@@ -164,3 +164,19 @@ def test_facilitator_csv(store: UserStore, place: needs.Location) -> None:
     parsed = workshop.parse_csv(bad_rows.encode(), filename="w.csv", locate_postcode=locate)
     assert any("row 3, column 'consent_obtained'" in p for p in parsed.problems)
     assert any("row 4, column 'postcode'" in p for p in parsed.problems)
+
+
+def test_a_csv_over_the_row_limit_is_refused_before_any_postcode_is_looked_up() -> None:
+    """A 10,000-row file used to be geocoded row by row (~29 s) before being refused."""
+    looked_up: list[str] = []
+
+    def locate(postcode: str) -> needs.Location:
+        looked_up.append(postcode)
+        raise ValidationError("not in this area")
+
+    row = "food,No affordable food shop within walking distance,12,,M32 9AF,yes\n"
+    big = (",".join(workshop.CSV_TEMPLATE_COLUMNS) + "\n" + row * 10_000).encode()
+    assert len(big) < workshop.MAX_CSV_BYTES  # the row limit, not the size limit, refuses it
+    parsed = workshop.parse_csv(big, filename="big.csv", locate_postcode=locate)
+    assert parsed.problems == ["big.csv: has 10,000 rows; the limit is 2,000 (split the file)"]
+    assert looked_up == [] and parsed.reports == []

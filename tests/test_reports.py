@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import zipfile
+from datetime import date
 
 import geopandas as gpd
 import pandas as pd
@@ -19,9 +20,18 @@ from needsmap.publish import exports, reports
 from needsmap.store import StoreReader, areas
 from needsmap.store.users import UserStore
 from needsmap.terms import colours
-from needsmap.voice import blurred_needs, disclosure, needs
+from needsmap.voice import blurred_needs, decisions, disclosure, needs
 
-from reports_support import CONTACT, PHONE, SECRET_WORDS, forbidden, seed
+from reports_support import (
+    COMMISSIONER,
+    CONTACT,
+    GROUP,
+    MODERATOR,
+    PHONE,
+    SECRET_WORDS,
+    forbidden,
+    seed,
+)
 
 
 @pytest.fixture
@@ -184,3 +194,51 @@ def test_a_drawn_set_shows_totals_only_when_no_part_is_hidden(con, user_store, s
         else:
             assert counts[category] == rows[category].sum()
     assert pd.isna(counts["youth"])
+
+
+# What a spreadsheet runs as a formula (OWASP's CSV injection starts) and what it must show.
+BIDI_LINK = "https://example.org/files/\u202egpj.exe"  # reads "exe.jpg" wherever rendered
+FORMULAS = ['=HYPERLINK("http://x","y")', "@SUM(1+1)", "-2+3", "+44 7700"]
+
+
+def test_the_geopackage_hands_out_no_formula(con, user_store, settings, seeded,
+                                             tmp_path) -> None:  # noqa: ANN001
+    """QGIS and ogr2ogr turn a layer into CSV or XLSX for a spreadsheet: commissioners' words
+    in the decisions layer are made inert as the CSV downloads are."""
+    for text, category in zip(FORMULAS, ["housing", "transport", "youth", "health"]):
+        decisions.record(user_store, COMMISSIONER, decisions.Decision(
+            "E08000009", "lsoa21", seeded.lsoa_a, category, "in_progress", date(2026, 2, 1),
+            action=text))
+    area = areas.resolve_area(con, "Trafford", ward=seeded.ward)
+    data = exports.gather(con, user_store, area, settings)
+    path = exports.write_gpkg(data, tmp_path / "out.gpkg")
+    layer = pyogrio.read_dataframe(path, layer="decisions")
+    written = set(layer["reason_or_action"])
+    assert {"'" + t for t in FORMULAS} <= written, written  # each kept, behind a quote
+    for name in dict(pyogrio.list_layers(path)):
+        frame = pyogrio.read_dataframe(path, layer=name)
+        for column in frame.columns:
+            if frame[column].dtype == object:
+                cells = [v for v in frame[column] if isinstance(v, str)]
+                assert not [v for v in cells if v.startswith(("=", "+", "-", "@", "\t", "\r"))], \
+                    (name, column)
+
+
+def test_the_report_shows_hidden_characters_in_notes_and_links(con, user_store, settings, seeded,
+                                                               tmp_path) -> None:  # noqa: ANN001
+    """A bidi override makes '...\u202egpj.exe' read '...exe.jpg': the HTML and PDF report show
+    it as a visible code, so a reader sees the link's real end."""
+    note = needs.annotate(user_store, GROUP, area_level="ward", area_code=seeded.ward,
+                          body="Photos of the \u202egpj.exe damp", evidence_url=BIDI_LINK)
+    needs.moderate(user_store, MODERATOR, "annotation", note, "approve")
+    area = areas.resolve_area(con, "Trafford", ward=seeded.ward)
+    report = reports.build(con, user_store, area, settings, pack=True)
+    html = reports.render_html(report)
+    assert "\u202e" not in html
+    assert "https://example.org/files/[U+202E]gpj.exe" in html
+    assert "Photos of the [U+202E]gpj.exe damp" in html
+    pdf = tmp_path / "report.pdf"
+    pdf.write_bytes(reports.render_pdf(report, html))
+    text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True,
+                          check=True).stdout
+    assert "[U+202E]gpj.exe" in text and "\u202e" not in text

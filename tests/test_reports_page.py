@@ -43,7 +43,7 @@ def test_prepare_a_ward_report_and_record_a_decision(page) -> None:
     labels = [b.label for b in at.get("download_button")]
     assert sorted(labels) == sorted(["Report (PDF)", "Report (HTML)", "Data (CSV, one row per small area)",
                       "Map data (GeoPackage for QGIS)", "Map data (GeoParquet, zip of 3 layers)",
-                      "Everything (zip with README)"])
+                      "Everything (zip with README)", "Download these decisions (CSV)"])
     # the decision already recorded for one of the ward's small areas is listed
     table = at.dataframe[-1].value
     assert list(table["status_label"]) == ["Commissioned"]

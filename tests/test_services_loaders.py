@@ -23,7 +23,7 @@ def _rows(mirror: Path, name: str) -> list[dict[str, str]]:
 
 
 def test_postcode_spellings_normalise() -> None:
-    for text in ("m32 9af", "M329AF", " M32  9AF ", "m32-9af"):
+    for text in ("m32 9af", "M329AF", " M32  9AF ", "m32-9af", "Ｍ３２　９ＡＦ", "ｍ３２ ９ａｆ"):
         assert geocode.normalise_postcode(text) == "M32 9AF"
     assert geocode.normalise_postcode("NA") is None and geocode.normalise_postcode("") is None
     con = db.connect()

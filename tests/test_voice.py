@@ -13,9 +13,11 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from click.testing import CliRunner
 
+from dashboard import mapview
 from needsmap.analysis import maps
 from needsmap.cli import main
 from needsmap.config import Settings
@@ -239,6 +241,33 @@ def test_escaping_for_folium_javascript_strings_and_links() -> None:
     assert privacy.safe_url("javascript:alert(1)") is None
     assert privacy.safe_url('https://x.org/"><script>') == "https://x.org/%22%3E%3Cscript%3E"
     assert privacy.csv_safe("+1") == "'+1" and privacy.csv_safe(5) == 5
+
+
+BIDI_LINK = "https://example.org/files/\u202egpj.exe"  # reads "exe.jpg" wherever rendered
+
+
+def test_hidden_characters_are_shown_wherever_user_text_is() -> None:
+    """Bidi overrides and other invisible characters can make text read differently from what
+    it says; every renderer shows them as a visible code instead."""
+    shown = "https://example.org/files/[U+202E]gpj.exe"
+    assert privacy.visible_text(BIDI_LINK) == shown
+    assert privacy.visible_text("a\u200bb\u2066c\u2069\x00d\ufeff\u00ade") == (
+        "a[U+200B]b[U+2066]c[U+2069][U+0000]d[U+FEFF][U+00AD]e")
+    # What writing and emoji need stays: line breaks, tabs, joiners, England's flag.
+    kept = "two\nlines\tand \U0001F468\u200d\U0001F469 \u0645\u200c\u06cc \U0001F3F4" \
+           "\U000E0067\U000E0062\U000E0065\U000E006E\U000E0067\U000E007F"
+    assert privacy.visible_text(kept) == kept
+    assert privacy.visible_text("\U000E0067 loose tag") == "[U+E0067] loose tag"
+    assert "&#91;U&#43;202E&#93;gpj" in privacy.escape_markdown(BIDI_LINK)
+    assert "[U+202E]gpj" in privacy.escape_html(BIDI_LINK)
+    assert privacy.safe_url(BIDI_LINK) == "https://example.org/files/%E2%80%AEgpj.exe"
+    popup = mapview.notes_popup({"name": "X", "notes": [
+        {"body": "see \u202egpj.exe", "group": "G\u202e", "noted_on": "1 May 2026",
+         "evidence_url": privacy.safe_url(BIDI_LINK)}]})
+    assert "\u202e" not in popup and "see [U+202E]gpj.exe" in popup
+    assert 'href="https://example.org/files/%E2%80%AEgpj.exe"' in popup
+    table = privacy.visible_cells(pd.DataFrame({"text": [BIDI_LINK, None], "n": [1, 2]}))
+    assert table["text"][0] == "https://example.org/files/[U+202E]gpj.exe" and pd.isna(table["text"][1])
 
 
 def test_accounts_roles_are_read_afresh_and_single_sign_on_has_no_password(

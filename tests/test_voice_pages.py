@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import html
+import re
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from needsmap.errors import StoreUnavailable
+from needsmap.errors import StoreUnavailable, ValidationError
 from needsmap.store import StoreReader
 from needsmap.store.users import open_user_store
 from needsmap.voice import accounts, needs
@@ -61,6 +62,7 @@ def shown(at: AppTest) -> str:
     parts += [e.value for e in at.error] + [s.value for s in at.success]
     parts += [w.value for w in at.warning] + [i.value for i in at.info]
     parts += [t.value for t in at.title]
+    parts += [re.sub(r"<[^>]+>", "", h.proto.body) for h in at.get("html")]  # show_literal
     return html.unescape("\n".join(parts)).replace("\u2060", "")
 
 
@@ -99,8 +101,29 @@ def test_a_resident_reports_by_postcode(users, store) -> None:
     assert widget(at.text_area, "Describe the need").value == ""
 
 
+def _full_width(text: str) -> str:
+    """As some phone and East Asian keyboards type it: 'M32 9AF' -> 'Ｍ３２　９ＡＦ'."""
+    return "".join("\u3000" if c == " " else chr(ord(c) + 0xFEE0) for c in text)
+
+
+@pytest.mark.parametrize("spelling", [lambda p: f"   {p.lower()}    ", _full_width])
+def test_a_pasted_or_full_width_postcode_is_understood(users, store, spelling) -> None:
+    """A paste longer than a postcode (spaces around it) or full-width letters is normalised,
+    not emptied and then called empty."""
+    postcode = trafford_points(make_settings(Path(store).parent, None), 1)[0][0]
+    at = app("views/report_need.py")
+    # the browser drops a paste longer than max_chars, leaving the field empty
+    assert not widget(at.text_input, "Postcode of the place").max_chars
+    fill_report(at, postcode=spelling(postcode), category="food", description="No food bank")
+    send(at)
+    assert "your report has been received" in shown(at), shown(at)
+    assert users.read().execute("SELECT postcode FROM needs").fetchone() == (postcode,)
+
+
 @pytest.mark.parametrize("change, message", [
     ({"description": "   "}, "describe the need: the description is empty"),
+    ({"postcode": "!!!"}, "'!!!' does not look like a postcode"),
+    ({"postcode": "my postcode is M32 9AF thanks"}, "is 29 characters, too long for a postcode"),
     ({"description": "x" * 2001}, "the description is 2,001 characters; the limit is 2,000"),
     ({"postcode": "M1 1AE"}, "M1 1AE is outside the area this map covers (Trafford)"),
     ({"postcode": "QQ1 1QQ"}, "we could not find the postcode QQ1 1QQ"),
@@ -306,3 +329,14 @@ def test_affects_me_too_and_community_notes(users, store, monkeypatch) -> None:
     [item] = needs.pending(users, accounts.User("mod", "moderator"))
     assert (item["item_type"], item["area_code"], item["kind"]) == (
         "annotation", ward, "Stretford Youth Forum")
+
+
+def test_a_long_list_of_problems_is_summarised() -> None:
+    """A file with 2,001 bad postcodes gives the first ten and a count, not a 2,001-line alert."""
+    from dashboard.common import problem_lines
+
+    problems = [f"w.csv row {i}, column 'postcode': not found" for i in range(2, 2003)]
+    lines = problem_lines(ValidationError("nothing was saved: w.csv has 2,001 problem(s)", problems))
+    assert len(lines) == 12 and "row 11," in lines[10] and "row 12," not in "".join(lines)
+    assert lines[-1] == "- and 1,991 more: fix these first, then try again."
+    assert len(problem_lines(ValidationError("refused", problems[:10]))) == 11

@@ -77,7 +77,7 @@ with typed:
             "category": st.column_config.SelectboxColumn(
                 "Need", options=list(needs.NEED_IDS), format_func=taxonomy.label, width=170),
             "postcode": st.column_config.TextColumn(
-                "Postcode", max_chars=10, width=95, help="Of the place the need is about"),
+                "Postcode", width=95, help="Of the place the need is about"),
             "description": st.column_config.TextColumn(
                 "What they said", max_chars=needs.MAX_DESCRIPTION, width="large"),
             "people_affected": st.column_config.NumberColumn(

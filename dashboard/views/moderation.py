@@ -7,12 +7,17 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.auth import current_user, page_for
-from dashboard.common import REFUSED, read, show_problems, user_store
+from dashboard.common import REFUSED, read, show_literal, show_problems, user_store
 from needsmap.store import areas
 from needsmap.terms import taxonomy
 from needsmap.config import load_settings
-from needsmap.voice import needs, resident_rights, retention
-from needsmap.voice.privacy import escape_markdown, redact_contact_details
+from needsmap.voice import layers, needs, resident_rights, retention
+from needsmap.voice.privacy import (
+    escape_markdown,
+    redact_contact_details,
+    visible_cells,
+    visible_text,
+)
 
 SHOWN = 30
 FLASH = "moderation_flash"
@@ -64,7 +69,7 @@ with queue:
                 head = f"Need {item['id']}: {taxonomy.label(str(item['kind']))}"
             else:
                 head = f"Community note {item['id']} from {item['kind'] or 'a community group'}"
-            st.markdown(f"**{escape_markdown(head)}**")
+            show_literal(head, bold=True)
             facts = [f"received {item['created_at']:%d %b %Y %H:%M}",
                      f"about {area_name(str(item['area_code']))}", f"via {item['channel']}"]
             if item.get("entered_by"):
@@ -75,14 +80,21 @@ with queue:
                 facts.append(f"about {item['people_affected']:,} people")
             if item.get("age_groups"):
                 facts.append("; ".join(item["age_groups"]))
-            st.caption(escape_markdown(" · ".join(facts)))
-            st.markdown(escape_markdown(text))
+            show_literal(" · ".join(facts), caption=True)
+            show_literal(text)
             if item.get("contact"):
                 st.caption("Contact details (private: only moderators see them, never published)")
-                st.code(str(item["contact"]), language=None)
+                st.code(visible_text(str(item["contact"])), language=None)
             if item.get("evidence_url"):
                 st.caption("Evidence link (open it with care and check it before approving)")
-                st.code(str(item["evidence_url"]), language=None)
+                st.code(visible_text(str(item["evidence_url"])), language=None)
+            written = [str(item.get(k) or "") for k in ("text", "contact", "evidence_url",
+                                                         "source_note", "kind")]
+            if any(visible_text(w) != w for w in written):
+                st.warning("This item holds hidden characters, shown here as codes such as "
+                           "[U+202E]: they can make words or a link read differently from what "
+                           "they are (a file ending '.exe' can look like '.jpg'). Check it before "
+                           "approving, or reject it.")
             suggested = redact_contact_details(text)
             if suggested != text:
                 st.warning("The text seems to contain an email address or phone number; "
@@ -111,10 +123,12 @@ with log:
     entries.loc[entries["before_text"] == entries["after_text"], "after_text"] = "(unchanged)"
     st.caption("The latest 500 actions, newest first; times are UTC. 'Text after' differs "
                "from 'Text before' only for edits.")
-    st.dataframe(entries, hide_index=True, width="stretch",
+    st.dataframe(visible_cells(entries), hide_index=True, width="stretch",
                  column_config={"acted_at": "When (UTC)", "moderator": "Who", "item_type": "Item",
                                 "item_id": "Number", "action": "Action", "reason": "Reason",
                                 "before_text": "Text before", "after_text": "Text after"})
+    st.download_button("Download the log (CSV)", layers.to_csv(entries),
+                       file_name="moderation-log.csv", mime="text/csv", key="dl_log")
 
 with requests:
     st.markdown("A resident may ask for a copy of everything held about their report, or for it "
@@ -136,7 +150,7 @@ with requests:
                     f"received {report['created_at']:%d %b %Y %H:%M} · about "
                     f"{area_name(str(report['lsoa21_code']))} · {record['support']['count']} said it "
                     f"affects them too · {len(record['moderation_log'])} log entries"))
-                st.markdown(escape_markdown(str(report["description"])))
+                show_literal(report["description"])
                 for label, name in (("Contact details", "contact"), ("Postcode", "postcode")):
                     if report.get(name):
                         st.caption(label)

@@ -14,6 +14,7 @@ from dashboard.common import (
     forget_submission,
     read,
     session_id,
+    show_literal,
     show_problems,
     submission_key,
     user_store,
@@ -63,7 +64,7 @@ for n in found[:SHOWN]:
     with st.container(border=True):
         when = n["reported_on"].strftime("%B %Y") if n["reported_on"] else ""
         st.markdown(f"**{escape_markdown(taxonomy.label(str(n['category'])))}** · reported {when}")
-        st.markdown(escape_markdown(str(n["description"])))
+        show_literal(n["description"])
         people = shown_count(int(n["supporters"]), threshold, exact=user.can("see_exact"))
         left, right = st.columns([1, 3], vertical_alignment="center")
         if left.button("This affects me too", key=f"support-{n['id']}"):
@@ -86,11 +87,13 @@ if not notes:
     st.caption("No notes from community groups on this ward or its small areas yet.")
 for note in notes:
     with st.container(border=True):
-        st.markdown(escape_markdown(str(note["body"])))
+        show_literal(note["body"])
         link = safe_url(note["evidence_url"])
-        st.caption(f"{escape_markdown(note['group_name'] or note['author'])} · about "
-                   f"{escape_markdown(choices.get(note['area_code'], note['area_code']))} · "
-                   f"{note['noted_on']:%d %B %Y}" + (f" · [evidence]({link})" if link else ""))
+        show_literal(f"{note['group_name'] or note['author']} · about "
+                     f"{choices.get(note['area_code'], note['area_code'])} · "
+                     f"{note['noted_on']:%d %B %Y}", caption=True,
+                     after_html=f' · <a href="{link}" target="_blank" rel="noopener noreferrer">'
+                                'evidence</a>' if link else "")
 
 st.subheader("Add a note about an area")
 if not user.can("annotate"):

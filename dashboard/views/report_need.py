@@ -100,7 +100,9 @@ st.subheader("2. About the need")
 with st.form(f"{FORM}-{st.session_state.get(FORM, 0)}"):
     postcode = ""
     if how == "postcode":
-        postcode = st.text_input("Postcode of the place (for example M32 9AF)", max_chars=10)
+        # No max_chars: a longer paste (spaces, full-width letters) would be dropped by the
+        # browser; locate_postcode normalises it or says what is wrong.
+        postcode = st.text_input("Postcode of the place (for example M32 9AF)")
     category = st.selectbox("What kind of need is it?", needs.NEED_IDS, index=None,
                             format_func=taxonomy.label, placeholder="Choose one")
     # No max_chars: text pasted over the limit would be cut silently; check_report says so.

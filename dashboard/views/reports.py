@@ -24,9 +24,13 @@ from needsmap.errors import NeedsmapError
 from needsmap.publish import exports
 from needsmap.store import areas
 from needsmap.terms import taxonomy
-from needsmap.voice import decisions, disclosure
+from needsmap.voice import decisions, disclosure, layers
 from needsmap.voice.accounts import User
-from needsmap.voice.privacy import escape_markdown
+from needsmap.voice.privacy import escape_markdown, visible_cells
+
+# Session-state keys: the decision form's generation, and the message after a save.
+DECISION_FORM = "decision_form"
+DECISION_SAVED = "decision_saved"
 
 KINDS = {"ward": "A ward", "lsoa": "A small area (LSOA)", "lad": "The whole authority",
          "selection": "Small areas I choose"}
@@ -95,12 +99,15 @@ def decisions_panel(area: areas.Area, user: User) -> None:
         table = current.assign(category=[taxonomy.label(c) for c in current["category"]],
                                what=[r["reason"] if r["status"] == "declined" else r["action"]
                                      for _, r in current.iterrows()])
-        st.dataframe(table[["area_code", "category", "status_label", "decided_on", "budget", "what"]],
-                     hide_index=True, width="stretch",
+        shown = table[["area_code", "category", "status_label", "decided_on", "budget", "what"]]
+        st.dataframe(visible_cells(shown), hide_index=True, width="stretch",
                      column_config={"area_code": "Area", "category": "Category",
                                     "status_label": "Status", "decided_on": "Date",
                                     "budget": st.column_config.NumberColumn("Budget (£)", format="%.0f"),
                                     "what": "What we did, or why not"})
+        st.download_button("Download these decisions (CSV)", layers.to_csv(shown),
+                           file_name=f"decisions-{area.slug}.csv", mime="text/csv",
+                           key="dl_decisions", on_click="ignore")
     if not user.can("decide"):
         st.caption("Commissioners sign in to record a decision.")
         sign_in_link()
@@ -113,7 +120,11 @@ def decisions_panel(area: areas.Area, user: User) -> None:
     for kind in ("lsoa", "ward"):
         options = read(areas.places, kind, area.lad_code)
         names.update(zip(options["code"], options["name"]))
-    with st.form("decision"):
+    if flash := st.session_state.pop(DECISION_SAVED, None):
+        st.success(flash)
+    # A new form key after each save: the next decision starts from empty fields, never from the
+    # previous one's budget or words (kept after a refusal, so nothing typed is lost).
+    with st.form(f"decision-{st.session_state.get(DECISION_FORM, 0)}"):
         where = st.selectbox("Area", choices, format_func=lambda k: f"{names.get(k[1], k[1])} ({k[1]})")
         category = st.selectbox("Category", [c.id for c in taxonomy.CATEGORIES],
                                 format_func=taxonomy.label)
@@ -130,8 +141,11 @@ def decisions_panel(area: areas.Area, user: User) -> None:
             except REFUSED as exc:
                 st.error(escape_markdown(str(exc)))
             else:
-                st.success("Recorded. It shows on the map and in reports made from now on.")
                 st.session_state.pop("report_files", None)
+                st.session_state[DECISION_FORM] = st.session_state.get(DECISION_FORM, 0) + 1
+                st.session_state[DECISION_SAVED] = ("Recorded. It shows on the map and in reports "
+                                                    "made from now on.")
+                st.rerun()
 
 
 st.title("Reports and data")

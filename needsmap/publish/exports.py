@@ -33,6 +33,7 @@ from needsmap.store.areas import Area
 from needsmap.store.users import UserStore
 from needsmap.terms import iod, taxonomy
 from needsmap.voice import blurred_needs, disclosure
+from needsmap.voice.privacy import spreadsheet_safe
 
 CRS = "EPSG:27700"
 FORMATS = ("pdf", "html", "csv", "gpkg", "parquet")
@@ -207,27 +208,32 @@ def base_name(data: ExportData) -> str:
 
 
 def write_csv(data: ExportData, path: Path) -> Path:
-    """One row per LSOA with every measure (no geometry); hidden counts are empty cells."""
-    data.lsoas.drop(columns="geometry").to_csv(path, index=False, encoding="utf-8")
+    """One row per LSOA with every measure (no geometry); hidden counts are empty cells, and
+    no text cell can run as a formula."""
+    spreadsheet_safe(data.lsoas.drop(columns="geometry")).to_csv(path, index=False, encoding="utf-8")
     return path
 
 
 def write_gpkg(data: ExportData, path: Path) -> Path:
-    """Every layer in one GeoPackage (opens in QGIS); layer descriptions carry the sources."""
+    """Every layer in one GeoPackage (opens in QGIS); layer descriptions carry the sources.
+
+    QGIS and ogr2ogr turn a layer into CSV or XLSX in two clicks, so every text cell is made
+    inert as in the CSV downloads (``privacy.spreadsheet_safe``): a commissioner's words or a
+    service's name can never run as a spreadsheet formula."""
     path.unlink(missing_ok=True)
     about = summary_text(data)
     spatial = (("lsoa_measures", data.lsoas), ("services", data.services),
                ("resident_needs", data.needs))
     for i, (layer, frame) in enumerate(spatial):
         pyogrio.write_dataframe(
-            frame, path, layer=layer, driver="GPKG",
+            spreadsheet_safe(frame), path, layer=layer, driver="GPKG",
             layer_options={"IDENTIFIER": f"{data.area.title}: {layer.replace('_', ' ')}",
                            "DESCRIPTION": f"{LAYERS[layer]} {about}"},
             dataset_metadata={"TITLE": f"needsmap export: {data.area.title}", "ABSTRACT": about}
             if i == 0 else None,
         )
     for layer, frame in (("decisions", data.decisions), ("sources", data.sources)):
-        pyogrio.write_dataframe(frame, path, layer=layer, driver="GPKG",
+        pyogrio.write_dataframe(spreadsheet_safe(frame), path, layer=layer, driver="GPKG",
                                 layer_options={"DESCRIPTION": LAYERS[layer]})
     pyogrio.write_dataframe(pd.DataFrame({"column": list(data.columns),
                                           "meaning": list(data.columns.values())}),

@@ -18,6 +18,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup
 
 from needsmap.analysis import gaps, maps, reasons, summaries
 from needsmap.config import Settings
@@ -27,6 +28,7 @@ from needsmap.store.areas import Area
 from needsmap.store.users import UserStore
 from needsmap.terms import colours, iod, taxonomy
 from needsmap.voice import blurred_needs, decisions, disclosure, needs
+from needsmap.voice.privacy import visible_text
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 GAP_CATEGORIES = tuple(c.id for c in taxonomy.NEED_CATEGORIES if c.id != "other")
@@ -313,10 +315,18 @@ def _map_source_line(report: AreaReport) -> str:
 # ---------------------------------------------------------------------------- rendering
 
 
+def _shown(value: object) -> object:
+    """Text as the report prints it: hidden characters visible (markup the template itself
+    built is left alone)."""
+    return visible_text(value) if isinstance(value, str) and not isinstance(value, Markup) else value
+
+
 def _environment() -> Environment:
+    # Every value printed shows hidden characters (bidi overrides...) as codes, then is escaped.
     env = Environment(loader=FileSystemLoader(TEMPLATES),
                       autoescape=select_autoescape(enabled_extensions=("html", "j2"),
-                                                   default_for_string=True, default=True))
+                                                   default_for_string=True, default=True),
+                      finalize=_shown)
     env.filters["pct"] = lambda v: "" if v is None or pd.isna(v) else f"{100 * float(v):.0f}%"
     env.filters["num"] = lambda v, d=1: "" if v is None or pd.isna(v) else f"{float(v):,.{d}f}"
     env.filters["count"] = disclosure.show

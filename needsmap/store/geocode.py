@@ -9,6 +9,7 @@ Records that cannot be placed are kept, with ``geocode_method = 'none'`` and a r
 from __future__ import annotations
 
 import re
+import unicodedata
 
 import duckdb
 
@@ -28,10 +29,12 @@ NOWHERE_NOTE = "outside every LSOA in England"
 
 
 def normalise_postcode(text: object) -> str | None:
-    """'m32 9af', 'M329AF', ' M32  9AF ' → 'M32 9AF'; empty or 'NA' → None."""
+    """'m32 9af', 'M329AF', ' M32  9AF ', full-width 'Ｍ３２　９ＡＦ' → 'M32 9AF'; empty or
+    'NA' → None. (Compatibility forms such as full-width letters, typed by some keyboards, are
+    folded by NFKC first; ``sql_normalise`` skips that step, as published files hold none.)"""
     if text is None:
         return None
-    compact = re.sub(r"[^A-Z0-9]", "", str(text).upper())
+    compact = re.sub(r"[^A-Z0-9]", "", unicodedata.normalize("NFKC", str(text)).upper())
     if not compact or compact == "NA":
         return None
     if 5 <= len(compact) <= 7:

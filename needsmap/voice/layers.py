@@ -19,7 +19,7 @@ from needsmap.terms import taxonomy
 from needsmap.voice import blurred_needs
 from needsmap.voice.accounts import User, require
 from needsmap.voice.needs import approved_annotations, approved_counts, approved_needs
-from needsmap.voice.privacy import csv_safe, public_count, safe_url, suppress_breakdown
+from needsmap.voice.privacy import public_count, safe_url, spreadsheet_safe, suppress_breakdown
 
 MAX_NEEDS_IN_POPUP = 25
 
@@ -169,12 +169,8 @@ def needs_export(store: UserStore, viewer: User, lsoa_names: dict[str, str]) -> 
 
 def to_csv(frame: pd.DataFrame) -> bytes:
     """CSV bytes (UTF-8 with BOM so Excel reads it) with formula-like text made inert."""
-    safe = frame.copy()
-    for col in safe.columns:
-        if safe[col].dtype == object or pd.api.types.is_string_dtype(safe[col]):
-            safe[col] = [csv_safe(v) for v in safe[col]]
     out = io.StringIO()
-    safe.to_csv(out, index=False)
+    spreadsheet_safe(frame).to_csv(out, index=False)
     return out.getvalue().encode("utf-8-sig")
 
 

@@ -46,18 +46,26 @@ def locate_point(cur: duckdb.DuckDBPyConnection, lon: float, lat: float) -> Loca
     return Location(lon=lon, lat=lat, lsoa21_code=row[0], lad_code=row[1])
 
 
+def _not_a_postcode(text: str) -> str:
+    """What is wrong with text that is not a postcode, in words a resident can act on."""
+    shown = text if len(text) <= 20 else text[:20] + "..."
+    if len(text) > 20:
+        return (f"'{shown}' is {len(text)} characters, too long for a postcode: give only the "
+                "postcode (for example M32 9AF)")
+    return f"'{shown}' does not look like a postcode (for example M32 9AF)"
+
+
 def locate_postcode(cur: duckdb.DuckDBPyConnection, text: str) -> Location:
     """The postcode's LSOA 2021 and centre (kept private), from the store's postcode directory.
 
     A live postcode is preferred to a terminated one, and the area's own directory (ONSPD) to
     the national Code-Point list; a postcode outside the loaded area is refused by name.
     """
-    postcode = normalise_postcode(text)
-    if not postcode:
+    if not (text or "").strip():
         raise ValidationError("the postcode is empty (for example M32 9AF)")
-    if len(postcode) > 8 or not re.fullmatch(POSTCODE_PATTERN, postcode):
-        shown = text.strip()[:20]
-        raise ValidationError(f"'{shown}' does not look like a postcode (for example M32 9AF)")
+    postcode = normalise_postcode(text)
+    if not postcode or len(postcode) > 8 or not re.fullmatch(POSTCODE_PATTERN, postcode):
+        raise ValidationError(_not_a_postcode(text.strip()))
     row = cur.execute(
         """
         SELECT p.lon, p.lat, b.code, coalesce(l.lad_code, p.lad_code)

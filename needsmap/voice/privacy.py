@@ -10,7 +10,11 @@ from __future__ import annotations
 
 import html
 import re
+import unicodedata
 from pathlib import Path
+from urllib.parse import quote
+
+import pandas as pd
 
 from needsmap.config import Settings
 from needsmap.errors import ConfigError
@@ -46,6 +50,40 @@ _AUTOLINK = re.compile(r"(?i)(?<=www)(?=&#46;)|(?<=&#58;)(?=//)|(?<=&#64;)")
 
 _JS_TEMPLATE_SPECIAL = str.maketrans({"`": "&#96;", "$": "&#36;", "\\": "&#92;"})
 
+# Characters that change how text reads without showing themselves: bidi overrides and
+# isolates (U+202E makes "gpj.exe" read "exe.jpg"), zero-width spaces, soft hyphens, byte-order
+# marks, other control and format characters, line and paragraph separators, fillers that draw
+# nothing. Kept: tab, line breaks, and the joiners that emoji and several scripts are written
+# with (U+200C, U+200D), and the tag characters of a flag sequence such as England's.
+_HIDDEN_CATEGORIES = {"Cc", "Cf", "Zl", "Zp"}
+_KEPT = {"\t", "\n", "\r", "\u200c", "\u200d"}
+_BLANK_LETTERS = {"\u115f", "\u1160", "\u3164", "\uffa0", "\u17b4", "\u17b5"}
+_FLAG = re.compile("\U0001F3F4[\U000E0020-\U000E007E]+\U000E007F")
+
+
+def _hidden(char: str) -> bool:
+    if char in _KEPT:
+        return False
+    return char in _BLANK_LETTERS or unicodedata.category(char) in _HIDDEN_CATEGORIES
+
+
+def _shown(part: str) -> str:
+    return "".join(f"[U+{ord(c):04X}]" if _hidden(c) else c for c in part)
+
+
+def visible_text(text: str | None) -> str:
+    """User text with every hidden character shown as a code such as [U+202E], so what a
+    moderator or reader sees is what the text says. Every renderer of user text and links goes
+    through this (``escape_markdown``, ``escape_html``, the report's template); the stored text
+    is never changed."""
+    text = text or ""
+    out, at = [], 0
+    for flag in _FLAG.finditer(text):
+        out += [_shown(text[at:flag.start()]), flag.group()]
+        at = flag.end()
+    out.append(_shown(text[at:]))
+    return "".join(out)
+
 
 def escape_html(text: str | None) -> str:
     """For anything placed in HTML: folium popups and tooltips, reports.
@@ -54,7 +92,7 @@ def escape_html(text: str | None) -> str:
     backtick would end the string, ``${...}`` would run code and a backslash escape such as
     ``\\x3c`` would turn back into markup; those characters become HTML entities too.
     """
-    return html.escape(text or "", quote=True).translate(_JS_TEMPLATE_SPECIAL)
+    return html.escape(visible_text(text), quote=True).translate(_JS_TEMPLATE_SPECIAL)
 
 
 def escape_markdown(text: str | None) -> str:
@@ -63,7 +101,7 @@ def escape_markdown(text: str | None) -> str:
     The text reads the same; line breaks are kept and leading spaces dropped (they would
     start a code block).
     """
-    lines = (text or "").replace("\r\n", "\n").split("\n")
+    lines = visible_text((text or "").replace("\r\n", "\n")).split("\n")
     escaped = [_MARKDOWN_SPECIAL.sub(lambda m: f"&#{ord(m.group())};", line.lstrip())
                for line in lines]
     return _AUTOLINK.sub("\u2060", "  \n".join(escaped))
@@ -98,12 +136,33 @@ def csv_safe(value: object) -> object:
     return value
 
 
+def _text_cells(frame: pd.DataFrame, change) -> pd.DataFrame:  # noqa: ANN001
+    out = frame.copy()
+    for col in out.columns:
+        if out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
+            out[col] = [change(v) if isinstance(v, str) else v for v in out[col]]
+    return out
+
+
+def visible_cells(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy of a table for the screen (``st.dataframe``) with hidden characters shown in
+    every text cell, as ``visible_text`` shows them elsewhere."""
+    return _text_cells(frame, visible_text)
+
+
+def spreadsheet_safe(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy of a table for any file a spreadsheet may open (CSV, and GeoPackage layers that
+    QGIS or ogr2ogr turn into CSV or XLSX): every text cell through ``csv_safe``."""
+    return _text_cells(frame, csv_safe)
+
+
 def safe_url(url: str | None) -> str | None:
-    """An http(s) link fit for an href (quotes and brackets encoded), or None."""
+    """An http(s) link fit for an href (quotes, brackets and hidden characters encoded), or
+    None."""
     if not url or not url.lower().startswith(("https://", "http://")):
         return None
     table = {ord(c): f"%{ord(c):02X}" for c in "\"'<>()[] \\`\n\r\t"}
-    return url.translate(table)
+    return "".join(quote(c) if _hidden(c) else c for c in url.translate(table))
 
 
 def suppress_breakdown(parts: dict[str, int], threshold: int) -> tuple[str, dict[str, str]]:

@@ -112,10 +112,12 @@ def parse_csv(data: bytes, *, filename: str, locate_postcode,  # noqa: ANN001
             f"{', '.join(CSV_TEMPLATE_COLUMNS)}"
         )
         return result
-    for line, raw in enumerate(reader, start=2):
-        if line - 1 > MAX_CSV_ROWS:
-            result.problems.append(f"{filename}: more than {MAX_CSV_ROWS} rows; split the file")
-            break
+    rows = list(reader)  # cheap; counted before any postcode is looked up
+    if len(rows) > MAX_CSV_ROWS:
+        result.problems.append(f"{filename}: has {len(rows):,} rows; the limit is "
+                               f"{MAX_CSV_ROWS:,} (split the file)")
+        return result
+    for line, raw in enumerate(rows, start=2):
         row = {(k or "").strip().lower(): _cell(v) for k, v in raw.items() if not isinstance(v, list)}
         consent = row["consent_obtained"].lower() in ("yes", "y", "true", "1")
         report = _report_from_row(row, f"{filename} row {line}", locate_postcode, channel="csv",
