@@ -58,7 +58,10 @@ def _full_file7(src: Path, dest: Path) -> list[dict[str, str]]:
 def full_mirror(tmp_path: Path, mirror: Path) -> tuple[Path, list[dict[str, str]]]:
     root = tmp_path / "mirror"
     for rel in ("england/lookups/DERIVED_lsoa21_msoa21_ward24_lad24_england.csv",
-                "england/lookups/lsoa11_lsoa21_lad22_ew.csv"):
+                "england/lookups/lsoa11_lsoa21_lad22_ew.csv",
+                "england/lookups/lsoa21_sicbl24_icb24_england.csv",
+                "england/lookups/lad24_region24_england.csv",
+                "england/lookups/lad23_cauth23_england.csv"):
         (root / rel).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(mirror / rel, root / rel)
     target = root / "england/deprivation/iod2025_lsoa21_file7_style_subset.csv"
