@@ -184,13 +184,18 @@ def area_point(site, code: str) -> tuple[float, float]:
 
 def no_injected_markup(pg) -> None:  # noqa: ANN001
     """No element came from user text: every markdown block holding a tagged payload has only
-    paragraphs and line breaks in it."""
-    html = pg.evaluate("""() => Array.from(document.querySelectorAll(
-        '[data-testid=stMarkdownContainer]')).filter(e => /P\\d\\d |N00 /.test(e.textContent))
-        .map(e => e.innerHTML)""")
-    assert html, "no payload was shown"
-    for block in html:
-        assert set(re.findall(r"<\s*/?\s*([a-zA-Z0-9-]+)", block)) <= {"p", "br"}, block
+    paragraphs and line breaks in it, and every literal block (common.show_literal) only the
+    app's own bold and its evidence links to web addresses."""
+    blocks = pg.evaluate("""() => Array.from(document.querySelectorAll(
+        '[data-testid=stMarkdownContainer], .nm-literal'))
+        .filter(e => /P\\d\\d |N00 /.test(e.textContent))
+        .map(e => [e.classList.contains('nm-literal'), e.innerHTML,
+                   Array.from(e.querySelectorAll('a')).map(a => a.getAttribute('href'))])""")
+    assert blocks, "no payload was shown"
+    for literal, block, hrefs in blocks:
+        allowed = {"strong", "a"} if literal else {"p", "br"}
+        assert set(re.findall(r"<\s*/?\s*([a-zA-Z0-9-]+)", block)) <= allowed, block
+        assert all(h.startswith(("https://", "http://")) for h in hrefs), hrefs
     assert pg.evaluate("() => window.__xss") is None
 
 
