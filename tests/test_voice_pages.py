@@ -189,6 +189,21 @@ def test_reports_per_session_are_limited(users, store, monkeypatch) -> None:
     assert count(users) == 2
 
 
+def test_the_app_wide_cap_is_worded_as_the_apps_not_the_residents(users, store, monkeypatch) -> None:
+    """A resident who sent nothing is never told they "have sent several reports"."""
+    monkeypatch.setenv("NEEDSMAP_REPORT_LIMIT_ALL", "1")
+    postcode = trafford_points(make_settings(Path(store).parent, None), 1)[0][0]
+    first, second = app("views/report_need.py"), app("views/report_need.py")
+    fill_report(first, postcode=postcode, description="the one the app takes")
+    send(first)
+    fill_report(second, postcode=postcode, description="a first report from someone else")
+    send(second)
+    assert "You have sent several reports" not in shown(second)
+    assert "Many reports have reached us" in shown(second)
+    assert widget(second.text_area, "Describe the need").value == "a first report from someone else"
+    assert count(users) == 1
+
+
 @pytest.mark.parametrize("page, who", [("moderation.py", None), ("moderation.py", "com"),
                                        ("moderation.py", "grp"), ("facilitator.py", None)])
 def test_protected_pages_check_the_role_on_the_server(users, store, page, who) -> None:

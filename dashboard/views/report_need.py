@@ -141,12 +141,14 @@ if sent:
     problems += needs.check_report(report)
     if problems:
         show_problems(ValidationError("your report was not sent yet", problems))
-    elif not (rate_limiter("report-session", settings.report_limit, settings.report_window)
-              .allow(session_id())
-              and rate_limiter("report-all", settings.report_limit_all, settings.report_window)
-              .allow("all")):
+    elif not rate_limiter("report-session", settings.report_limit,
+                          settings.report_window).allow(session_id()):
         st.error(f"You have sent several reports in the last {settings.report_window / 60:.0f} "
                  "minutes. Please wait a little before sending another: your text is still here.")
+    elif not rate_limiter("report-all", settings.report_limit_all,
+                          settings.report_window).allow("all"):  # the whole app's cap, not yours
+        st.error("Many reports have reached us in the last few minutes, so the app is taking a "
+                 "short pause. Please try again in a few minutes: your text is still here.")
     else:
         form = f"report-{st.session_state.get(FORM, 0)}"
         try:
