@@ -24,8 +24,7 @@ PAGES = Path(__file__).resolve().parent / "views"
 SIGNED_IN = "signed_in_username"
 SIGN_IN_PAGE = "views/signin.py"
 # Failed-password throttles: per browser session, and per username across sessions.
-ATTEMPTS_PER_SESSION = (5, 300.0)
-ATTEMPTS_PER_NAME = (10, 900.0)
+FAILURES_PER_SOURCE = (5, 300.0)  # wrong passwords from one address (or session), per 5 minutes
 
 
 def oidc_section() -> dict[str, Any] | None:
@@ -117,17 +116,27 @@ def sign_out(user: User) -> None:
     st.rerun()
 
 
+def sign_in_source() -> str:
+    """Where a sign-in comes from: the client's address, or this browser session when Streamlit
+    does not know it (it gives none for a browser on the same machine)."""
+    address = getattr(st.context, "ip_address", None)
+    return f"ip:{address}" if isinstance(address, str) and address else f"session:{session_id()}"
+
+
 def try_password(username: str, password: str) -> tuple[User | None, str | None]:
     """Check a local password, throttled; (user, None) or (None, message)."""
     username = username.strip()
     if not username or not password:
         return None, "Type your username and password."
-    per_session = rate_limiter("signin-session", *ATTEMPTS_PER_SESSION)
-    per_name = rate_limiter("signin-name", *ATTEMPTS_PER_NAME)
-    if not per_session.allow(session_id()) or not per_name.allow(username.lower()):
+    # Only failures count, and only against where they come from: a correct sign-in never
+    # uses up a limit, and wrong passwords from elsewhere never lock an account's owner out.
+    failures = rate_limiter("signin-failures", *FAILURES_PER_SOURCE)
+    source = sign_in_source()
+    if failures.blocked(source):
         return None, "Too many sign-in attempts. Wait a few minutes, then try again."
     user = accounts.authenticate(user_store(), username, password)
     if user is None:
+        failures.record(source)
         return None, "That username and password do not match an account."
     st.session_state[SIGNED_IN] = user.username
     return user, None

@@ -252,6 +252,24 @@ def test_moderator_approves_and_counts_depend_on_the_viewer(users, store) -> Non
     assert not {"lon", "lat", "postcode", "contact"} & set(detail.columns)
 
 
+def test_wrong_passwords_elsewhere_never_lock_the_owner_out(users, store) -> None:
+    """Ten wrong passwords from fresh sessions do not lock the account, and correct sign-ins
+    never count toward a limit."""
+    for _ in range(10):
+        attacker = app("views/signin.py")
+        widget(attacker.text_input, "Username").set_value("mod")
+        widget(attacker.text_input, "Password").set_value("a wrong guess")
+        widget(attacker.button, "Sign in").click().run()
+        assert "do not match an account" in shown(attacker)
+    owner = app("views/signin.py")
+    for _ in range(7):
+        widget(owner.text_input, "Username").set_value("mod")
+        widget(owner.text_input, "Password").set_value(PASSWORD)
+        widget(owner.button, "Sign in").click().run()
+        assert owner.title[0].value == "Your account", shown(owner)
+        widget(owner.button, "Sign out").click().run()
+
+
 def test_local_sign_in_and_its_throttle(users, store) -> None:
     at = app("views/signin.py")
     assert "You do **not** need an account" in shown(at)

@@ -106,15 +106,29 @@ class RateLimiter:
         self._seen: dict[str, deque[float]] = {}
         self._lock = threading.Lock()
 
-    def allow(self, key: str) -> bool:
+    def _recent(self, key: str) -> deque[float]:
+        seen = self._seen.setdefault(key, deque())
+        while seen and self.clock() - seen[0] > self.window:
+            seen.popleft()
+        return seen
+
+    def blocked(self, key: str) -> bool:
+        """True when ``key`` has used up its ``limit`` in the window (nothing is counted)."""
         with self._lock:
-            now = self.clock()
-            seen = self._seen.setdefault(key, deque())
-            while seen and now - seen[0] > self.window:
-                seen.popleft()
+            return len(self._recent(key)) >= self.limit
+
+    def record(self, key: str) -> None:
+        """Count one event (e.g. a failed sign-in) for ``key``."""
+        with self._lock:
+            self._recent(key).append(self.clock())
+
+    def allow(self, key: str) -> bool:
+        """Count one submission for ``key`` if it has not used up its limit; say whether."""
+        with self._lock:
+            seen = self._recent(key)
             if len(seen) >= self.limit:
                 return False
-            seen.append(now)
+            seen.append(self.clock())
             return True
 
 
