@@ -290,7 +290,10 @@ def _domains_in_store(con: duckdb.DuckDBPyConnection, release: int) -> list[str]
 
 
 def _need_sql(domains: list[str], weights: dict[str, float], lad_code: str | None) -> str:
-    """SELECT of the need measures per LSOA from CTE ``base`` (code, lad_code, population)."""
+    """SELECT of the need measures per LSOA from CTE ``base`` (code, lad_code, population).
+
+    Only domain ids from ``terms.iod.DOMAINS`` are written into the SQL (``_domains_in_store``
+    keeps those, ``normalise_weights`` refuses any other weight name); values are parameters."""
     pivots = ",\n".join(
         f"max(rank) FILTER (WHERE domain = '{d}') AS {d}_rank, "
         f"max(decile) FILTER (WHERE domain = '{d}') AS {d}_decile"
