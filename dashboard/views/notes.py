@@ -11,6 +11,7 @@ from dashboard.auth import current_user, sign_in_link
 from dashboard.common import (
     REFUSED,
     choose_authority,
+    cookie_state,
     forget_submission,
     read,
     session_id,
@@ -67,7 +68,13 @@ for n in found[:SHOWN]:
         show_literal(n["description"])
         people = shown_count(int(n["supporters"]), threshold, exact=user.can("see_exact"))
         left, right = st.columns([1, 3], vertical_alignment="center")
-        if left.button("This affects me too", key=f"support-{n['id']}"):
+        if not left.button("This affects me too", key=f"support-{n['id']}"):
+            pass
+        elif cookie_state() == "refused":
+            st.warning("Your browser does not keep this site's cookie, so we cannot tell whether "
+                       "you have said this before, and you have not been counted. Allow cookies "
+                       "for this site, reload the page and try again.")
+        else:
             try:
                 counted = needs.add_support(store, int(n["id"]), session_id=session_id())
             except REFUSED as exc:
