@@ -99,9 +99,9 @@ def test_support_counts_once_per_browser_and_reports_per_browser(user_store) -> 
     needs.submit(user_store, NeedReport("youth", "Nothing for teenagers", PLACE), session_id=browser)
     assert needs.recent_reports(user_store, session_id=browser, window=600) == 2
     assert needs.recent_reports(user_store, session_id=neighbour, window=600) == 0
-    earlier = datetime.now() - timedelta(hours=2)  # store times are UTC; hours either side
+    a_day_ago = datetime.now() - timedelta(days=1)  # store times are UTC: a day is clear of it
     user_store.write(lambda con: con.execute("UPDATE needs SET created_at = ? WHERE id = ?",
-                                             [earlier - timedelta(days=1), ref]))
+                                             [a_day_ago, ref]))
     assert needs.recent_reports(user_store, session_id=browser, window=600) == 1
 
 

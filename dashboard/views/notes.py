@@ -68,21 +68,20 @@ for n in found[:SHOWN]:
         show_literal(n["description"])
         people = shown_count(int(n["supporters"]), threshold, exact=user.can("see_exact"))
         left, right = st.columns([1, 3], vertical_alignment="center")
-        if not left.button("This affects me too", key=f"support-{n['id']}"):
-            pass
-        elif cookie_state() == "refused":
-            st.warning("Your browser does not keep this site's cookie, so we cannot tell whether "
-                       "you have said this before, and you have not been counted. Allow cookies "
-                       "for this site, reload the page and try again.")
-        else:
-            try:
-                counted = needs.add_support(store, int(n["id"]), session_id=session_id())
-            except REFUSED as exc:
-                show_problems(exc)
+        if left.button("This affects me too", key=f"support-{n['id']}"):
+            if cookie_state() == "refused":
+                st.warning("Your browser does not keep this site's cookie, so we cannot tell "
+                           "whether you have said this before, and you have not been counted. "
+                           "Allow cookies for this site, reload the page and try again.")
             else:
-                st.session_state[FLASH] = ("Thank you: you have been counted." if counted else
-                                           "You have already said this need affects you.")
-                st.rerun()
+                try:
+                    counted = needs.add_support(store, int(n["id"]), session_id=session_id())
+                except REFUSED as exc:
+                    show_problems(exc)
+                else:
+                    st.session_state[FLASH] = ("Thank you: you have been counted." if counted
+                                               else "You have already said this need affects you.")
+                    st.rerun()
         right.caption(f"People who said this affects them too: {people}.")
 if len(found) > SHOWN:
     st.caption(f"The {SHOWN} most recent of {len(found)} approved reports in this ward.")

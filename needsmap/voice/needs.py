@@ -96,7 +96,8 @@ def check_report(report: NeedReport) -> list[str]:
 
 
 class RateLimiter:
-    """At most ``limit`` submissions per ``window`` seconds for each session.
+    """At most ``limit`` events per ``window`` seconds for each key (a sign-in source, or "all"
+    for the app-wide report cap).
 
     One limiter serves every session of the app process (each in its own thread), so the
     bookkeeping is done under a lock.
