@@ -30,7 +30,7 @@ if not st.get_option("client.disableDataExport"):
 st.set_page_config(page_title="needsmap", layout="wide")
 
 from dashboard import auth  # noqa: E402 - needs the path set above
-from dashboard.common import configure_logging  # noqa: E402
+from dashboard.common import configure_logging, keep_browser_cookie  # noqa: E402
 from needsmap.config import load_settings  # noqa: E402
 
 configure_logging(load_settings().log_level)
@@ -51,4 +51,6 @@ navigation = st.navigation({
     ],
 })
 auth.sidebar_status(user)
+with st.sidebar:  # the cookie limits count by, kept as long as contact details are
+    keep_browser_cookie(load_settings().contact_retention_days)
 navigation.run()

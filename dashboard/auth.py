@@ -14,17 +14,17 @@ from typing import Any
 import streamlit as st
 from streamlit.errors import StreamlitPageNotFoundError
 
-from dashboard.common import rate_limiter, session_id, user_store
+from dashboard.common import rate_limiter, signed_in_browser, user_store
 from needsmap.config import load_settings
-from needsmap.voice import accounts
+from needsmap.voice import accounts, browsers
 from needsmap.voice.accounts import PUBLIC, ROLE_LABELS, PermissionDenied, User
 from needsmap.voice.privacy import escape_markdown
 
 PAGES = Path(__file__).resolve().parent / "views"
 SIGNED_IN = "signed_in_username"
 SIGN_IN_PAGE = "views/signin.py"
-# Failed-password throttles: per browser session, and per username across sessions.
-FAILURES_PER_SOURCE = (5, 300.0)  # wrong passwords from one address (or session), per 5 minutes
+# Failed-password throttle, per source (an address, else a browser's cookie), never per account.
+FAILURES_PER_SOURCE = (5, 300.0)  # wrong passwords from one source, per 5 minutes
 
 
 def oidc_section() -> dict[str, Any] | None:
@@ -117,10 +117,18 @@ def sign_out(user: User) -> None:
 
 
 def sign_in_source() -> str:
-    """Where a sign-in comes from: the client's address, or this browser session when Streamlit
-    does not know it (it gives none for a browser on the same machine)."""
-    address = getattr(st.context, "ip_address", None)
-    return f"ip:{address}" if isinstance(address, str) and address else f"session:{session_id()}"
+    """What sign-in failures count against: the client's address (from X-Forwarded-For when
+    the connection comes from a proxy named in NEEDSMAP_TRUSTED_PROXIES), else the browser's
+    cookie, which a reload keeps; browsers that have shown no cookie share one count."""
+    try:
+        forwarded = st.context.headers.get_all("X-Forwarded-For")
+    except Exception:  # noqa: BLE001 - no request behind the run
+        forwarded = []
+    peer = getattr(st.context, "ip_address", None)
+    address = browsers.client_address(peer if isinstance(peer, str) else None,
+                                      [h for h in forwarded if isinstance(h, str)],
+                                      load_settings().trusted_proxies)
+    return browsers.throttle_source(address, signed_in_browser())
 
 
 def try_password(username: str, password: str) -> tuple[User | None, str | None]:
@@ -133,6 +141,10 @@ def try_password(username: str, password: str) -> tuple[User | None, str | None]
     failures = rate_limiter("signin-failures", *FAILURES_PER_SOURCE)
     source = sign_in_source()
     if failures.blocked(source):
+        if source == browsers.throttle_source(None, None):
+            return None, ("Too many sign-in attempts from browsers that have not kept this "
+                          "site's cookie. Reload the page (allowing cookies for this site), then "
+                          "try again, or wait a few minutes.")
         return None, "Too many sign-in attempts. Wait a few minutes, then try again."
     user = accounts.authenticate(user_store(), username, password)
     if user is None:

@@ -12,12 +12,12 @@ import atexit
 import importlib
 import logging
 import threading
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 import streamlit as st
+from streamlit.components import v2 as components_v2
 from streamlit.errors import StreamlitPageNotFoundError
 
 from needsmap.analysis import maps
@@ -26,7 +26,7 @@ from needsmap.errors import StoreError, StoreUnavailable, ValidationError
 from needsmap.store import StoreReader, areas
 from needsmap.store.users import UserStore, backup, chores, open_user_store
 from needsmap.terms import colours
-from needsmap.voice import retention
+from needsmap.voice import browsers, retention
 from needsmap.voice.accounts import PermissionDenied
 from needsmap.voice.needs import RateLimiter, new_submission_key
 from needsmap.voice.privacy import escape_html, escape_markdown
@@ -220,11 +220,86 @@ def rate_limiter(name: str, limit: int, window: float) -> RateLimiter:
     return RateLimiter(limit, window)
 
 
+BROWSER = "voice_browser"
+BROWSER_WITHOUT_COOKIE = "browsers-without-cookie"
+# Sets the browser cookie in the page itself (a components.v2 component runs in the app's page,
+# not an iframe) and says whether the browser kept it.
+_KEEP_COOKIE_JS = """
+export default function(component) {
+  const { data, setStateValue } = component;
+  const secure = window.location.protocol === 'https:' ? '; Secure' : '';
+  document.cookie = data.pair + '; ' + data.attributes + secure;
+  const kept = navigator.cookieEnabled &&
+    document.cookie.split(';').some((c) => c.trim() === data.pair);
+  setStateValue('kept', kept);
+}
+"""
+_keep_cookie = components_v2.component("needsmap_browser_cookie", js=_KEEP_COOKIE_JS)
+
+
+@st.cache_resource(show_spinner=False)
+def _browser_key(path: str, database_url: str) -> str:
+    return browsers.signing_key(user_store(), load_settings())
+
+
+def browser_key() -> str:
+    """The key this store's browser cookies are signed with (one per configured store)."""
+    settings = load_settings()
+    return _browser_key(str(settings.user_store_path), settings.database_url or "")
+
+
+def request_cookie() -> str | None:
+    """The browser cookie as the browser sent it when this session began, if it did."""
+    try:
+        return st.context.cookies.get(browsers.COOKIE)
+    except Exception:  # noqa: BLE001 - no request behind the run (a bare script run)
+        return None
+
+
+def _browser() -> dict[str, Any]:
+    """This session's browser: its token and whether the token came in the browser's cookie
+    (else it is new and the page asks the browser to keep it)."""
+    if BROWSER not in st.session_state:
+        token = browsers.verify(browser_key(), request_cookie())
+        st.session_state[BROWSER] = {"token": token or browsers.new_token(),
+                                     "from_cookie": token is not None}
+    return st.session_state[BROWSER]
+
+
+def cookie_state() -> str:
+    """'kept' (the browser sent its cookie, or just showed it keeps it), 'new' (not known yet)
+    or 'refused' (the browser would not keep it)."""
+    found = _browser()
+    if found["from_cookie"]:
+        return "kept"
+    state = st.session_state.get("browser-cookie")
+    kept = state.get("kept") if hasattr(state, "get") else None
+    return {True: "kept", False: "refused"}.get(kept, "new")
+
+
+def keep_browser_cookie(days: int) -> None:
+    """Ask the browser to keep its cookie (for ``days``) when it did not send one."""
+    found = _browser()
+    if found["from_cookie"]:
+        return
+    pair = f"{browsers.COOKIE}={browsers.sign(browser_key(), found['token'])}"
+    _keep_cookie(key="browser-cookie", data={"pair": pair,
+                                             "attributes": browsers.cookie_attributes(days)},
+                 default={"kept": None}, height=0, on_kept_change=lambda: None)
+
+
 def session_id() -> str:
-    """A random id for this browser session: what rate limits and "affects me too" count by."""
-    if SESSION not in st.session_state:
-        st.session_state[SESSION] = uuid.uuid4().hex
-    return st.session_state[SESSION]
+    """What "affects me too" and the report limit count by: this browser's random token, kept
+    in its cookie so a reload does not start afresh. Browsers that refuse the cookie share one."""
+    if cookie_state() == "refused":
+        return BROWSER_WITHOUT_COOKIE
+    return _browser()["token"]
+
+
+def signed_in_browser() -> str | None:
+    """The browser's token when it came in its cookie (so a reload keeps it), else None."""
+    found = _browser()
+    return found["token"] if found["from_cookie"] else None
 
 
 # What a page action can meet and say in plain words: bad input, the wrong role, or a shared

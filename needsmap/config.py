@@ -96,13 +96,21 @@ class Settings:
                                   'resident counts below this are shown as "fewer than N"', _whole)
     report_limit: int = setting(
         "NEEDSMAP_REPORT_LIMIT", 5,
-        "reports one browser session may send per NEEDSMAP_REPORT_WINDOW", _whole)
+        "reports one browser may send per NEEDSMAP_REPORT_WINDOW", _whole)
     report_window: float = setting("NEEDSMAP_REPORT_WINDOW", 600.0,
                                    "seconds over which NEEDSMAP_REPORT_LIMIT counts", _number,
                                    shown="600")
     report_limit_all: int = setting(
         "NEEDSMAP_REPORT_LIMIT_ALL", 300,
         "reports the whole app accepts per NEEDSMAP_REPORT_WINDOW (a flood guard)", _whole)
+    browser_key: str | None = setting(
+        "NEEDSMAP_BROWSER_KEY", None,
+        "secret that signs the browser cookie limits and 'this affects me too' count by",
+        _text, shown="unset (one made once and kept in the user store)")
+    trusted_proxies: tuple[str, ...] = setting(
+        "NEEDSMAP_TRUSTED_PROXIES", (),
+        "addresses (or networks) of reverse proxies whose X-Forwarded-For names the client; "
+        "127.0.0.1 for a proxy on this machine", _items, shown="unset (none)")
     local_signin: bool = setting(
         "NEEDSMAP_LOCAL_SIGNIN", True,
         "0 to turn off local password sign-in when an identity provider (OIDC) is set up",

@@ -40,6 +40,12 @@ BIDI_SHOWN = "https://example.org/files/[U+202E]gpj.exe"
 # Markdown's typographic replacements would show these as arrows, dashes and signs.
 LIGATURES = "Bus -> town >= 2 hours <= never -- so ~= nothing <-> <- back\n  indented *not em* `x`"
 SOURCE_NOTE = "Drop-in -- library -> hall"
+REPORT_LIMIT = 2  # reports one browser may send per 10 minutes on this server
+JS_HAS_COOKIE = "() => document.cookie.split(';').some(c => c.trim().startsWith('needsmap_browser='))"
+# A browser that keeps no cookie: writes to document.cookie are dropped.
+NO_COOKIES = """Object.defineProperty(Document.prototype, 'cookie',
+    {get() { return ''; }, set(_) {}, configurable: true});
+Object.defineProperty(Navigator.prototype, 'cookieEnabled', {get() { return false; }});"""
 # Whether some element shows exactly this text (its whole text content, line breaks included).
 JS_SHOWN_AS = """(text) => Array.from(document.querySelectorAll('body *'))
     .some(e => e.children.length === 0 && e.textContent === text)"""
@@ -86,7 +92,8 @@ def site(trafford_store, tmp_path_factory, mirror):
             5000.0, action=FORMULAS[0]))
     finally:
         users.close()
-    with serve(tmp, NEEDSMAP_STORE=str(store), **user_store_env(settings)) as url:
+    with serve(tmp, NEEDSMAP_STORE=str(store), NEEDSMAP_REPORT_LIMIT=str(REPORT_LIMIT),
+               **user_store_env(settings)) as url:
         yield {"url": url, "place": place, "postcode": postcode, "ward_name": ward_name}
 
 
@@ -212,3 +219,52 @@ def test_user_text_is_shown_exactly_as_stored(site, browser) -> None:
     body = pg.inner_text("body")
     assert not {"→", "≥", "≤", "—", "≈", "↔", "←"} & set(body)
     pg.screenshot(path=ARTIFACTS / "attack-4-literal-notes.png", full_page=True)
+
+
+def support_first_need(pg, site) -> str:  # noqa: ANN001
+    """Say the first listed need affects me; what the page answers."""
+    pg.goto(site["url"] + "notes")
+    pg.get_by_text("Approved: Bus").wait_for()
+    pg.get_by_role("button", name="This affects me too").first.click()
+    answer = pg.get_by_text("you have been counted").or_(
+        pg.get_by_text("already said this need affects you")).or_(
+        pg.get_by_text("does not keep this site's cookie"))
+    answer.first.wait_for()
+    return answer.first.inner_text()
+
+
+def send_report(pg, site, text: str) -> None:  # noqa: ANN001
+    pg.get_by_role("textbox", name="Postcode of the place").fill(site["postcode"])
+    choose(pg, "What kind of need is it?", "Transp")
+    pg.get_by_role("textbox", name="Describe the need").fill(text)
+    pg.get_by_role("button", name="Send report").click()
+
+
+def test_a_reload_neither_counts_support_again_nor_resets_the_report_limit(site, browser) -> None:
+    """The browser's cookie, not its session, is what counts: after a reload "this affects me
+    too" still counts once and the per-person report limit still applies; another browser is
+    someone else, and a browser that keeps no cookie is told so and not counted."""
+    pg = open_page(browser)
+    assert "counted" in support_first_need(pg, site)
+    pg.wait_for_function(JS_HAS_COOKIE)
+    pg.reload()  # a new session, the same browser
+    assert "already said" in support_first_need(pg, site)
+    other = open_page(browser)
+    assert "counted" in support_first_need(other, site)
+    refusing = open_page(browser)
+    refusing.context.add_init_script(NO_COOKIES)
+    assert "does not keep this site's cookie" in support_first_need(refusing, site)
+
+    pg.goto(site["url"] + "report")
+    for i in range(REPORT_LIMIT):
+        if i:
+            pg.get_by_role("button", name="Report another need").click()
+        send_report(pg, site, f"Reload test report {i}")
+        pg.get_by_text("your report has been received").wait_for()
+    pg.reload()
+    send_report(pg, site, "One report too many")
+    pg.get_by_text("You have sent several reports in the last 10 minutes").wait_for()
+    assert pg.get_by_text("your report has been received").count() == 0
+    pg.screenshot(path=ARTIFACTS / "attack-5-limit-after-reload.png")
+    for page in (pg, other, refusing):
+        page.context.close()

@@ -11,6 +11,7 @@ from dashboard.auth import current_user, sign_in_link
 from dashboard.common import (
     REFUSED,
     choose_authority,
+    cookie_state,
     forget_submission,
     read,
     session_id,
@@ -68,14 +69,19 @@ for n in found[:SHOWN]:
         people = shown_count(int(n["supporters"]), threshold, exact=user.can("see_exact"))
         left, right = st.columns([1, 3], vertical_alignment="center")
         if left.button("This affects me too", key=f"support-{n['id']}"):
-            try:
-                counted = needs.add_support(store, int(n["id"]), session_id=session_id())
-            except REFUSED as exc:
-                show_problems(exc)
+            if cookie_state() == "refused":
+                st.warning("Your browser does not keep this site's cookie, so we cannot tell "
+                           "whether you have said this before, and you have not been counted. "
+                           "Allow cookies for this site, reload the page and try again.")
             else:
-                st.session_state[FLASH] = ("Thank you: you have been counted." if counted else
-                                           "You have already said this need affects you.")
-                st.rerun()
+                try:
+                    counted = needs.add_support(store, int(n["id"]), session_id=session_id())
+                except REFUSED as exc:
+                    show_problems(exc)
+                else:
+                    st.session_state[FLASH] = ("Thank you: you have been counted." if counted
+                                               else "You have already said this need affects you.")
+                    st.rerun()
         right.caption(f"People who said this affects them too: {people}.")
 if len(found) > SHOWN:
     st.caption(f"The {SHOWN} most recent of {len(found)} approved reports in this ward.")

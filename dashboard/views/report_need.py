@@ -14,6 +14,7 @@ from dashboard.auth import current_user
 from dashboard.common import (
     REFUSED,
     choose_authority,
+    cookie_state,
     forget_submission,
     privacy_link,
     rate_limiter,
@@ -141,10 +142,9 @@ if sent:
     problems += needs.check_report(report)
     if problems:
         show_problems(ValidationError("your report was not sent yet", problems))
-    elif not rate_limiter("report-session", settings.report_limit,
-                          settings.report_window).allow(session_id()):
-        st.error(f"You have sent several reports in the last {settings.report_window / 60:.0f} "
-                 "minutes. Please wait a little before sending another: your text is still here.")
+    elif needs.recent_reports(user_store(), session_id=session_id(),
+                              window=settings.report_window) >= settings.report_limit:
+        st.error(needs.limit_message(settings.report_window, cookie_state()))
     elif not rate_limiter("report-all", settings.report_limit_all,
                           settings.report_window).allow("all"):  # the whole app's cap, not yours
         st.error("Many reports have reached us in the last few minutes, so the app is taking a "

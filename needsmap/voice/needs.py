@@ -13,7 +13,7 @@ import time
 import uuid
 from collections import deque
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import duckdb
 
@@ -66,7 +66,8 @@ def new_submission_key() -> str:
 
 
 def session_hash(session_id: str) -> str:
-    """Sessions are counted, not identified: store a hash, never the id."""
+    """Browsers are counted, not identified: store a hash of the id (the browser cookie's random
+    token, see ``browsers``), never the id."""
     return hashlib.sha256(f"needsmap:{session_id}".encode()).hexdigest()[:32]
 
 
@@ -95,7 +96,8 @@ def check_report(report: NeedReport) -> list[str]:
 
 
 class RateLimiter:
-    """At most ``limit`` submissions per ``window`` seconds for each session.
+    """At most ``limit`` events per ``window`` seconds for each key (a sign-in source, or "all"
+    for the app-wide report cap).
 
     One limiter serves every session of the app process (each in its own thread), so the
     bookkeeping is done under a lock.
@@ -204,8 +206,32 @@ def _insert_once(con: Connection, table: str, insert: str, values: list[object],
     return row[0]
 
 
+def recent_reports(store: UserStore, *, session_id: str, window: float) -> int:
+    """Reports sent from this browser in the last ``window`` seconds, as the store has them:
+    the per-person limit counts these, so a reload, a restart or another app process sharing
+    the store does not start it afresh."""
+    since = _now() - timedelta(seconds=window)
+    return int(store.read().execute(
+        "SELECT count(*) FROM needs WHERE session_hash = ? AND created_at >= ?",
+        [session_hash(session_id), since]).fetchone()[0])
+
+
+def limit_message(window: float, cookie: str) -> str:
+    """What a resident over the per-person limit is told; ``cookie`` is 'refused' when their
+    browser keeps no cookie, so its reports share one limit with every browser like it."""
+    minutes = f"{window / 60:.0f} minutes"
+    if cookie == "refused":
+        return ("Your browser does not keep this site's cookie, so reports from it share one "
+                f"limit with other browsers that do not, and that limit for the last {minutes} "
+                "is used up. Allow cookies for this site and reload, or try again later: your "
+                "text is still here.")
+    return (f"You have sent several reports in the last {minutes}. Please wait a little before "
+            "sending another: your text is still here.")
+
+
 def add_support(store: UserStore, need_id: int, *, session_id: str) -> bool:
-    """ "This affects me too": counted once per session; False if already counted."""
+    """ "This affects me too": counted once per browser (``session_id`` is the browser cookie's
+    token), however often it reloads; False if already counted."""
     key = session_hash(session_id)
 
     def write(con: Connection) -> bool:

@@ -5,6 +5,9 @@ Two rules, each a setting:
 - contact details, postcode and exact point of every report are removed
   ``NEEDSMAP_CONTACT_RETENTION_DAYS`` (365) after it was sent. The small area (LSOA) it falls in
   stays: that is all the maps, counts and downloads ever use, and it names no one;
+- the browser each report and "this affects me too" came from (a hash of its cookie's random
+  token) is forgotten after the same ``NEEDSMAP_CONTACT_RETENTION_DAYS``, when the cookie, set
+  for that many days, has expired too;
 - a rejected report's text (and its contact details, postcode and point) is removed
   ``NEEDSMAP_REJECTED_RETENTION_DAYS`` (90) after it was rejected, also from the text the
   moderation log kept of it. Its category, area and the reason for rejecting it stay.
@@ -105,6 +108,20 @@ def _claim_day(con: Connection, today: str) -> bool:
         [LAST_RUN_KEY, today]).fetchall())
 
 
+FORGOTTEN_BROWSER = "forgotten:"
+
+
+def _forget_browsers(con: Connection, cut: datetime) -> None:
+    """Past the contact period the browser cookie has expired too: reports and "affects me
+    too" rows from before it no longer say which browser sent them (each support row gets a
+    random stand-in, so it still counts once)."""
+    con.execute("UPDATE needs SET session_hash = NULL WHERE created_at < ? AND session_hash IS NOT NULL",
+                [cut])
+    con.execute("UPDATE need_support SET session_hash = ? || CAST(gen_random_uuid() AS VARCHAR) "
+                "WHERE created_at < ? AND session_hash NOT LIKE ?",
+                [FORGOTTEN_BROWSER, cut, FORGOTTEN_BROWSER + "%"])
+
+
 def _remove(con: Connection, rule: Rule, now: datetime) -> Outcome:
     """Both rules in the caller's transaction, and the log entry; counts of what was removed."""
     contact_cut, rejected_cut = _cutoffs(rule, now)
@@ -119,6 +136,7 @@ def _remove(con: Connection, rule: Rule, now: datetime) -> Outcome:
     contacts = len(con.execute(
         f"UPDATE needs SET {_CLEAR_PERSONAL} WHERE {_CONTACTS_DUE} RETURNING id",
         [contact_cut]).fetchall())
+    _forget_browsers(con, contact_cut)
     outcome = Outcome(contacts, rejected, True, now)
     if contacts or rejected:
         con.execute(

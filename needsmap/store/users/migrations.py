@@ -91,4 +91,13 @@ USER_MIGRATIONS: list[tuple[int, str, str]] = [
         CREATE UNIQUE INDEX IF NOT EXISTS annotations_submission_key ON annotations (submission_key);
         """,
     ),
+    (
+        6,
+        "app keys: the secret the browser cookie is signed with, shared by every app process",
+        """
+        CREATE TABLE IF NOT EXISTS app_keys (
+            name VARCHAR PRIMARY KEY, value VARCHAR NOT NULL, created_at TIMESTAMP
+        );
+        """,
+    ),
 ]
