@@ -18,9 +18,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 
 from needsmap import ingest
 from needsmap.analysis import coverage
+from needsmap.cli import main
 from needsmap.config import Settings
 from needsmap.errors import ValidationError
 from needsmap.ingest.services import charity_register as cr
@@ -249,6 +251,17 @@ def test_json_extract_from_the_mirror(store_copy: Settings, tmp_path: Path, scen
     assert sum(loc for loc, _ in counts.values()) == len(scenario.named)
     assert "charities_register" in coverage.covering_sources(con, "food", TRAFFORD)
     assert "charities_register" not in coverage.covering_sources(con, "food", "E06000052")  # Cornwall
+    # and the gaps command says it in words
+    worded = next(c for c, (loc, _) in counts.items() if loc)
+    env = {"NEEDSMAP_DATA_DIR": str(s.data_dir), "NEEDSMAP_STORE": str(s.store_path),
+           "NEEDSMAP_USER_STORE": str(tmp_path / "u.duckdb"), "NEEDSMAP_MIRROR": None, "NEEDSMAP_CACHE": None}
+    result = CliRunner().invoke(main, ["gaps", "--area", "Trafford", "--category", worded, "--no-resident-needs",
+                                       "--out", str(tmp_path / "g.csv")], env=env, catch_exceptions=False)
+    local, wider = counts[worded]
+    assert result.exit_code == 0, result.output
+    assert (f"{local:,} {taxonomy.label(worded).lower()} charit" in result.output
+            and f"work in Trafford (the register's area of operation), wherever their head office is; "
+                f"{wider:,} more work throughout the region or England" in result.output), result.output
 
 
 def test_text_extract_over_http_at_the_publishers_paths(store_copy: Settings, tmp_path: Path,
