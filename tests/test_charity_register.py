@@ -376,3 +376,22 @@ def test_unquoted_tab_text(tmp_path: Path) -> None:
     p.write_text("a\tb\n1\t2\t3\n")
     with pytest.raises(ValidationError, match=re.escape("t.txt line 2: 3 tab-separated fields, the header has 2")):
         files.read_tab_text(p, "t.txt")
+
+
+def test_a_table_without_the_registers_fields_is_refused(tmp_path: Path) -> None:
+    """The classification zip where the charity table should be, and a web page saved as a zip."""
+    from datetime import datetime, timezone
+
+    from needsmap.sources._http import Fetched
+
+    zips = write_register(tmp_path, "json", {"charity_classification": [_cls(1, 105)]})
+    wrong = tmp_path / "publicextract.charity.zip"
+    zips["charity_classification"].rename(wrong)
+    fetched = Fetched(wrong, str(wrong), "", 0, datetime.now(timezone.utc))
+    with pytest.raises(ValidationError, match=r"charities_register \(publicextract\.charity\.zip, "
+                                              r"publicextract\.charity_classification\.json\) row 1: no field "
+                                              r"charity_name, charity_registration_status, charity_contact_postcode"):
+        cr._read(registry.get("charities_register"), fetched)
+    wrong.write_text("<!DOCTYPE html><html>Service unavailable</html>")
+    with pytest.raises(ValidationError, match=r"publicextract\.charity\.zip\): is not a zip file"):
+        cr._read(registry.get("charities_register"), fetched)
