@@ -395,3 +395,31 @@ def test_a_table_without_the_registers_fields_is_refused(tmp_path: Path) -> None
     wrong.write_text("<!DOCTYPE html><html>Service unavailable</html>")
     with pytest.raises(ValidationError, match=r"publicextract\.charity\.zip\): is not a zip file"):
         cr._read(registry.get("charities_register"), fetched)
+
+
+def test_for_all_of_england_every_registered_main_charity_and_place_is_kept(
+        trafford_store: Settings, scenario: Scenario) -> None:
+    """No area: every registered main charity is a service, and every place it names is kept
+    (Lancashire's districts as well as Trafford and England)."""
+    from needsmap.ingest.context import LoadContext
+    from needsmap.sources._http import Fetched
+    from needsmap.store import db
+
+    con = db.connect(trafford_store.store_path, read_only=True)
+    try:
+        ctx = LoadContext(con=con, settings=trafford_store)
+        tables = {}
+        for d, t in (("charities_register", "charity"), ("charities_classification", "charity_classification"),
+                     ("charities_area_of_operation", "charity_area_of_operation")):
+            rows = [dict(r, _row=i + 1) for i, r in enumerate(scenario.tables[t])]
+            tables[d] = cr.Table(registry.get(d), Fetched(Path(t), t, "", 0, None), d, rows)  # type: ignore[arg-type]
+        records, operation, _, _ = cr.build(ctx, tables["charities_register"], tables["charities_classification"],
+                                            tables["charities_area_of_operation"])
+    finally:
+        con.close()
+    registered = {str(r["registered_charity_number"]) for r in scenario.rows[1:-1]}
+    assert {r["record_id"] for r in records} == registered
+    kinds = {(o["charity_number"], o["kind"]) for o in operation}
+    assert {(str(r["registered_charity_number"]), "england") for r in scenario.national} <= kinds
+    lancs = [o for o in operation if o["described_as"] == "Lancashire"]
+    assert len(lancs) == 12 * len(scenario.county) and {o["kind"] for o in lancs} == {"authority"}
