@@ -262,6 +262,37 @@ def test_json_extract_from_the_mirror(store_copy: Settings, tmp_path: Path, scen
     assert (f"{local:,} {taxonomy.label(worded).lower()} charit" in result.output
             and f"work in Trafford (the register's area of operation), wherever their head office is; "
                 f"{wider:,} more work throughout the region or England" in result.output), result.output
+    # a bad file afterwards is refused, naming file and row, and changes nothing stored
+    _refuses_bad_files_and_changes_nothing(s, tmp_path / "m" / "england/charities", scenario)
+
+
+def _refuses_bad_files_and_changes_nothing(s: Settings, root: Path, scenario: Scenario) -> None:
+    """A bad row in the JSON, then a short line in the text form: each refused, naming the file
+    and row, with the store as it was."""
+    before = _loaded(s), StoreReader(s.store_path).cursor().execute(
+        "SELECT dataset_id, sha256 FROM provenance ORDER BY 1").fetchall()
+    scenario.rows[3]["registered_charity_number"] = "12A"
+    write_register(root, "json", {"charity": scenario.rows})
+    with pytest.raises(ValidationError, match=r"publicextract\.charity\.json\) row 4: "
+                                              r"registered_charity_number is '12A', not a number"):
+        ingest.run(["charities_register"], s, area="Trafford")
+    # the text form, one row short of fields
+    (root / "json/publicextract.charity.zip").unlink()
+    scenario.rows[3]["registered_charity_number"] = 12
+    write_register(root, "txt", {"charity": scenario.rows})
+    path = root / "txt/publicextract.charity.zip"
+    with zipfile.ZipFile(path) as zf:
+        text = zf.read("publicextract.charity.txt").decode("utf-8-sig")
+    lines = text.split("\r\n")
+    lines[-2] = "\t".join(lines[-2].split("\t")[:5])
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("publicextract.charity.txt", "\r\n".join(lines).encode("utf-8-sig"))
+    with pytest.raises(ValidationError, match=rf"publicextract\.charity\.txt\) line {len(lines) - 1}: 5 "
+                                              rf"tab-separated fields, the header has {len(CHARITY_FIELDS)}"):
+        ingest.run(["charities_register"], s, area="Trafford")
+    after = _loaded(s), StoreReader(s.store_path).cursor().execute(
+        "SELECT dataset_id, sha256 FROM provenance ORDER BY 1").fetchall()
+    assert after == before and before[0]
 
 
 def test_text_extract_over_http_at_the_publishers_paths(store_copy: Settings, tmp_path: Path,
@@ -289,38 +320,6 @@ def test_text_extract_over_http_at_the_publishers_paths(store_copy: Settings, tm
                             "WHERE source_dataset = 'charities_register'").fetchall())
     assert desc[str(quoted["registered_charity_number"])] == " ".join(activities.split())
     assert desc[str(broken["registered_charity_number"])].endswith("Second paragraph.")
-
-
-def test_a_bad_file_is_refused_naming_file_and_row_and_changes_nothing(
-        store_copy: Settings, tmp_path: Path, scenario: Scenario) -> None:
-    root = tmp_path / "m" / "england/charities"
-    write_register(root, "json", scenario.tables)
-    s = make_settings(store_copy.data_dir, tmp_path / "m")
-    ingest.run(["charities_register"], s, area="Trafford")
-    before = _loaded(s), StoreReader(s.store_path).cursor().execute(
-        "SELECT dataset_id, sha256 FROM provenance ORDER BY 1").fetchall()
-    scenario.rows[3]["registered_charity_number"] = "12A"
-    write_register(root, "json", {"charity": scenario.rows})
-    with pytest.raises(ValidationError, match=r"publicextract\.charity\.json\) row 4: "
-                                              r"registered_charity_number is '12A', not a number"):
-        ingest.run(["charities_register"], s, area="Trafford")
-    # the text form, one row short of fields
-    (root / "json/publicextract.charity.zip").unlink()
-    scenario.rows[3]["registered_charity_number"] = 12
-    write_register(root, "txt", {"charity": scenario.rows})
-    path = root / "txt/publicextract.charity.zip"
-    with zipfile.ZipFile(path) as zf:
-        text = zf.read("publicextract.charity.txt").decode("utf-8-sig")
-    lines = text.split("\r\n")
-    lines[-2] = "\t".join(lines[-2].split("\t")[:5])
-    with zipfile.ZipFile(path, "w") as zf:
-        zf.writestr("publicextract.charity.txt", "\r\n".join(lines).encode("utf-8-sig"))
-    with pytest.raises(ValidationError, match=rf"publicextract\.charity\.txt\) line {len(lines) - 1}: 5 "
-                                              rf"tab-separated fields, the header has {len(CHARITY_FIELDS)}"):
-        ingest.run(["charities_register"], s, area="Trafford")
-    after = _loaded(s), StoreReader(s.store_path).cursor().execute(
-        "SELECT dataset_id, sha256 FROM provenance ORDER BY 1").fetchall()
-    assert after == before and before[0]
 
 
 def test_a_mirror_without_the_register_skips_it(store_copy: Settings, tmp_path: Path) -> None:
