@@ -222,13 +222,31 @@ def gaps(area: str, category: str, weights: tuple[str, ...], radius: float,
                           radius_m=radius, include_head_offices=not exclude_head_offices,
                           lsoas=within)
     _write_csv(frame, out)
+    charities = _charities_line(con, lad, category)
     if gap.ranks_nothing(frame):
         click.echo(f"{frame['reasons'].iloc[0]}: no loaded source covers it, so small areas are not "
                    f"ranked. Wrote {len(frame):,} small areas with their need measures to {out}.")
-        return
-    click.echo(f"Wrote {len(frame):,} small areas ranked by gap for {taxonomy.label(category)} to {out}.")
-    for row in frame.head(5).itertuples():
-        click.echo(f"  {row.gap_rank:>3}. {row.name} ({row.code}): {row.reasons}")
+    else:
+        click.echo(f"Wrote {len(frame):,} small areas ranked by gap for {taxonomy.label(category)} to {out}.")
+        for row in frame.head(5).itertuples():
+            click.echo(f"  {row.gap_rank:>3}. {row.name} ({row.code}): {row.reasons}")
+    if charities:
+        click.echo(charities + " (distances above run to head offices).")
+
+
+def _charities_line(con: duckdb.DuckDBPyConnection, lad: str | None, category: str) -> str | None:
+    """How many charities of the category say they work in the authority, wherever they are
+    based (the charity register's area of operation), in words; None without such data."""
+    from needsmap.analysis import coverage
+
+    if lad is None:
+        return None
+    for found, local, wider in coverage.charities_operating(con, [lad]):
+        if found == category:
+            name = con.execute("SELECT any_value(lad_name) FROM lsoa21_lookup WHERE lad_code = ?",
+                               [lad]).fetchone()[0]
+            return coverage.sentence(coverage.operating_sentence(found, local, wider, name or lad))
+    return None
 
 
 def _parse_weights(pairs: tuple[str, ...]) -> dict[str, float]:

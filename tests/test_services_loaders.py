@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from needsmap.ingest.pipeline import register_area_tables
 from needsmap import ingest
 from needsmap.config import Settings
 from needsmap.store import StoreReader, db, geocode
@@ -153,101 +152,3 @@ def test_grants_json_and_csv_agree(store_copy: Settings, mirror: Path) -> None:
     total = round(sum(g["amountAwarded"] for g in grants), 2)
     assert rows["grants_trafford_360giving"] == (555, total, 1, "E08000009")
     assert rows["grants_trafford_360giving_csv"] == rows["grants_trafford_360giving"]
-
-
-def test_charity_register_json_and_tab_forms(store_copy: Settings, tmp_path: Path, mirror: Path) -> None:
-    rows = _rows(mirror, "charities_operating_in_trafford.csv")[:40]
-    for r in rows:
-        r["linked_charity_number"] = "0"
-        r["charity_registration_status"] = "Registered"
-    rows[0]["charity_registration_status"] = "Removed"
-    json_file = tmp_path / "publicextract.charity.json"
-    json_file.write_text(json.dumps(rows))
-    tsv_file = tmp_path / "publicextract.charity.txt"
-    with open(tsv_file, "w", newline="") as handle:
-        w = csv.DictWriter(handle, fieldnames=list(rows[0]), delimiter="\t")
-        w.writeheader()
-        w.writerows(rows)
-    from needsmap.ingest.services import charities
-    from needsmap.sources import registry
-    ds = registry.get("charities_register")
-    for path in (json_file, tsv_file):
-        con = db.connect(store_copy.store_path)
-        from needsmap.ingest.context import LoadContext
-        from needsmap.store import areas
-        ctx = LoadContext(con=con, settings=store_copy)
-        ctx.area = areas.resolve(con, "Trafford")
-        register_area_tables(con, ctx.area)
-        recs = charities.records(ctx, ds, path, path.name)
-        con.close()
-        in_trafford = {r["registered_charity_number"] for r in rows[1:]
-                       if geocode.normalise_postcode(r["charity_contact_postcode"]) in _trafford_postcodes(store_copy)}
-        assert {r["charity_number"] for r in recs} == in_trafford and in_trafford
-        assert all(r["head_office"] for r in recs)
-
-
-def _trafford_postcodes(s: Settings) -> set[str]:
-    cur = StoreReader(s.store_path).cursor()
-    return {r[0] for r in cur.execute(
-        "SELECT postcode FROM postcodes WHERE lad_code = 'E08000009' OR lsoa21_code IN "
-        "(SELECT code FROM boundary WHERE level = 'lsoa21')").fetchall()}
-
-
-def _zip_json(path: Path, member: str, records: list[dict[str, object]]) -> None:
-    import zipfile
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
-        zf.writestr(member, json.dumps(records))
-
-
-def test_charity_register_zips_from_the_publisher_with_areas_of_operation(
-        store_copy: Settings, tmp_path: Path, mirror: Path) -> None:
-    """The daily extract as the Commission serves it (one zipped JSON per table), fetched over
-    HTTP at the publisher's paths: a charity is kept for its Trafford contact postcode, or for an
-    area of operation naming Trafford, but not for naming only its region."""
-    from dataclasses import replace
-
-    from needsmap.ingest.context import LoadContext
-    from needsmap.ingest.services import charities
-    from needsmap.sources import registry
-    from needsmap.store import areas
-    from needsmap.testing import loopback_server
-
-    rows = _rows(mirror, "charities_operating_in_trafford.csv")
-    for r in rows:
-        r["linked_charity_number"] = 0
-        r["charity_registration_status"] = "Registered"
-    local = _trafford_postcodes(store_copy)
-    outside = [r for r in rows if geocode.normalise_postcode(r["charity_contact_postcode"]) not in local]
-    named, regional = outside[:5], outside[5:10]
-    aoo = [{"registered_charity_number": int(r["registered_charity_number"]), "linked_charity_number": 0,
-            "geographic_area_type": "Local Authority", "geographic_area_description": "Trafford",
-            "parent_geographic_area_type": "Region", "parent_geographic_area_description": "North West"}
-           for r in named]
-    aoo += [{"registered_charity_number": int(r["registered_charity_number"]), "linked_charity_number": 0,
-             "geographic_area_type": "Region", "geographic_area_description": "North West",
-             "parent_geographic_area_type": "Country", "parent_geographic_area_description": "England"}
-            for r in regional]
-    root = tmp_path / "www"
-    _zip_json(root / "data/json/publicextract.charity.zip", "publicextract.charity.json", rows)
-    _zip_json(root / "data/json/publicextract.charity_area_of_operation.zip",
-              "publicextract.charity_area_of_operation.json", aoo)
-    s = make_settings(tmp_path / "run", None)
-    with loopback_server(root) as server:
-        register = replace(registry.get("charities_register"),
-                           url=f"{server.url}/data/json/publicextract.charity.zip")
-        areas_table = replace(registry.get("charities_area_of_operation"),
-                              url=f"{server.url}/data/json/publicextract.charity_area_of_operation.zip")
-        con = db.connect(store_copy.store_path)
-        ctx = LoadContext(con=con, settings=s)
-        ctx.area = areas.resolve(con, "Trafford")
-        register_area_tables(con, ctx.area)
-        n = charities.load(ctx, register, areas_table)
-        got = {r[0] for r in con.execute(
-            "SELECT charity_number FROM services_source WHERE source_dataset = 'charities_register'").fetchall()}
-        con.close()
-    expected = {r["registered_charity_number"] for r in rows
-                if geocode.normalise_postcode(r["charity_contact_postcode"]) in local}
-    expected |= {r["registered_charity_number"] for r in named}
-    assert got == expected and n == len(expected)
-    assert not got & {r["registered_charity_number"] for r in regional}

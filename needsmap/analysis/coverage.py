@@ -6,6 +6,13 @@ authority or a combined authority) includes the authority. Where no source cover
 to services say nothing about the area (the nearest "food service" for Birmingham would be a
 Greater Manchester food bank 110 km away, only because no other list is loaded), so gaps are not
 ranked and every view says ``no_provision_data(...)`` instead.
+
+The national charity register is England-wide, but one charity is not provision everywhere: it
+covers a category in an authority only where a charity of that category has its head office
+there or, in the register's area of operation, names the authority (or its county). Gaps then
+measure distances to those charities' head offices (the only address the register gives).
+``charities_operating`` counts, per category, the charities that say they operate in an area,
+wherever their head office is, including those working throughout London or England.
 """
 
 from __future__ import annotations
@@ -34,11 +41,35 @@ def _table_exists(con: duckdb.DuckDBPyConnection, name: str) -> bool:
     return bool(con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [name]).fetchone()[0])
 
 
-def authorities_covered(con: duckdb.DuckDBPyConnection, dataset_id: str | None) -> set[str] | None:
-    """The authority codes a loaded dataset covers; None for all of England.
+def _operation_authorities(con: duckdb.DuckDBPyConnection, dataset_id: str | None,
+                           category: str | None) -> set[str] | None:
+    """For a charity register with areas of operation: the authorities where a charity of the
+    category has its head office or names the authority (or its county) as where it operates;
+    None for any other dataset. Charities working only "throughout England" or London do not
+    make a category covered: that is no claim about provision in one authority."""
+    if category is None or dataset_id is None or not _table_exists(con, "charity_operation"):
+        return None
+    if not con.execute("SELECT count(*) FROM charity_operation WHERE source_dataset = ?",
+                       [dataset_id]).fetchone()[0]:
+        return None
+    return {r[0] for r in con.execute(
+        "SELECT area_code FROM charity_operation WHERE source_dataset = ? AND category = ? "
+        "AND kind = 'authority' UNION SELECT k.lad_code FROM services_source s "
+        "JOIN lsoa21_lookup k ON k.lsoa21_code = s.lsoa21_code "
+        "WHERE s.source_dataset = ? AND s.category = ?",
+        [dataset_id, category, dataset_id, category]).fetchall()}
+
+
+def authorities_covered(con: duckdb.DuckDBPyConnection, dataset_id: str | None,
+                        category: str | None = None) -> set[str] | None:
+    """The authority codes a loaded dataset covers (for the category, where the dataset knows
+    where each record operates); None for all of England.
 
     A combined authority's members come from the store's combined-authority lookup when it has
     one, else from the authorities the dataset's own services lie in."""
+    operating = _operation_authorities(con, dataset_id, category)
+    if operating is not None:
+        return operating
     code = None  # a feed or list the registry does not know: no claim beyond its places
     if dataset_id is not None:
         try:
@@ -66,7 +97,7 @@ def sources_by_authority(con: duckdb.DuckDBPyConnection, category: str) -> dict[
         "SELECT DISTINCT source_dataset FROM (SELECT source_dataset, category FROM services_source "
         "UNION ALL SELECT source_dataset, category FROM services) WHERE category = ? ORDER BY 1",
         [category]).fetchall()]
-    return {d: authorities_covered(con, d) for d in datasets}
+    return {d: authorities_covered(con, d, category) for d in datasets}
 
 
 def covering_sources(con: duckdb.DuckDBPyConnection, category: str, lad_code: str | None) -> list[str | None]:
@@ -98,3 +129,29 @@ def source_lines(con: duckdb.DuckDBPyConnection, category: str | None, lad_code:
                        "any_value(licence) FROM provenance WHERE dataset_id IN (SELECT unnest(?)) "
                        "GROUP BY 1 ORDER BY 1", [wanted]).fetchall()
     return [f"{title} ({publisher}, {vintage}; {licence})" for _, title, publisher, vintage, licence in rows]
+
+
+def charities_operating(con: duckdb.DuckDBPyConnection, lad_codes: list[str]) -> list[tuple[str, int, int]]:
+    """Per category: (category, charities naming one of the authorities or its county as where
+    they operate, charities working throughout its region or England), from the charity
+    register's area of operation, wherever the charities' head offices are."""
+    if not _table_exists(con, "charity_operation"):
+        return []
+    regions = [r[0] for r in con.execute("SELECT DISTINCT region_code FROM lad_region WHERE lad_code IN "
+                                         "(SELECT unnest(?))", [lad_codes]).fetchall()] \
+        if _table_exists(con, "lad_region") else []
+    return [tuple(r) for r in con.execute("""
+        SELECT category,
+               count(DISTINCT charity_number) FILTER (WHERE kind = 'authority' AND area_code IN (SELECT unnest(?))),
+               count(DISTINCT charity_number) FILTER (WHERE kind IN ('region', 'england')
+                   AND area_code IN (SELECT unnest(?)))
+        FROM charity_operation GROUP BY 1 HAVING count(*) FILTER (WHERE area_code IN (SELECT unnest(?))) > 0
+        ORDER BY 1""", [lad_codes, [*regions, registry.ENGLAND], [*lad_codes, *regions, registry.ENGLAND]]).fetchall()]
+
+
+def operating_sentence(category: str, local: int, wider: int, area_name: str) -> str:
+    """The counts of ``charities_operating`` in plain words."""
+    label = taxonomy.label(category).lower()
+    return (f"{local:,} {label} charit{'y says' if local == 1 else 'ies say'} they work in {area_name} "
+            f"(the register's area of operation), wherever their head office is; {wider:,} more work "
+            "throughout the region or England")

@@ -13,7 +13,7 @@ from needsmap.errors import ConfigError, ValidationError
 from needsmap.ingest import boundaries, checks, iod, lookups, population, postcodes
 from needsmap.ingest.context import LoadContext
 from needsmap.ingest.services import (
-    charities, grants, libraries, local_lists, ods, oruk, osm, osm_venues,
+    charities, charity_register, grants, libraries, local_lists, ods, oruk, osm, osm_venues,
 )
 from needsmap.sources import registry
 from needsmap.store import StoreBuild, areas, count
@@ -34,11 +34,14 @@ PIPELINES: dict[str, Pipeline] = {
     **libraries.PIPELINES,
     **osm_venues.PIPELINES,
     **charities.PIPELINES,
+    **charity_register.PIPELINES,
     **osm.PIPELINES,
     **grants.PIPELINES,
 }
-# England-wide provision: loaded whole, whatever the area, and placed like every other service.
-NATIONAL: list[str] = [*ods.PIPELINES, *libraries.PIPELINES, *osm_venues.PIPELINES]
+# England-wide provision: loaded whole, whatever the area, and placed like every other service
+# (the charity register keeps, for an area, the charities based or operating there).
+NATIONAL: list[str] = [*ods.PIPELINES, *libraries.PIPELINES, *osm_venues.PIPELINES,
+                       *charity_register.PIPELINES]
 GROUPS: dict[str, list[str]] = {
     "lookups": list(lookups.PIPELINES),
     "boundaries": list(boundaries.PIPELINES),
@@ -51,7 +54,7 @@ GROUPS: dict[str, list[str]] = {
     "national_services": NATIONAL,
     "oruk": list(oruk.PIPELINES),
     "osm": list(osm.PIPELINES),
-    "charities": ["charities_trafford"],
+    "charities": ["charities_trafford", *charity_register.PIPELINES],
     "grants": ["grants_trafford_360giving"],
 }
 # What datasets place their records with: loaded first when the store does not have them yet,
@@ -61,9 +64,10 @@ NEEDS: dict[str, list[str]] = {
     d: PLACES_WITH for d in [*oruk.PIPELINES, *local_lists.PIPELINES, *NATIONAL, *charities.PIPELINES,
                              *osm.PIPELINES]
 }
-# Loaded by name only: no offline copy (OSM, the national charity register) or an alternative
-# form of a dataset already in a group (the 360Giving CSV).
-OPTIONAL = {"charities_register", "osm_community", "grants_trafford_360giving_csv"}
+NEEDS[charity_register.DATASET] = [*PLACES_WITH, "lookup_lad24_region24"]  # "throughout London"
+# Loaded by name only: no offline copy (OSM online) or an alternative form of a dataset already in
+# a group (the 360Giving CSV). The charity register is in `all`: a mirror without it skips it.
+OPTIONAL = {"osm_community", "grants_trafford_360giving_csv"}
 GROUPS["all"] = [d for d in PIPELINES if d not in OPTIONAL]
 
 

@@ -34,6 +34,52 @@ def _from_text(name: str, text: str, source: str, list_key: str | None) -> list[
     return out
 
 
+def _unquoted_tab_rows(text: str, source: str) -> list[dict[str, Any]]:
+    """Rows of tab-separated text with a header and no quoting at all (a quote is a character
+    like any other). A line with fewer fields than the header continues on the next line: the
+    value held a line break."""
+    lines = text.replace("\r\n", "\n").split("\n")
+    header = [h.strip() for h in lines[0].split("\t")]
+    out: list[dict[str, Any]] = []
+    i = 1
+    while i < len(lines):
+        start, values = i + 1, lines[i].split("\t")
+        if not lines[i].strip() and len(values) == 1:
+            i += 1
+            continue
+        while len(values) < len(header) and i + 1 < len(lines):
+            i += 1
+            more = lines[i].split("\t")
+            values = [*values[:-1], values[-1] + "\n" + more[0], *more[1:]]
+        if len(values) != len(header):
+            raise ValidationError(
+                f"{source} line {start}: {len(values)} tab-separated fields, the header has "
+                f"{len(header)} ({', '.join(header[:3])}, ...)")
+        row: dict[str, Any] = dict(zip(header, values))
+        row["_row"] = start
+        out.append(row)
+        i += 1
+    return out
+
+
+def read_tab_text(path: Path, source: str) -> list[dict[str, Any]]:
+    """Records from a publisher's unquoted tab-separated text (the Charity Commission's ``txt``
+    extract), or from the one ``.txt`` inside its zip; ``_row`` is the record's first line."""
+    try:
+        if path.name.lower().endswith(".zip") and not zipfile.is_zipfile(path):
+            raise ValidationError(f"{source}: is not a zip file")
+        if zipfile.is_zipfile(path):
+            with zipfile.ZipFile(path) as zf:
+                members = [m for m in zf.namelist() if m.lower().endswith((".txt", ".tsv"))]
+                if not members:
+                    raise ValidationError(f"{source}: the zip holds no .txt file")
+                return _unquoted_tab_rows(zf.read(members[0]).decode("utf-8-sig"),
+                                          f"{source} ({members[0]})")
+        return _unquoted_tab_rows(path.read_text(encoding="utf-8-sig"), source)
+    except UnicodeDecodeError as exc:
+        raise ValidationError(f"{source}: is not UTF-8 text (byte {exc.start})") from exc
+
+
 def read_records(path: Path, source: str, list_key: str | None = None) -> list[dict[str, Any]]:
     """Records (dicts) with ``_row``: the line (CSV/text) or position (JSON) in the file."""
     name = path.name.lower()

@@ -8,7 +8,7 @@ data sits in an offline mirror. A mirror is a folder (or a base URL) laid out li
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from needsmap.errors import ConfigError
 
@@ -305,16 +305,32 @@ def _ods(dataset_id: str, file: str, title: str, page: str, vintage: str, notes:
     )
 
 
+CCEW_PAGE = "https://register-of-charities.charitycommission.gov.uk/register/full-register-download"
+CCEW_ATTRIBUTION = ("Contains public sector information licensed under the Open Government Licence "
+                    "v3.0 (Charity Commission for England and Wales, register of charities).")
+
+
 def _charity_register(table: str, dataset_id: str, what: str, geography: str, notes: str) -> Dataset:
-    """One table of the Charity Commission's daily full extract (one zipped JSON a table)."""
+    """One table of the Charity Commission's daily full extract: one zip a table, of one JSON
+    array (``data/json/``) or of one tab-separated text file (``data/txt/``); a mirror keeps the
+    publisher's layout under ``england/charities/``."""
     return Dataset(
         id=dataset_id, title=f"Charity Commission register of charities, daily full extract ({what})",
         publisher="Charity Commission for England and Wales",
-        url=f"{CCEW_EXTRACT}/json/publicextract.{table}.zip",
-        page="https://register-of-charities.charitycommission.gov.uk/register/full-register-download",
-        licence=OGL, attribution=OGL_ATTRIBUTION, vintage="daily", geography=geography,
-        format="zip-json", mirror_path=None, group="charities_register", notes=notes,
+        url=f"{CCEW_EXTRACT}/json/publicextract.{table}.zip", page=CCEW_PAGE,
+        licence=OGL, attribution=CCEW_ATTRIBUTION, vintage="daily full extract", geography=geography,
+        format="zip-json", mirror_path=f"england/charities/json/publicextract.{table}.zip",
+        group="charities_register",
+        notes=f"Text form: {CCEW_EXTRACT}/txt/publicextract.{table}.zip. {notes}",
     )
+
+
+def text_form(dataset: Dataset) -> Dataset:
+    """The same register table in the Commission's tab-separated text form (``txt/``)."""
+    if dataset.format != "zip-json" or not dataset.url or "/json/" not in dataset.url:
+        raise ConfigError(f"{dataset.id} has no text form")
+    return replace(dataset, url=dataset.url.replace("/json/", "/txt/"), format="zip-txt",
+                   mirror_path=(dataset.mirror_path or "").replace("/json/", "/txt/") or None)
 
 
 SERVICE_DATASETS: tuple[Dataset, ...] = (
@@ -371,14 +387,19 @@ SERVICE_DATASETS: tuple[Dataset, ...] = (
         covers=TRAFFORD,
     ),
     _charity_register(
-        "charity", "charities_register", "charity table", "contact postcode",
-        notes=f"Tab-separated form: {CCEW_EXTRACT}/txt/publicextract.charity.zip. Read with "
-              "charities_area_of_operation: a charity is kept when its contact postcode is in the "
-              "area or its area of operation names the area's local authority."),
+        "charity", "charities_register", "charity table", "contact postcode (head office)",
+        notes="Registered main charities only (removed and linked charities are left out with a "
+              "count), placed by contact postcode: the head office, not where services are given. "
+              "Categorised from charities_classification, and said to operate where "
+              "charities_area_of_operation names (an authority, its county, London, England)."),
+    _charity_register(
+        "charity_classification", "charities_classification", "classification table",
+        "charity number", notes="What/Who/How codes (101-117, 201-207, 301-310); read with "
+                                "charities_register to choose each charity's category."),
     _charity_register(
         "charity_area_of_operation", "charities_area_of_operation", "area of operation table",
         "local authority, region or country named",
-        notes="Fetched with charities_register and used to choose its rows; not a table of its own."),
+        notes="Read with charities_register: where each charity says it operates."),
     _grants("json", "services"),
     _grants("csv", "grants_csv", notes="The same grants as the JSON; load one or the other."),
     Dataset(

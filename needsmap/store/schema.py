@@ -125,6 +125,21 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         );
         """,
     ),
+    (
+        6,
+        "charity_operation: where the charity register says each charity operates",
+        """
+        -- One row per charity and place its area of operation names: an authority (named, or
+        -- one of a named county's districts), a region ("Throughout London") or England
+        -- ("Throughout England"). A charity operates here even when its head office is elsewhere.
+        CREATE TABLE IF NOT EXISTS charity_operation (
+            source_dataset VARCHAR, charity_number VARCHAR, name VARCHAR, category VARCHAR,
+            kind VARCHAR,                -- 'authority' | 'region' | 'england'
+            area_code VARCHAR,           -- LAD, region or England GSS code
+            described_as VARCHAR         -- the register's own words for the place
+        );
+        """,
+    ),
 ]
 
 SCHEMA_VERSION = MIGRATIONS[-1][0]

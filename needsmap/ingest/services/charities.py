@@ -1,9 +1,8 @@
-"""The Charity Commission register: charities whose contact postcode or area of operation is in
-the loaded area. The register's address is the head office (the "headquarters effect"): rows
-are marked ``head_office`` and say so in their note, and often fall outside the area's LSOAs.
-
-Reads the register's own forms (the daily extract's JSON or tab-separated text, zipped or not)
-and CSV copies with the register's column names, such as Trafford Data Lab's extract.
+"""Copies of the Charity Commission register cut to one place, with the register's column
+names, such as Trafford Data Lab's "charities operating in Trafford" (CSV). The register's
+address is the head office (the "headquarters effect"): rows are marked ``head_office`` and say
+so in their note, and often fall outside the area's LSOAs. The national extract itself is
+``charity_register``.
 """
 
 from __future__ import annotations
@@ -27,21 +26,7 @@ def _join_address(r: dict[str, Any]) -> str | None:
     return ", ".join(p for p in parts if p) or None
 
 
-def operating_in(rows: list[dict[str, Any]], lad_name: str) -> set[str]:
-    """Charity numbers whose area of operation (the register's area-of-operation table) names
-    the local authority. Regions, countries and "throughout England" are not enough: they would
-    put every national charity in every area."""
-    wanted = lad_name.strip().lower()
-    return {
-        str(r.get("registered_charity_number") or "").strip()
-        for r in rows
-        if str(r.get("geographic_area_description") or "").strip().lower() == wanted
-        and str(r.get("linked_charity_number") or "0").strip() in ("0", "")
-    }
-
-
-def _in_area(ctx: LoadContext, dataset: Dataset, rows: list[dict[str, Any]],
-             operating: set[str] | None = None) -> list[dict[str, Any]]:
+def _in_area(ctx: LoadContext, dataset: Dataset, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Rows whose contact postcode lies in the area or whose area of operation names it."""
     if ctx.area is None or dataset.covers in ctx.area.authorities:
         return rows  # the whole of England, or an extract already cut to charities of the area
@@ -49,21 +34,17 @@ def _in_area(ctx: LoadContext, dataset: Dataset, rows: list[dict[str, Any]],
         "SELECT postcode FROM postcodes WHERE lsoa21_code IN (SELECT code FROM area_lsoa21) "
         "OR lad_code = ?", [ctx.area.lad_code]).fetchall()}
     name = ctx.area.lad_name.lower()
-    operating = operating or set()
 
     def keep(r: dict[str, Any]) -> bool:
         operation = str(r.get("charity_area_of_operation") or r.get("geographic_area_description") or "")
         return (geocode.normalise_postcode(r.get("charity_contact_postcode")) in area_postcodes
-                or str(r.get("registered_charity_number") or "").strip() in operating
                 or name in operation.lower())
 
     return [r for r in rows if keep(r)]
 
 
-def records(ctx: LoadContext, dataset: Dataset, path: Path, source: str,
-            operating: set[str] | None = None) -> list[dict[str, Any]]:
-    """Service records for the register's current (registered, main) charities in the area;
-    ``operating`` holds the numbers whose area of operation names the area."""
+def records(ctx: LoadContext, dataset: Dataset, path: Path, source: str) -> list[dict[str, Any]]:
+    """Service records for the list's current (registered, main) charities in the area."""
     rows = files.read_records(path, source)
     current = [
         r for r in rows
@@ -71,7 +52,7 @@ def records(ctx: LoadContext, dataset: Dataset, path: Path, source: str,
         and str(r.get("charity_registration_status") or "Registered").strip().lower() == "registered"
     ]
     out = []
-    for r in _in_area(ctx, dataset, current, operating):
+    for r in _in_area(ctx, dataset, current):
         number = shared.clean(r.get("registered_charity_number"))
         out.append({
             "_row": r["_row"], "record_id": number, "name": r.get("charity_name"),
@@ -86,22 +67,13 @@ def records(ctx: LoadContext, dataset: Dataset, path: Path, source: str,
     return out
 
 
-def load(ctx: LoadContext, dataset: Dataset, areas_of_operation: Dataset | None = None) -> int:
-    """Fetch the register (and, for an area load, its area-of-operation table) and load it."""
+def load(ctx: LoadContext, dataset: Dataset) -> int:
+    """Fetch the list and load it."""
     fetched = ctx.fetch(dataset)
     source = f"{dataset.id} ({fetched.path.name})"
-    operating: set[str] = set()
-    if areas_of_operation is not None and ctx.area is not None:
-        aoo = ctx.fetch(areas_of_operation)
-        operating = operating_in(
-            files.read_records(aoo.path, f"{areas_of_operation.id} ({aoo.path.name})"), ctx.area.lad_name)
-        ctx.say(f"{len(operating)} charities name {ctx.area.lad_name} as an area of operation")
-    return shared.load(ctx, dataset, fetched, records(ctx, dataset, fetched.path, source, operating),
-                          source=source)
+    return shared.load(ctx, dataset, fetched, records(ctx, dataset, fetched.path, source), source=source)
 
 
 PIPELINES = {
     "charities_trafford": lambda ctx: load(ctx, registry.get("charities_trafford")),
-    "charities_register": lambda ctx: load(ctx, registry.get("charities_register"),
-                                           registry.get("charities_area_of_operation")),
 }

@@ -9,7 +9,7 @@ de-duplicated ``services`` table and writes provenance. A failure changes nothin
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import pyarrow as pa
@@ -73,8 +73,10 @@ def left_out_lines(source: str, left_out: Mapping[str, int]) -> list[str]:
 
 
 def load(ctx: LoadContext, dataset: Dataset, fetched: Fetched, records: Iterable[dict[str, Any]],
-         *, source: str, problems: list[str] | None = None) -> int:
-    """Geocode, stage and swap in ``records`` for ``dataset``; return the rows loaded."""
+         *, source: str, problems: list[str] | None = None,
+         also: Callable[[], None] | None = None) -> int:
+    """Geocode, stage and swap in ``records`` for ``dataset``; return the rows loaded.
+    ``also`` writes the dataset's other tables inside the same transaction."""
     con = ctx.con
     rows: list[dict[str, Any]] = []
     skipped = list(problems or [])
@@ -129,6 +131,8 @@ def load(ctx: LoadContext, dataset: Dataset, fetched: Fetched, records: Iterable
     def commit() -> None:
         rebuild_services(con)
         provenance.record(con, dataset, fetched, n, ctx.area_label)
+        if also is not None:
+            also()
 
     swap_in(con, {"services_source": "stage_services"}, where="source_dataset = ?",
             params=[dataset.id], on_commit=commit)
