@@ -58,6 +58,14 @@ def store_with_services(source: Path, target_dir: Path) -> Path:
 
 # ---------------------------------------------------------------------------- browser tests
 
+def expect_patiently() -> None:
+    """Playwright's expect waits as long as a page's own actions (60 s, not 5): this machine is
+    shared and a rerun can take seconds."""
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=60_000)
+
+
 def browser_ready() -> str | None:
     """Why browser tests cannot run here, or None when they can."""
     from dashboard import assets
@@ -152,6 +160,7 @@ def offline_page(browser: Any, viewport: tuple[int, int] = (1400, 1000)) -> Any:
 
     context.route("**/*", route)
     context.add_init_script(JS_COUNT_RUNS)
+    expect_patiently()
     page = context.new_page()
     page.set_default_timeout(60_000)
     return page

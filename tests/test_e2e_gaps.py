@@ -79,7 +79,7 @@ def test_gaps_page_in_the_browser(server):
         frame = wait_in_map(pg, "() => document.querySelector('.leaflet-draw-draw-rectangle') ? 1 : 0")
         frame.locator(".leaflet-draw-draw-rectangle").click()
         lat, lon = frame.evaluate("() => [window.map.getCenter().lat, window.map.getCenter().lng]")
-        drag_on_map(frame, (lat + 0.008, lon - 0.012), (lat - 0.008, lon + 0.012))  # ~1.8 x 1.6 km
+        drag_on_map(frame, (lat + 0.02, lon - 0.03), (lat - 0.02, lon + 0.03))  # ~4.4 x 4 km
         pg.get_by_text("Nothing drawn yet").wait_for(state="detached")
         chosen = pg.locator("[data-testid=stMultiSelect]", has_text="(E01").last
         # the areas whose centres are inside the rectangle: two or more
