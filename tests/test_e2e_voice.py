@@ -31,7 +31,6 @@ from dashboard_support import (
     chromium,
     click_map,
     offline_page,
-    runs,
     serve,
     sign_in,
     store_with_services,
@@ -348,11 +347,10 @@ def test_workshop_csv_import_explains_bad_files_and_saves_good_ones(site, browse
          "outside.csv row 2, column 'postcode': M1 1AE is outside the area"),
         ("good.csv", template.encode(), "Saved 1 need from good.csv"),
     ):
-        before = runs(pg)
         pg.locator("input[type=file]").set_input_files(
             {"name": name, "mimeType": "text/csv", "buffer": data})
         pg.get_by_text(name, exact=True).wait_for()
-        wait_idle(pg, since=before)  # the upload's own rerun must not swallow the click
+        settle(pg)  # the upload's own rerun must not swallow the click
         pg.get_by_role("button", name="Check and save the file").click()
         pg.get_by_text(message).wait_for()
         if name != "good.csv":
