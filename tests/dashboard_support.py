@@ -21,6 +21,8 @@ from needsmap.store import StoreBuild
 from needsmap.testing import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = ROOT / "test-artifacts"  # screenshots of browser runs
+PASSWORD = "a long enough password"  # every test account's
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update"]
@@ -55,6 +57,14 @@ def store_with_services(source: Path, target_dir: Path) -> Path:
 
 
 # ---------------------------------------------------------------------------- browser tests
+
+def expect_patiently() -> None:
+    """Playwright's expect waits as long as a page's own actions (60 s, not 5): this machine is
+    shared and a rerun can take seconds."""
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=60_000)
+
 
 def browser_ready() -> str | None:
     """Why browser tests cannot run here, or None when they can."""
@@ -149,6 +159,8 @@ def offline_page(browser: Any, viewport: tuple[int, int] = (1400, 1000)) -> Any:
             r.abort()
 
     context.route("**/*", route)
+    context.add_init_script(JS_COUNT_RUNS)
+    expect_patiently()
     page = context.new_page()
     page.set_default_timeout(60_000)
     return page
@@ -166,7 +178,7 @@ def page_serves(browser: Any, url: str, path: str, heading: str) -> None:
     try:
         pg.goto(url + path)
         pg.get_by_role("heading", name=heading).first.wait_for()
-        pg.wait_for_function("() => !document.querySelector('[data-testid=stStatusWidget]')")
+        wait_idle(pg)
         text = pg.inner_text("body")
         assert pg.get_by_test_id("stException").count() == 0, f"/{path}: {text[:2000]}"
         assert "replaying WAL" not in text and "could not be opened" not in text, f"/{path}"
@@ -181,20 +193,79 @@ def chromium_page(width: int = 1400, height: int = 1000) -> Iterator[Any]:
         yield offline_page(browser, (width, height))
 
 
+# The folium maps' iframes; run in the page, which shares their origin.
+FOLIUM = "iframe[title='streamlit_folium.st_folium']"
+# Index + 1 of the first map whose ``js(arg)``, run inside its frame, passes ``until``; 0 if none.
+JS_FIRST_MAP = """([js, arg, until]) => {
+    const maps = Array.from(document.querySelectorAll("%s"));
+    const ok = eval('(' + until + ')');
+    return maps.findIndex(f => { try { const w = f.contentWindow;
+        return !!(w && w.map) && ok(w.eval('(' + js + ')')(arg)); } catch (e) { return false; } }) + 1;
+}""" % FOLIUM
+
+
+def wait_in_map(pg: Any, js: str, arg: Any = None, until: str = "v => v > 0") -> Any:
+    """The frame of the first folium map where ``js(arg)`` (run in the frame) passes ``until``
+    (a JavaScript predicate), once one does: the map draws after the page, and redraws."""
+    index = pg.wait_for_function(JS_FIRST_MAP, arg=[js, arg, until]).json_value() - 1
+    return pg.locator(FOLIUM).nth(index).element_handle().content_frame()
+
+
 def map_frame(pg: Any, count_js: str) -> Any:
     """The folium map's frame once ``count_js`` (run in it) finds something drawn."""
-    pg.wait_for_selector("iframe[title='streamlit_folium.st_folium']")
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        frames = [f for f in pg.frames if "streamlit_folium" in f.url]
-        if frames:
-            try:
-                if frames[0].evaluate(f"() => window.map ? ({count_js})() : 0") > 0:
-                    return frames[0]
-            except Exception:  # the frame is still loading
-                pass
-        time.sleep(0.3)
-    raise AssertionError("the map never drew its areas")
+    return wait_in_map(pg, count_js)
+
+
+JS_CONTAINER_POINT = """([lat, lon]) => {
+    const p = window.map.latLngToContainerPoint([lat, lon]); return {x: p.x, y: p.y}; }"""
+
+
+def map_point(frame: Any, lat: float, lon: float) -> dict[str, float]:
+    """Where the map draws (lat, lon), from the map's own projection, relative to its container."""
+    return frame.evaluate(JS_CONTAINER_POINT, [lat, lon])
+
+
+def click_map(frame: Any, lat: float, lon: float) -> None:
+    """Click the map's drawing (its canvas, a marker...) where it shows (lat, lon); Playwright
+    checks that the map itself receives the click there."""
+    frame.locator("#map_div").click(position=map_point(frame, lat, lon))
+
+
+def drag_on_map(frame: Any, start: tuple[float, float], end: tuple[float, float]) -> None:
+    """Press at ``start`` (lat, lon) on the map, move to ``end`` and release (drawing a shape)."""
+    board = frame.locator("#map_div")
+    board.drag_to(board, source_position=map_point(frame, *start),
+                  target_position=map_point(frame, *end), steps=8)
+
+
+# ---------------------------------------------------------------------------- app state
+
+# Counts the app's script runs in ``window.__runs`` (each time stApp's script state becomes
+# "running"), so a test can wait for the run an action caused to have finished.
+JS_COUNT_RUNS = """(() => { window.__runs = 0;
+    new MutationObserver(records => { for (const r of records)
+        if (r.target.getAttribute('data-test-script-state') === 'running') window.__runs++; })
+    .observe(document, {subtree: true, attributes: true,
+                        attributeFilter: ['data-test-script-state']}); })()"""
+# Idle: connected, no script running, nothing shown from a previous run (stale) left.
+JS_IDLE = """since => { const app = document.querySelector('[data-testid=stApp]');
+    return !!app && app.getAttribute('data-test-connection-state') === 'CONNECTED'
+        && app.getAttribute('data-test-script-state') === 'notRunning'
+        && !document.querySelector('[data-testid=stStatusWidget]')
+        && !document.querySelector('[data-stale=true]')
+        && (since === null || (window.__runs || 0) > since); }"""
+
+
+def runs(pg: Any) -> int:
+    """How many script runs this page has started so far (pass it to ``wait_idle``)."""
+    return pg.evaluate("() => window.__runs || 0")
+
+
+def wait_idle(pg: Any, since: int | None = None) -> None:
+    """Until the app is idle: connected, no script running, nothing stale on the page. With
+    ``since`` (from ``runs`` before an action that reruns the script), also until a run has
+    started since: otherwise the wait could end before the action's rerun began."""
+    pg.wait_for_function(JS_IDLE, arg=since)
 
 
 def choose(pg: Any, label: str, text: str) -> None:
@@ -206,7 +277,7 @@ def choose(pg: Any, label: str, text: str) -> None:
     pg.keyboard.press("Enter")
 
 
-def sign_in(pg: Any, url: str, username: str, password: str) -> None:
+def sign_in(pg: Any, url: str, username: str, password: str = PASSWORD) -> None:
     """Sign in on the app's Sign in page and wait until the account page shows."""
     pg.goto(url + "signin")
     pg.get_by_role("textbox", name="Username").fill(username)

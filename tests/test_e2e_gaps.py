@@ -3,18 +3,25 @@ slider that moves the list. Screenshots go to test-artifacts/."""
 
 from __future__ import annotations
 
-import time
-from pathlib import Path
+import re
 
 import pytest
-from playwright.sync_api import Error as PlaywrightError
+from playwright.sync_api import expect
 from test_gaps_page import seed_needs
 
-from dashboard_support import chromium_page, map_frame, require_browser, serve
+from dashboard_support import (
+    ARTIFACTS,
+    chromium_page,
+    drag_on_map,
+    map_frame,
+    require_browser,
+    serve,
+    wait_idle,
+    wait_in_map,
+)
 
 pytestmark = pytest.mark.browser
 
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 JS_FILLS = """() => { const seen = new Set(); let n = 0; window.map.eachLayer(l => {
     if (l.feature && l.feature.properties.fill) { n++; seen.add(l.options.fillColor); } });
     return [n, seen.size]; }"""
@@ -51,7 +58,8 @@ def test_gaps_page_in_the_browser(server):
         assert pg.get_by_label("Map key: need and provision of food").is_visible()
         before = _top_list(pg)
         assert len(before) == 10
-        time.sleep(1)
+        shown = pg.locator("[data-testid=stMarkdownContainer] ol li").all_inner_texts()
+        wait_idle(pg)
         pg.screenshot(path=ARTIFACTS / "10-gaps-start.png")
 
         # Living environment to 3 (six steps of 0.5): the list moves and says what moved.
@@ -60,37 +68,23 @@ def test_gaps_page_in_the_browser(server):
         for _ in range(6):
             pg.keyboard.press("ArrowRight")
         pg.get_by_text("moved into the top 10:").first.wait_for()
-        deadline = time.monotonic() + 30
-        while _top_list(pg) == before and time.monotonic() < deadline:
-            time.sleep(0.2)
+        expect(pg.locator("[data-testid=stMarkdownContainer] ol li")).not_to_have_text(shown)
         assert _top_list(pg) != before
-        time.sleep(1)
+        wait_idle(pg)
         pg.screenshot(path=ARTIFACTS / "11-gaps-weights-moved.png")
 
         # Area summaries of a drawn shape: a rectangle over the middle of the authority.
         pg.get_by_text("Small areas I choose").click()
         pg.get_by_text("Nothing drawn yet").wait_for()
-        frame = pg.frame_locator("iframe[title='streamlit_folium.st_folium'] >> nth=1")
+        frame = wait_in_map(pg, "() => document.querySelector('.leaflet-draw-draw-rectangle') ? 1 : 0")
         frame.locator(".leaflet-draw-draw-rectangle").click()
-        box = pg.locator("iframe[title='streamlit_folium.st_folium']").nth(1).bounding_box()
-        x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
-        pg.mouse.move(x - 60, y - 40)
-        pg.mouse.down()
-        pg.mouse.move(x + 60, y + 40, steps=8)
-        pg.mouse.up()
+        lat, lon = frame.evaluate("() => [window.map.getCenter().lat, window.map.getCenter().lng]")
+        drag_on_map(frame, (lat + 0.02, lon - 0.03), (lat - 0.02, lon + 0.03))  # ~4.4 x 4 km
         pg.get_by_text("Nothing drawn yet").wait_for(state="detached")
         chosen = pg.locator("[data-testid=stMultiSelect]", has_text="(E01").last
-        deadline = time.monotonic() + 30
-        while chosen.inner_text().count("(E01") < 2 and time.monotonic() < deadline:
-            time.sleep(0.2)
-        assert chosen.inner_text().count("(E01") >= 2  # the areas inside the rectangle
-        for _ in range(5):  # the selection re-renders as Streamlit reruns: find it again
-            try:
-                pg.locator("[data-testid=stMultiSelect]", has_text="(E01").last \
-                    .scroll_into_view_if_needed(timeout=5_000)
-                break
-            except PlaywrightError:
-                time.sleep(0.5)
-        time.sleep(1)
+        # the areas whose centres are inside the rectangle: two or more
+        expect(chosen).to_contain_text(re.compile(r"\(E01\d+\).*\(E01\d+\)", re.S))
+        wait_idle(pg)
+        chosen.scroll_into_view_if_needed()
         pg.screenshot(path=ARTIFACTS / "12-gaps-drawn-selection.png")
         assert pg.context.external == [], pg.context.external

@@ -18,19 +18,20 @@ from needsmap.analysis import maps
 from needsmap.store import StoreReader
 
 from dashboard_support import (
+    ARTIFACTS,
     TRAFFORD,
     choose,
     chromium_page,
+    click_map,
     map_frame,
     require_browser,
     serve,
     store_with_services,
+    wait_idle,
+    wait_in_map,
 )
 
 pytestmark = pytest.mark.browser
-
-ROOT = Path(__file__).resolve().parent.parent
-ARTIFACTS = ROOT / "test-artifacts"
 
 # JavaScript run inside the map's iframe (streamlit-folium names the Leaflet map `map`).
 JS_FILL = """code => { let fill = null; window.map.eachLayer(l => {
@@ -42,9 +43,6 @@ JS_COUNT_DASHED = """() => { let n = 0; window.map.eachLayer(l => {
     if (l.options && l.options.dashArray === '4 3' && l.feature) n++; }); return n; }"""
 JS_VIEW = """() => { const c = window.map.getCenter();
     return [window.map.getZoom(), c.lat.toFixed(5), c.lng.toFixed(5)]; }"""
-JS_POINT = """([lat, lon]) => { const p = window.map.latLngToContainerPoint([lat, lon]);
-    const r = document.getElementById('map_div').getBoundingClientRect();
-    return [r.left + p.x, r.top + p.y]; }"""
 
 
 @pytest.fixture(scope="module")
@@ -66,15 +64,6 @@ def page(server):
 def _map_frame(pg):
     return map_frame(pg, JS_COUNT_FILLED)
 
-
-
-def _wait_for(predicate, seconds: float = 30.0) -> float:
-    start = time.monotonic()
-    while not predicate():
-        if time.monotonic() - start > seconds:
-            raise AssertionError("timed out")
-        time.sleep(0.05)
-    return time.monotonic() - start
 
 
 def _inner_point(store: Path) -> tuple[str, str, float, float]:
@@ -113,8 +102,10 @@ def test_map_end_to_end_offline(server, page):
     frame.evaluate("() => { window.map.setView(window.map.getCenter(),"
                    " window.map.getZoom() + 1, {animate: false}); }")
     view = frame.evaluate(JS_VIEW)
+    started = time.monotonic()
     choose(pg, "Measure", "Crime")
-    seconds = _wait_for(lambda: _frame_fill(pg, changed) == fills["crime"][changed])
+    wait_in_map(pg, JS_FILL, changed, f"v => v === {json.dumps(fills['crime'][changed])}")
+    seconds = time.monotonic() - started
     pg.get_by_text("Crime, IoD2025: decile").wait_for()
     print(f"measure switch to recoloured map: {seconds:.2f} s")
     assert _map_frame(pg).evaluate(JS_VIEW) == view
@@ -130,15 +121,13 @@ def test_map_end_to_end_offline(server, page):
     assert frame.evaluate(JS_COUNT_DASHED) > 0
 
     # Click a small area: its details open beside the map, then on the Area page.
-    box = pg.locator("iframe[title='streamlit_folium.st_folium']").bounding_box()
-    x, y = frame.evaluate(JS_POINT, [lat, lon])
-    pg.mouse.click(box["x"] + x, box["y"] + y)
+    click_map(frame, lat, lon)
     pg.get_by_text(f"Selected: {name}").wait_for()
     pg.screenshot(path=ARTIFACTS / "04-area-selected.png", full_page=True)
     pg.get_by_text(f"Open the area page for {name}").click()
     pg.get_by_role("heading", name=f"{name} ({code})").wait_for()
     pg.get_by_text("Neighbouring small areas").wait_for()
-    time.sleep(1)
+    wait_idle(pg)
     pg.screenshot(path=ARTIFACTS / "05-area-page.png", full_page=True)
 
     pg.get_by_role("link", name="Sources").click()
@@ -148,12 +137,3 @@ def test_map_end_to_end_offline(server, page):
 
     assert pg.context.external == [], pg.context.external
 
-
-def _frame_fill(pg, code: str) -> str | None:
-    for f in pg.frames:
-        if "streamlit_folium" in f.url:
-            try:
-                return f.evaluate(JS_FILL, code)
-            except Exception:
-                return None
-    return None

@@ -6,18 +6,23 @@ exit hook, sending reports from several threads): the first start is killed amon
 steps, later ones while reports are being written, the last one is stopped with SIGTERM. Every
 start must open the store; at the end every report whose submission returned (was
 acknowledged) is there exactly once. Then the real app (``streamlit run``) is started on the
-store, killed with -9 after serving a page, started again, and must serve every page and stop
-cleanly on SIGTERM.
+last store again and again while several browser pages send reports through the Report a need
+form, and is killed with -9 (or stopped with SIGTERM) a random moment after the first report is
+acknowledged (its page shows the reference number); started once more, it must serve every page
+and stop cleanly on SIGTERM, and every reference a page showed is in the store exactly once.
 
 The moments are random: set NEEDSMAP_FAULT_SEED to repeat a run (the seed is printed).
 """
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 import json
 import os
 import queue
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -26,21 +31,37 @@ import time
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 import pytest
+from playwright.async_api import Error as PlaywrightError
 
 from needsmap.config import Settings
 from needsmap.store.users import USER_MIGRATIONS, open_user_store, recovery
 
-from conftest import backend_settings, user_store_env
-from dashboard_support import PAGES, browser_ready, chromium, page_serves, start_app, stop_app
+from conftest import backend_settings, trafford_points, user_store_env
+from dashboard_support import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    LOCAL_HOSTS,
+    PAGES,
+    browser_ready,
+    chromium,
+    page_serves,
+    start_app,
+    stop_app,
+)
 
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parent.parent
 STEPS = [n for n, _title, _sql in USER_MIGRATIONS]
 STORES = 3  # fresh stores per backend, each killed during its first start's schema steps
-SCHEDULE = ["schema", "kill", "kill", "kill", "term"]
+SCHEDULE = ["schema", "kill", "kill", "kill", "kill", "kill", "term"]
+# The real app's starts on the last store, each stopped this way while pages send reports.
+APP_SCHEDULE = ["kill", "kill", "term"]
+APP_KILL_WITHIN = 1.5  # seconds after the first acknowledged report of a start
+PAGES_AT_ONCE = 3
 
 
 class AppProcess:
@@ -137,6 +158,87 @@ def check_every_ack_once(settings: Settings, acks: list[str]) -> int:
     return sum(counts.values())
 
 
+def stop(proc: subprocess.Popen[bytes], kind: str) -> None:
+    """kill -9, or SIGTERM as a service manager stops the app."""
+    proc.send_signal(signal.SIGTERM if kind == "term" else signal.SIGKILL)
+
+
+async def send_reports(browser: Any, url: str, postcode: str, name: str, acked: dict[int, str],
+                       stopped: asyncio.Event) -> None:
+    """Send reports through the Report a need form, one after another, until ``stopped``; each
+    whose page showed its reference number goes in ``acked`` (reference -> description)."""
+    context = await browser.new_context()
+    await context.route("**/*", lambda r: r.continue_() if urlparse(r.request.url).hostname
+                        in LOCAL_HOSTS else r.abort())
+    pg = await context.new_page()
+    pg.set_default_timeout(30_000)
+    try:
+        await pg.goto(url + "report")
+        for i in itertools.count():
+            text = f"fault {name}-{i}"
+            await pg.get_by_role("textbox", name="Postcode of the place").fill(postcode)
+            combo = pg.get_by_role("combobox", name="What kind of need is it?")
+            await combo.click()
+            await combo.fill("Food")
+            await pg.get_by_role("option").first.wait_for()
+            await pg.keyboard.press("Enter")
+            await pg.get_by_role("textbox", name="Describe the need").fill(text)
+            await pg.get_by_role("button", name="Send report").click()
+            shown = pg.get_by_text("your report has been received")
+            await shown.wait_for()
+            acked[int(re.search(r"reference (\d+)", await shown.inner_text())[1])] = text
+            await pg.get_by_role("button", name="Report another need").click()
+    except PlaywrightError:
+        if not stopped.is_set():  # the app was not stopped: the page failed on its own
+            raise
+    finally:
+        await context.close()
+
+
+async def submit_until_stopped(url: str, postcode: str, name: str, stop_app_now: Any,
+                               delay: float) -> dict[int, str]:
+    """Several pages send reports at once; ``delay`` seconds after the first acknowledgement
+    the app is stopped (``stop_app_now``). Every reference a page showed, with its text."""
+    from playwright.async_api import async_playwright
+
+    acked: dict[int, str] = {}
+    stopped = asyncio.Event()
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        pages = [asyncio.create_task(send_reports(browser, url, postcode, f"{name}.{t}", acked,
+                                                  stopped)) for t in range(PAGES_AT_ONCE)]
+        deadline = time.monotonic() + 90
+        while not acked:
+            assert time.monotonic() < deadline, "no page had its report acknowledged in 90 s"
+            assert not any(t.done() for t in pages), [t.exception() for t in pages if t.done()]
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(delay)  # the random moment is what is tested
+        stopped.set()
+        stop_app_now()
+        for task in pages:  # a page waiting on the stopped app would wait out its timeout
+            task.cancel()
+        for outcome in await asyncio.gather(*pages, return_exceptions=True):
+            if not isinstance(outcome, (asyncio.CancelledError, PlaywrightError, type(None))):
+                raise outcome
+        await browser.close()
+    return acked
+
+
+def check_every_ref_once(settings: Settings, refs: dict[int, str]) -> None:
+    """Each reference a page showed is in the store once, with the text that page sent."""
+    store = open_user_store(settings)
+    try:
+        rows = store.read().execute(
+            "SELECT id, description FROM needs WHERE description LIKE 'fault %'").fetchall()
+    finally:
+        store.close()
+    saved: dict[str, list[int]] = {}
+    for ref, text in rows:
+        saved.setdefault(text, []).append(ref)
+    wrong = {ref: saved.get(text) for ref, text in refs.items() if saved.get(text) != [ref]}
+    assert not wrong, f"acknowledged references missing or saved twice: {wrong}"
+
+
 @pytest.mark.parametrize("backend", ["duckdb", "postgres"])
 def test_reports_survive_kill_9_and_sigterm_at_random_moments(
         request: pytest.FixtureRequest, backend: str, trafford_store: Settings, tmp_path: Path,
@@ -163,27 +265,40 @@ def test_reports_survive_kill_9_and_sigterm_at_random_moments(
                   f"in {time.monotonic() - began:.0f} s")
             assert acks, "no report was acknowledged: the schedule tested nothing"
 
-        # The real app on the last store: killed after serving a page, started again, stopped.
+        # The real app on the last store, residents sending reports through its form from
+        # several pages at once: kill -9 or SIGTERM at a random moment, start again, and so on.
         settings, began = stores[-1], time.monotonic()
-        env = {"NEEDSMAP_STORE": str(trafford_store.store_path), **user_store_env(settings)}
-        with chromium() as browser:
+        env = {"NEEDSMAP_STORE": str(trafford_store.store_path), **user_store_env(settings),
+               "NEEDSMAP_REPORT_LIMIT": "1000", "NEEDSMAP_REPORT_LIMIT_ALL": "100000"}
+        postcode = trafford_points(trafford_store, 1)[0][0]
+        refs: dict[int, str] = {}
+        for n, kind in enumerate(APP_SCHEDULE):
             proc, url = start_app(log, **env)
-            try:
-                page_serves(browser, url, "report", PAGES["report"])
-            finally:
-                proc.kill()
-                proc.wait()
-            kills += 1
-            proc, url = start_app(log, **env)
-            try:
+            delay = rng.uniform(0, APP_KILL_WITHIN)
+            acked = asyncio.run(submit_until_stopped(
+                url, postcode, f"{backend}.{n}", lambda: stop(proc, kind), delay))
+            status = proc.wait(timeout=30)
+            if kind == "term":
+                assert status == 0, f"the app exited {status} on SIGTERM"
+            else:
+                assert status == -signal.SIGKILL
+                kills += 1
+            assert acked, f"start {n}: no report was acknowledged before the {kind}"
+            refs.update(acked)
+        proc, url = start_app(log, **env)
+        try:
+            with chromium() as browser:
                 for path, heading in PAGES.items():
                     page_serves(browser, url, path, heading)
-            finally:
-                assert stop_app(proc) == 0, "the app did not stop cleanly on SIGTERM"
+        finally:
+            assert stop_app(proc) == 0, "the app did not stop cleanly on SIGTERM"
         assert not journal_left(settings)
-        print(f"the real app: killed, restarted, {len(PAGES)} pages, stopped in "
-              f"{time.monotonic() - began:.0f} s")
-        check_every_ack_once(settings, acks)  # the last store's, after the real app's kill
+        check_every_ref_once(settings, refs)
+        print(f"the real app: {len(APP_SCHEDULE)} starts stopped at random moments while "
+              f"{PAGES_AT_ONCE} pages sent reports, {len(refs)} acknowledged on their pages and "
+              f"all there once; every page served, in {time.monotonic() - began:.0f} s")
+        check_every_ack_once(settings, acks)  # the last store's, after the real app's kills
     elapsed = time.monotonic() - started
-    print(f"{backend}: {kills} kill -9s and {STORES + 1} SIGTERMs in {elapsed:.0f} s")
-    assert kills >= 10
+    print(f"{backend}: {kills} kill -9s and {STORES + APP_SCHEDULE.count('term') + 1} SIGTERMs "
+          f"in {elapsed:.0f} s")
+    assert kills >= 20
