@@ -186,7 +186,7 @@ def test_table_entry_skips_blank_rows_and_names_bad_ones(user_store: UserStore, 
     assert workshop.parse_table([good], locate_postcode=locate, consent=False).problems == [
         "confirm that everyone listed agreed to their need being recorded"]
     assert workshop.parse_table([blank], locate_postcode=locate, consent=True).problems == [
-        "the table is empty: type at least one need"]
+        "nothing to save: type at least one need"]
     with pytest.raises(PermissionDenied):
         workshop.submit_many(user_store, parsed.reports, facilitator=accounts.PUBLIC, session_id="w")
     [ref] = workshop.submit_many(user_store, parsed.reports, facilitator=GROUP, session_id="w")

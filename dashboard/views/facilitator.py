@@ -1,9 +1,8 @@
-"""Workshop entry: needs gathered at a workshop, drop-in or on paper, typed into a table or
+"""Workshop entry: needs gathered at a workshop, drop-in or on paper, typed into a form or
 imported from the CSV template; consent is recorded, and all rows are saved or none."""
 
 from __future__ import annotations
 
-import pandas as pd
 import streamlit as st
 
 from dashboard.auth import current_user, page_for
@@ -60,39 +59,51 @@ def locate(text: str) -> needs.Location:
     return locate_postcode(cursor, text)
 
 
+ENTRIES = "workshop_entries"  # how many blank needs the form shows
+
+
+def need_fields(n: int, batch: int) -> dict[str, object]:
+    """One need's fields, each labelled with its number so a screen reader can tell them apart."""
+    with st.container(border=True):
+        st.markdown(f"**Need {n}**")
+        left, right = st.columns(2)
+        category = left.selectbox(f"Need {n}: what kind of need", list(needs.NEED_IDS), index=None,
+                                  format_func=taxonomy.label, placeholder="Choose one",
+                                  key=f"category-{batch}-{n}")
+        postcode = right.text_input(f"Need {n}: postcode of the place it is about", max_chars=12,
+                                    key=f"postcode-{batch}-{n}")
+        description = st.text_area(f"Need {n}: what they said", max_chars=needs.MAX_DESCRIPTION,
+                                   height=80, key=f"description-{batch}-{n}")
+        left, right = st.columns(2)
+        people = left.number_input(f"Need {n}: about how many people (optional)", min_value=1,
+                                   max_value=needs.MAX_PEOPLE, step=1, value=None,
+                                   key=f"people-{batch}-{n}")
+        ages = right.multiselect(f"Need {n}: age groups (optional)", list(needs.AGE_GROUPS),
+                                 key=f"ages-{batch}-{n}")
+    return {"category": category, "description": description, "people_affected": people,
+            "age_groups": ages, "postcode": postcode}
+
+
 typed, upload = st.tabs(["Type them in", "Import a CSV file"])
 with typed:
-    blank = pd.DataFrame({
-        "category": pd.Series([None] * 5, dtype="object"),
-        "description": pd.Series([""] * 5, dtype="object"),
-        "people_affected": pd.Series([None] * 5, dtype="Int64"),
-        "age_groups": pd.Series([[] for _ in range(5)], dtype="object"),
-        "postcode": pd.Series([""] * 5, dtype="object"),
-    })
-    table = st.data_editor(
-        blank, num_rows="dynamic", hide_index=True, width="stretch", key=f"table-{batch}",
-        placeholder="", column_order=["category", "postcode", "description", "people_affected",
-                                      "age_groups"],
-        column_config={
-            "category": st.column_config.SelectboxColumn(
-                "Need", options=list(needs.NEED_IDS), format_func=taxonomy.label, width=170),
-            "postcode": st.column_config.TextColumn(
-                "Postcode", width=95, help="Of the place the need is about"),
-            "description": st.column_config.TextColumn(
-                "What they said", max_chars=needs.MAX_DESCRIPTION, width="large"),
-            "people_affected": st.column_config.NumberColumn(
-                "People", min_value=1, max_value=needs.MAX_PEOPLE, step=1, width=80,
-                help="About how many people are affected (optional)"),
-            "age_groups": st.column_config.MultiselectColumn(
-                "Age groups", options=list(needs.AGE_GROUPS), width=200),
-        },
-    )
-    st.caption("Click a cell to type; add rows with the + under the table. Blank rows are "
-               "left out.")
-    consent_typed = st.checkbox(CONSENT, key=f"consent-table-{batch}")
-    if st.button("Check and save the table", type="primary", key=f"save-table-{batch}"):
-        save(workshop.parse_table(table.to_dict("records"), locate_postcode=locate,
-                               consent=consent_typed, source_note=source_note), "the table")
+    # Plain form fields, not a spreadsheet-like grid: they work with the keyboard and a screen
+    # reader. One form: nothing is sent while typing, everything at once on a button.
+    count = st.session_state.setdefault(f"{ENTRIES}-{batch}", 3)
+    with st.form(key=f"typed-{batch}", enter_to_submit=False):
+        rows = [need_fields(n, batch) for n in range(1, count + 1)]
+        st.caption("Needs left blank are left out. For more than "
+                   f"{workshop.MAX_TYPED_ROWS} at once, use the CSV file.")
+        consent_typed = st.checkbox(CONSENT, key=f"consent-table-{batch}")
+        save_left, more_right = st.columns(2)
+        save_typed = save_left.form_submit_button("Check and save these needs", type="primary")
+        more = more_right.form_submit_button("Add another need",
+                                             disabled=count >= workshop.MAX_TYPED_ROWS)
+    if more:
+        st.session_state[f"{ENTRIES}-{batch}"] = count + 1
+        st.rerun()
+    if save_typed:
+        save(workshop.parse_table(rows, locate_postcode=locate, consent=consent_typed,
+                                  source_note=source_note, row_label="need"), "the form")
 
 with upload:
     st.download_button("Download the CSV template", workshop.csv_template(),
@@ -107,6 +118,8 @@ with upload:
     file = st.file_uploader("CSV file", type=["csv"], key=f"csv-{batch}",
                             help=f"Up to {workshop.MAX_CSV_ROWS:,} rows and "
                                  f"{workshop.MAX_CSV_BYTES // 1_000_000} MB.")
+    if file is not None:  # said by the run that holds the file, so "Check" reads this one
+        st.caption(f"Ready to check: {file.name} ({len(file.getvalue()):,} bytes)")
     consent_file = st.checkbox(CONSENT, key=f"consent-file-{batch}")
     if st.button("Check and save the file", type="primary", key=f"save-file-{batch}",
                  disabled=file is None):

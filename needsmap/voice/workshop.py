@@ -24,6 +24,7 @@ from needsmap.voice.needs import (
 
 MAX_CSV_ROWS = 2000
 MAX_CSV_BYTES = 1_000_000
+MAX_TYPED_ROWS = 30  # needs typed on the form at once; more come as a CSV file
 CSV_TEMPLATE_COLUMNS = ("category", "description", "people_affected", "age_groups", "postcode",
                         "consent_obtained")
 
@@ -130,16 +131,17 @@ def parse_csv(data: bytes, *, filename: str, locate_postcode,  # noqa: ANN001
 
 
 def parse_table(rows: list[dict[str, object]], *, locate_postcode, consent: bool,  # noqa: ANN001
-                source_note: str | None = None) -> CsvImport:
-    """Rows typed into the facilitator's table (columns as in the CSV template, without consent).
+                source_note: str | None = None, row_label: str = "table row") -> CsvImport:
+    """Needs typed into the facilitator's form (fields as in the CSV template, without consent).
 
-    Blank rows are skipped; ``consent`` is the facilitator's confirmation for the whole table.
+    Blank rows are skipped; ``consent`` is the facilitator's confirmation for the whole batch;
+    problems name each row as ``row_label`` and its number ("need 2, column 'postcode': ...").
     """
     result = CsvImport()
     filled = [(i, {k: _cell(v) for k, v in r.items()}) for i, r in enumerate(rows, start=1)]
     filled = [(i, r) for i, r in filled if any(r.values())]
     if not filled:
-        result.problems.append("the table is empty: type at least one need")
+        result.problems.append("nothing to save: type at least one need")
     if len(filled) > MAX_CSV_ROWS:
         result.problems.append(f"more than {MAX_CSV_ROWS} rows; save in parts")
         return result
@@ -147,7 +149,7 @@ def parse_table(rows: list[dict[str, object]], *, locate_postcode, consent: bool
         result.problems.append("confirm that everyone listed agreed to their need being recorded")
         return result
     for i, row in filled:
-        report = _report_from_row(row, f"table row {i}", locate_postcode, channel="workshop",
+        report = _report_from_row(row, f"{row_label} {i}", locate_postcode, channel="workshop",
                                   consent=True, source_note=source_note, problems=result.problems)
         if report is not None:
             result.reports.append(report)
