@@ -124,8 +124,10 @@ def test_map_page_draws_an_icb(england_build, monkeypatch, tmp_path) -> None:
                             default_timeout=120)
     app.run()
     picker = app.selectbox(key="pick_area")
-    assert "NHS Greater Manchester Integrated Care Board (nhs integrated care board, E54000057)" in picker.options
-    assert "North West (region, E12000002)" in picker.options
+    assert ("NHS Greater Manchester Integrated Care Board (NHS Integrated Care Board (ICB): 1,702 "
+            "small areas in 10 authorities; E54000057)") in picker.options
+    assert any(o.startswith("North West (region: ") and o.endswith(" in 39 authorities; E12000002)")
+               for o in picker.options)
     picker.set_value(GM_ICB).run()
     assert not app.exception, app.exception
     assert len(app.dataframe[0].value) == 1702

@@ -43,9 +43,10 @@ def texts(at: AppTest) -> str:
 def test_map_page_defaults(app):
     assert app.title[0].value == "Deprivation and services"
     area = app.selectbox(key="pick_area")
-    assert area.value == TRAFFORD and area.options[0] == "Trafford (local authority, E08000009)"
+    assert area.value == TRAFFORD and area.options[0] == "Trafford (local authority: 139 small areas; E08000009)"
     # beyond the authority only what the store holds whole: Trafford's sub-ICB location (02A)
-    assert area.options[1:] == ["NHS Greater Manchester ICB - 02A (nhs sub-icb location, E38000187)"]
+    assert area.options[1:] == ["NHS Greater Manchester ICB - 02A (NHS sub-ICB location: 139 small "
+                                "areas in 1 authority; E38000187)"]
     assert app.radio(key="pick_release").value == 2025
     assert app.radio(key="pick_release").options == ["IoD2025 (latest)", "IoD2019"]
     measure = app.selectbox(key="pick_measure")
