@@ -196,11 +196,11 @@ def choose_area(container: Any = st.sidebar) -> areas.Area | None:
     if query and query not in labels:
         container.warning(f"The link's area {escape_markdown(query)} is not in this store; "
                           "choose one below.")
+    # Each page's picker is a widget of its own (a new page starts it afresh), so it opens at
+    # the remembered area by its index; a change on the page updates that memory first.
     chosen = remembered_area(codes, query, st.session_state)
-    if st.session_state.get(PICK_AREA) != chosen:
-        st.session_state[PICK_AREA] = chosen
-    chosen = container.selectbox(AREA_LABEL, codes, format_func=labels.get, key=PICK_AREA,
-                                 on_change=_area_chosen)
+    chosen = container.selectbox(AREA_LABEL, codes, index=codes.index(chosen), format_func=labels.get,
+                                 key=PICK_AREA, on_change=_area_chosen)
     st.session_state[AREA] = chosen
     if st.query_params.get(AREA_QUERY) != chosen:
         st.query_params[AREA_QUERY] = chosen
