@@ -108,3 +108,16 @@ def test_an_icb_lists_and_files_decisions_for_every_authority_in_it(england_buil
     finally:
         store.close()
     assert list(filed["lad_code"]) == ["E08000009"] and list(filed["status"]) == ["in_progress"]
+    # The commissioning pack of a Bolton ward, ranked within the ICB: Trafford's own lists cover
+    # only Trafford, so Bolton's small areas have no rank for some categories and none is named.
+    bolton_ward, bolton_name = StoreReader(england.store_path).cursor().execute(
+        "SELECT ward_code, ward_name FROM lsoa21_lookup WHERE lad_code = 'E08000001' "
+        "ORDER BY ward_name LIMIT 1").fetchone()
+    at.radio(key="report_kind").set_value("ward").run()
+    at.selectbox(key="report_ward").set_value(bolton_ward)
+    at.toggle(key="report_pack").set_value(True).run()
+    [b for b in at.button if b.label == "Prepare the report and data files"][0].click().run()
+    assert not at.exception, at.exception
+    assert at.subheader[0].value == f"Commissioning pack: {bolton_name}, Bolton"
+    pack = at.session_state["report_files"][1]["html"].decode()
+    assert bolton_name in pack and "Weekend food bank at the library" not in pack  # Trafford's

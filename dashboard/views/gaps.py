@@ -142,7 +142,9 @@ else:
                                    "your last weights"))
         st.session_state["gap_previous"] = (current, table[["code", "gap_rank"]])
 
-        st.caption("How the gap is scored: " + gaps.METHOD + " " + gaps.CENTRE_NOTE)
+        within_note = "" if lad else (f" For {escape_markdown(area.name)}, \"the authority\" is the "
+                                      "whole area: its small areas are ranked as one.")
+        st.caption("How the gap is scored: " + gaps.METHOD + within_note + " " + gaps.CENTRE_NOTE)
         used = ", ".join(f"{gaps.SHORT_LABELS[k]} {v:g}" for k, v in weights.items() if v > 0)
         st.caption(
             f"Weights used: {used}. Resident reports are approved reports on {what} from the needs store "

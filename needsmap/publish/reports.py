@@ -179,7 +179,8 @@ def _top_gaps(tables: dict[str, pd.DataFrame], area: Area,
     for category, table in tables.items():
         if gaps.ranks_nothing(table):  # no loaded source covers it: no "largest gap" to name
             continue
-        inside = table[table["code"].isin(area.lsoas)]
+        # in an area of several authorities, those no loaded source covers have no rank: no gap to name
+        inside = table[table["code"].isin(area.lsoas) & table["gap_rank"].notna()]
         said = reasons.describe(inside, category=category, weights=GAP_WEIGHTS, radius_m=GAP_RADIUS_M,
                                 shown=shown[category] if category in shown else {})
         for row, words in zip(inside.to_dict("records"), said):
