@@ -158,31 +158,33 @@ def bivariate_legend_html(classes: list[dict[str, Any]], *, what: str) -> str:
             "Teal: few services, lower need. Grey: low need, services nearby.</div></div>")
 
 
-def choose_authority(container: Any = st.sidebar) -> str | None:
-    """Authority picker (type to search), remembered across pages."""
-    lads = read(maps.authorities)
-    if lads.empty:
-        st.error("The store has no local authority with deprivation figures yet: run "
-                 "`needsmap ingest all --area <authority>`.")
-        return None
-    names = dict(zip(lads["lad_code"], lads["lad_name"]))
-    codes = list(names)
-    current = st.session_state.get(LAD)
-    index = codes.index(current) if current in names else 0
-    chosen = container.selectbox("Local authority (type to search)", codes, index=index,
-                                 format_func=names.get, key="pick_lad")
-    st.session_state[LAD] = chosen
-    return chosen
-
-
 AREA = "area_code"
+PICK_AREA = "pick_area"  # the picker's widget key
+AREA_QUERY = "area"      # ?area=E54000057: a link that opens the same area
+AREA_LABEL = "Area: an authority, combined authority, NHS area or region (type to search)"
 
 
-def choose_area(container: Any = st.sidebar) -> tuple[str, str, maps.Place] | None:
-    """Area picker (type to search): authorities, combined authorities, NHS ICBs and sub-ICB
-    locations, regions and England, as far as the store holds them. Returns (code, name, what
-    maps draw: the authority's code, or the area's LSOAs); an authority is remembered for the
-    pages that work on one."""
+def remembered_area(codes: list[str], query: str | None, session: dict[str, Any]) -> str:
+    """The area a page opens on: the link's (``?area=``), else the one chosen on an earlier
+    page (``AREA``, or an authority remembered as ``LAD``), else the first offered."""
+    for wanted in (query, session.get(AREA), session.get(LAD)):
+        if wanted in codes:
+            return wanted
+    return codes[0]
+
+
+def _area_chosen() -> None:
+    """The picker changed: remember the area for the other pages and put it in the address,
+    before the page runs again (so the address never takes the old choice back)."""
+    st.session_state[AREA] = st.session_state[PICK_AREA]
+    st.query_params[AREA_QUERY] = st.session_state[PICK_AREA]
+
+
+def choose_area(container: Any = st.sidebar) -> areas.Area | None:
+    """The one area picker every page uses (type to search): authorities, combined authorities,
+    NHS ICBs and sub-ICB locations, regions and England, as far as the store holds all their
+    small areas, grouped by kind and labelled with their size. The choice is kept for the
+    other pages and in the address (``?area=<code>``), so a link opens the same area."""
     options = read(maps.area_choices)
     if options.empty:
         st.error("The store has no area with deprivation figures yet: run "
@@ -190,17 +192,28 @@ def choose_area(container: Any = st.sidebar) -> tuple[str, str, maps.Place] | No
         return None
     codes = list(options["code"])
     labels = dict(zip(options["code"], options["label"]))
-    current = st.session_state.get(AREA) or st.session_state.get(LAD)
-    index = codes.index(current) if current in labels else 0
-    chosen = container.selectbox("Area: an authority, combined authority, NHS area or region "
-                                 "(type to search)", codes, index=index, format_func=labels.get,
-                                 key="pick_area")
+    query = st.query_params.get(AREA_QUERY)
+    if query and query not in labels:
+        container.warning(f"The link's area {escape_markdown(query)} is not in this store; "
+                          "choose one below.")
+    # Each page's picker is a widget of its own (a new page starts it afresh), so it opens at
+    # the remembered area by its index; a change on the page updates that memory first.
+    chosen = remembered_area(codes, query, st.session_state)
+    chosen = container.selectbox(AREA_LABEL, codes, index=codes.index(chosen), format_func=labels.get,
+                                 key=PICK_AREA, on_change=_area_chosen)
     st.session_state[AREA] = chosen
-    row = options[options["code"] == chosen].iloc[0]
-    if row["kind"] == "lad":
+    if st.query_params.get(AREA_QUERY) != chosen:
+        st.query_params[AREA_QUERY] = chosen
+    area = read(areas.resolve, chosen)
+    if area.kind == "lad":
         st.session_state[LAD] = chosen
-        return chosen, row["name"], chosen
-    return chosen, row["name"], read(areas.resolve, chosen).lsoas
+    return area
+
+
+def map_place(area: areas.Area) -> maps.Place:
+    """What the map functions draw for an area: an authority by its code (its own wards and
+    outline), any bigger area by its small areas."""
+    return area.code if area.kind == "lad" else area.lsoas
 
 
 def caveats() -> None:

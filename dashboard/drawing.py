@@ -8,7 +8,7 @@ import streamlit as st
 from streamlit_folium import st_folium
 
 from dashboard import mapview
-from dashboard.common import read
+from dashboard.common import map_place, read
 from needsmap.analysis import maps, summaries
 from needsmap.store import areas
 
@@ -17,18 +17,23 @@ HOW_TO = ("Draw one or more shapes on the map (the polygon and square buttons at
           "list below it.")
 
 
-def choose_lsoas(lad: str, key: str, default: list[str] | None = None) -> list[str]:
-    """LSOA codes chosen by drawing shapes and editing the list; ``default`` until something is
-    drawn. Returns what the list holds."""
+def choose_lsoas(area: areas.Area, key: str, default: list[str] | None = None) -> list[str]:
+    """LSOA codes of ``area`` (an authority, an ICB, a region...) chosen by drawing shapes and
+    editing the list; ``default`` until something is drawn. Returns what the list holds."""
     st.caption(HOW_TO)
-    drawn = st_folium(mapview.drawing_map(read(maps.bounds, lad),
-                                          read(maps.outlines_geojson, "lsoa21", lad)),
-                      key=f"{key}-drawmap-{lad}", returned_objects=["all_drawings"], height=420,
+    place = map_place(area)
+    drawn = st_folium(mapview.drawing_map(read(maps.bounds, place),
+                                          read(maps.outlines_geojson, "lsoa21", place)),
+                      key=f"{key}-drawmap-{area.code}", returned_objects=["all_drawings"], height=420,
                       use_container_width=True)
     shapes = [json.dumps(f["geometry"]) for f in (drawn or {}).get("all_drawings") or []
               if f.get("geometry")]
-    inside = sorted({c for g in shapes for c in read(summaries.lsoas_within, g, lad_code=lad)})
-    places = read(areas.places, "lsoa", lad)
+    members = set(area.lsoas)
+    lad = place if isinstance(place, str) else None
+    inside = sorted({c for g in shapes for c in read(summaries.lsoas_within, g, lad_code=lad)
+                     if c in members})
+    places = (read(areas.places, "lsoa", area.code) if isinstance(place, str)
+              else read(areas.places, "lsoa", lsoas=area.lsoas))
     labels = dict(zip(places["code"], places["name"]))
     chosen = st.multiselect("Small areas (type to search)", list(labels),
                             default=inside or list(default or []),

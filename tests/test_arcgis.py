@@ -171,3 +171,41 @@ def test_boundaries_pipeline_loads_the_paged_geojson(
     assert cur.execute(
         "SELECT origin FROM provenance WHERE dataset_id = 'boundaries_lsoa11'"
     ).fetchone()[0] == f"{server.url}/{QUERY}"
+
+
+REGIONS_QUERY = "arcgis/rest/services/LAD24_RGN24_EN_LU/FeatureServer/0/query"
+# The portal's field names for the mirror file's columns (the FeatureServer's table).
+REGION_FIELDS = {"ltla24_code": "LAD24CD", "ltla24_name": "LAD24NM", "region24_code": "RGN24CD",
+                 "region24_name": "RGN24NM"}
+
+
+def test_a_lookup_served_by_the_portal_loads_as_its_mirror_copy(
+    tmp_path: Path, mirror: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The registry's FeatureServer address for LAD to region, paged as the portal pages a
+    table (features without geometry, its own field names), loads the same 296 rows as the
+    mirror's CSV."""
+    import csv
+
+    with open(mirror / "england/lookups/lad24_region24_england.csv", newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    features = [{"type": "Feature", "id": i, "geometry": None,
+                 "properties": {**{REGION_FIELDS[k]: v for k, v in r.items()}, "ObjectId": i}}
+                for i, r in enumerate(rows, start=1)]
+    dataset = registry.get("lookup_lad24_region24")
+    assert dataset.url.endswith("/LAD24_RGN24_EN_LU/FeatureServer/0/query")
+    assert dataset.format == "arcgis-geojson"
+    endpoint = FeatureServer(features)
+    with loopback_server() as server:
+        server.routes[REGIONS_QUERY] = endpoint
+        served = dataclasses.replace(dataset, url=f"{server.url}/{REGIONS_QUERY}", mirror_path=None)
+        real_get = registry.get
+        monkeypatch.setattr(registry, "get", lambda i: served if i == dataset.id else real_get(i))
+        online = make_settings(tmp_path, None)
+        report = ingest.run([dataset.id], online)
+    assert [(r.dataset_id, r.rows) for r in report.results] == [(dataset.id, len(rows))] and len(rows) == 296
+    assert len(endpoint.requests) == 6  # 50 a page
+    got = StoreReader(online.store_path).cursor().execute(
+        "SELECT lad_code, lad_name, region_code, region_name FROM lad_region ORDER BY lad_code").fetchall()
+    assert got == sorted((r["ltla24_code"], r["ltla24_name"], r["region24_code"], r["region24_name"])
+                         for r in rows)

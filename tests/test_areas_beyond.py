@@ -13,7 +13,7 @@ from needsmap import ingest
 from needsmap.analysis import gaps, summaries
 from needsmap.errors import ConfigError
 from needsmap.ingest.pipeline import split_by_coverage
-from needsmap.store import areas
+from needsmap.store import StoreReader, areas
 
 pytestmark = pytest.mark.slow
 
@@ -124,8 +124,11 @@ def test_map_page_draws_an_icb(england_build, monkeypatch, tmp_path) -> None:
                             default_timeout=120)
     app.run()
     picker = app.selectbox(key="pick_area")
-    assert "NHS Greater Manchester Integrated Care Board (nhs integrated care board, E54000057)" in picker.options
-    assert "North West (region, E12000002)" in picker.options
+    assert ("NHS Greater Manchester Integrated Care Board (NHS Integrated Care Board (ICB): 1,702 "
+            "small areas in 10 authorities; E54000057)") in picker.options
+    north_west = areas.resolve(StoreReader(england_build[1].store_path).cursor(), "E12000002")
+    assert (f"North West (region: {len(north_west.lsoas):,} small areas in "
+            f"{len(north_west.authorities)} authorities; E12000002)") in picker.options
     picker.set_value(GM_ICB).run()
     assert not app.exception, app.exception
     assert len(app.dataframe[0].value) == 1702

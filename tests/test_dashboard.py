@@ -43,9 +43,10 @@ def texts(at: AppTest) -> str:
 def test_map_page_defaults(app):
     assert app.title[0].value == "Deprivation and services"
     area = app.selectbox(key="pick_area")
-    assert area.value == TRAFFORD and area.options[0] == "Trafford (local authority, E08000009)"
+    assert area.value == TRAFFORD and area.options[0] == "Trafford (local authority: 139 small areas; E08000009)"
     # beyond the authority only what the store holds whole: Trafford's sub-ICB location (02A)
-    assert area.options[1:] == ["NHS Greater Manchester ICB - 02A (nhs sub-icb location, E38000187)"]
+    assert area.options[1:] == ["NHS Greater Manchester ICB - 02A (NHS sub-ICB location: 139 small "
+                                "areas in 1 authority; E38000187)"]
     assert app.radio(key="pick_release").value == 2025
     assert app.radio(key="pick_release").options == ["IoD2025 (latest)", "IoD2019"]
     measure = app.selectbox(key="pick_measure")
@@ -119,3 +120,24 @@ def test_sources_page(app):
 
 def test_domain_labels_cover_every_domain():
     assert set(iod.DOMAIN_LABELS) == set(iod.DOMAINS)
+
+
+def test_a_page_opens_on_the_link_then_the_last_choice_then_the_first_area() -> None:
+    from dashboard.common import AREA, LAD, remembered_area
+
+    codes = ["E08000009", "E54000057", "E12000002"]
+    assert remembered_area(codes, "E12000002", {AREA: "E54000057"}) == "E12000002"  # a link wins
+    assert remembered_area(codes, None, {AREA: "E54000057"}) == "E54000057"
+    assert remembered_area(codes, "E99999999", {LAD: "E12000002"}) == "E12000002"  # not in the store
+    assert remembered_area(codes, None, {}) == "E08000009"
+
+
+def test_the_picker_names_each_kind_and_size_in_plain_words() -> None:
+    from needsmap.store.areas import picker_label
+
+    assert picker_label("icb", "NHS Greater Manchester Integrated Care Board", "E54000057", 1702, 10) == (
+        "NHS Greater Manchester Integrated Care Board (NHS Integrated Care Board (ICB): 1,702 small "
+        "areas in 10 authorities; E54000057)")
+    assert picker_label("lad", "Isles of Scilly", "E06000053", 1, 1) == \
+        "Isles of Scilly (local authority: 1 small area; E06000053)"
+    assert picker_label("sicbl", "X", "E38000001", 2, 1).endswith("2 small areas in 1 authority; E38000001)")

@@ -9,6 +9,7 @@ import pytest
 from playwright.sync_api import expect
 from test_gaps_page import seed_needs
 
+from dashboard.common import AREA_LABEL
 from dashboard_support import (
     ARTIFACTS,
     chromium_page,
@@ -87,4 +88,43 @@ def test_gaps_page_in_the_browser(server):
         wait_idle(pg)
         chosen.scroll_into_view_if_needed()
         pg.screenshot(path=ARTIFACTS / "12-gaps-drawn-selection.png")
+        assert pg.context.external == [], pg.context.external
+
+
+GM_ICB = "E54000057"
+
+
+@pytest.mark.slow
+def test_the_area_picker_finds_an_icb_and_a_region_and_gaps_rank_within_it(england_build, tmp_path):
+    """On the England store: typing in the picker finds a region and NHS Greater Manchester;
+    choosing the ICB ranks its 1,702 small areas as one on the Gaps page and puts it in the
+    address, and that address opens the Area page on the same ICB."""
+    require_browser()
+    ARTIFACTS.mkdir(exist_ok=True)
+    with serve(tmp_path, NEEDSMAP_STORE=str(england_build[1].store_path),
+               NEEDSMAP_USER_STORE=str(tmp_path / "user.duckdb")) as url, \
+            chromium_page(1500, 1100) as pg:
+        pg.goto(url + "gaps")
+        combo = pg.get_by_role("combobox", name=AREA_LABEL)
+        combo.click()
+        combo.fill("North West")
+        pg.get_by_role("option", name=re.compile(r"^North West \(region: .* E12000002\)$")).wait_for()
+        combo.fill("Greater Manchester Integrated")
+        pg.get_by_role("option", name=re.compile(r"^NHS Greater Manchester Integrated Care Board \(NHS "
+                                                 r"Integrated Care Board \(ICB\): 1,702 small")).wait_for()
+        pg.keyboard.press("Enter")
+        pg.wait_for_url(re.compile(rf"[?&]area={GM_ICB}"))
+        pg.get_by_text("NHS Greater Manchester Integrated Care Board: 1702 small areas (LSOAs)",
+                       exact=False).wait_for(timeout=120_000)
+        pg.get_by_text("Top 10 gaps", exact=True).wait_for()
+        frame = map_frame(pg, JS_COUNT_FILLED)
+        filled, colours = frame.evaluate(JS_FILLS)
+        assert filled == 1702 and colours == 9  # one ranking of the whole ICB in nine classes
+        assert len(_top_list(pg)) == 10
+        pg.screenshot(path=ARTIFACTS / "15-gaps-icb.png")
+        linked = pg.url.replace("/gaps", "/area")
+        pg.goto(linked)
+        pg.get_by_role("heading", name="Area detail").wait_for()
+        expect(pg.get_by_role("combobox", name=AREA_LABEL)).to_have_value(
+            re.compile(rf"^NHS Greater Manchester Integrated Care Board \(.*; {GM_ICB}\)$"))
         assert pg.context.external == [], pg.context.external

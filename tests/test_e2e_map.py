@@ -88,7 +88,7 @@ def test_map_end_to_end_offline(server, page):
 
     # Choose the authority by typing (the selectbox searches).
     choose(pg, "Area", "Traff")
-    assert pg.get_by_role("combobox", name="Area").input_value() == "Trafford (local authority, E08000009)"
+    assert pg.get_by_role("combobox", name="Area").input_value() == "Trafford (local authority: 139 small areas; E08000009)"
 
     # Switch the measure: the same map recolours in place.
     code, name, lat, lon = _inner_point(store)

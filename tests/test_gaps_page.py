@@ -8,7 +8,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from needsmap.analysis import gaps, reasons
-from needsmap.store import StoreReader
+from needsmap.store import StoreReader, areas
 from needsmap.store.users import UserStore
 from needsmap.voice import blurred_needs, needs
 from needsmap.voice.accounts import User
@@ -145,3 +145,46 @@ def test_no_weight_at_all_is_explained(page):
     page.slider(key="gap_w_residents").set_value(0.0).run()
     assert not page.exception
     assert any("at least one kind of need" in w.value for w in page.warning)
+
+
+# ---------------------------------------------------------------------------- an NHS area
+
+GM_ICB = "E54000057"
+
+
+@pytest.mark.slow
+def test_an_icb_link_opens_the_gaps_page_ranked_within_the_icb(england_build, tmp_path, monkeypatch):
+    """?area=E54000057 opens the Gaps page on NHS Greater Manchester: every one of its small
+    areas, in all ten authorities, ranked within the ICB as needsmap.gaps ranks them, and
+    residents' reports from an authority other than its first counted."""
+    store_path = england_build[1].store_path
+    user = tmp_path / "user.duckdb"
+    cur = StoreReader(store_path).cursor()
+    icb = areas.resolve(cur, GM_ICB)
+    trafford_lsoa = seed_needs(store_path, user)  # Stretford: Trafford, not the ICB's first (Bolton)
+    assert icb.lad_code != TRAFFORD and trafford_lsoa in icb.lsoas
+    monkeypatch.setenv("NEEDSMAP_STORE", str(store_path))
+    monkeypatch.setenv("NEEDSMAP_USER_STORE", str(user))
+    at = AppTest.from_file(APP, default_timeout=180)
+    at.query_params["area"] = GM_ICB
+    at.switch_page("views/gaps.py")
+    at.run()
+    assert not at.exception, at.exception
+    assert at.selectbox(key="pick_area").value == GM_ICB
+    assert at.query_params["area"] == GM_ICB  # kept in the address for the next page
+    every = at.dataframe[1].value  # food: the Greater Manchester food banks cover the ICB
+    assert len(every) == len(icb.lsoas) == 1702
+    assert set(every["code"]) == set(icb.lsoas) and len(icb.authorities) == 10
+    assert sorted(every["gap_rank"]) == list(range(1, 1703))  # one ranking, not ten
+    user_store = UserStore(user)
+    try:
+        approved = needs.approved_counts(user_store, lsoas=icb.lsoas)
+    finally:
+        user_store.close()
+    assert [r[0] for r in approved] == [trafford_lsoa]
+    direct = gaps.gap_table(cur, lad_code=None, lsoas=icb.lsoas, category="food", needs=approved,
+                            weights=START)
+    assert list(at.dataframe[0].value["code"]) == list(direct["code"].head(10))
+    reasons = every.set_index("code").loc[trafford_lsoa, "reasons"]
+    assert "a few resident reports on food (number hidden to protect residents)" in reasons
+    assert f"{icb.name}: 1702 small areas (LSOAs)" in " ".join(c.value for c in at.caption)

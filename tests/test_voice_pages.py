@@ -387,3 +387,42 @@ def test_a_long_list_of_problems_is_summarised() -> None:
     assert len(lines) == 12 and "row 11," in lines[10] and "row 12," not in "".join(lines)
     assert lines[-1] == "- and 1,991 more: fix these first, then try again."
     assert len(problem_lines(ValidationError("refused", problems[:10]))) == 11
+
+
+GM_ICB = "E54000057"
+
+
+@pytest.mark.slow
+def test_notes_and_area_pages_cover_every_authority_of_an_icb(england_build, tmp_path, monkeypatch) -> None:
+    """On NHS Greater Manchester the Notes page opens on the Trafford ward with an approved
+    report (its first authority is Bolton), naming each ward's authority; the Area page offers
+    the ICB as a whole and its wards in every authority."""
+    england = england_build[1]
+    cur = StoreReader(england.store_path).cursor()
+    postcode, _, _, lsoa = trafford_points(england, 1)[0]
+    users = open_user_store(make_settings(tmp_path, None))
+    try:
+        ref = needs.submit(users, needs.NeedReport("transport", "The 263 bus no longer runs",
+                                                   locate_postcode(cur, postcode)), session_id="a")
+        needs.moderate(users, accounts.User("mod", "moderator"), "need", ref, "approve")
+    finally:
+        users.close()
+    ward, ward_name = cur.execute("SELECT ward_code, ward_name FROM lsoa21_lookup WHERE lsoa21_code = ?",
+                                  [lsoa]).fetchone()
+    monkeypatch.setenv("NEEDSMAP_STORE", str(england.store_path))
+    monkeypatch.setenv("NEEDSMAP_USER_STORE", str(tmp_path / "user.duckdb"))
+    at = AppTest.from_file(APP, default_timeout=180)
+    at.query_params["area"] = GM_ICB
+    at.switch_page("views/notes.py")
+    at.run()
+    assert not at.exception, at.exception
+    picked = at.selectbox(key="notes_ward")
+    assert picked.value == ward and f"{ward_name}, Trafford" in picked.options
+    assert any(o.endswith(", Bolton") for o in picked.options)
+    assert "The 263 bus no longer runs" in shown(at)
+    at.switch_page("views/area.py").run()
+    assert not at.exception, at.exception
+    assert at.selectbox(key="pick_area").value == GM_ICB  # remembered from the last page
+    at.radio(key="pick_kind").set_value("whole").run()
+    assert at.header[0].value == "NHS Greater Manchester Integrated Care Board (E54000057)"
+    assert "1,702 small areas in 10 local authorities" in shown(at)

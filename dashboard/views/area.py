@@ -6,7 +6,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from dashboard.common import PLACE, choose_authority, read
+from dashboard.common import PLACE, choose_area, read
 from needsmap.analysis import maps, profile
 from needsmap.store import areas
 from needsmap.terms import colours, iod
@@ -28,28 +28,46 @@ def decile_chart(domains: pd.DataFrame) -> alt.Chart:
     ).properties(height=32 * len(domains))
 
 
+def in_area(place: areas.Area, frame: areas.Area) -> bool:
+    """Whether a place chosen earlier (a small area clicked on the map) belongs to the area
+    now chosen: its small areas are in it, or, for an authority, it is one of its authorities."""
+    if place.kind == "lad":
+        return place.code in frame.authorities
+    return set(place.lsoas) <= set(frame.lsoas)
+
+
 st.title("Area detail")
 
-lad = choose_authority()
-if lad is None:
+frame = choose_area()
+if frame is None:
     st.stop()
 selected = read(areas.find, st.session_state.get(PLACE, "")) if st.session_state.get(PLACE) else None
-if selected is not None and selected.lad_code != lad:
+if selected is not None and not in_area(selected, frame):
     selected = None
-kinds = list(areas.FINDABLE)
+# An area bigger than one authority can also be looked at as a whole.
+WHOLE = "whole"
+kinds = [*areas.FINDABLE, *([WHOLE] if frame.kind != "lad" else [])]
+kind_words = {**areas.KINDS, WHOLE: f"The whole area ({frame.name})"}
 kind = st.radio("Look at", kinds, index=kinds.index(selected.kind) if selected else 0,
-                format_func=areas.KINDS.get, horizontal=True, key="pick_kind")
-options = read(areas.places, kind, lad)
-codes = list(options["code"])
-names = dict(zip(options["code"], options["name"]))
-index = codes.index(selected.code) if selected and selected.code in names else 0
-code = st.selectbox("Area (type to search)", codes, index=index,
-                    format_func=lambda c: f"{names[c]} ({c})", key=f"pick_place_{kind}")
-st.session_state[PLACE] = code
-place = read(areas.find, code)
+                format_func=kind_words.get, horizontal=True, key="pick_kind")
+if kind == WHOLE:
+    place = frame
+else:
+    options = read(areas.places, kind, lsoas=frame.lsoas)
+    codes = list(options["code"])
+    names = dict(zip(options["code"], options["name"]))
+    index = codes.index(selected.code) if selected and selected.code in names else 0
+    code = st.selectbox("Area (type to search)", codes, index=index,
+                        format_func=lambda c: f"{names[c]} ({c})", key=f"pick_place_{kind}_{frame.code}")
+    st.session_state[PLACE] = code
+    place = read(areas.find, code)
 
 st.header(f"{place.name} ({place.code})")
-st.caption(f"{areas.KINDS[place.kind]} in {place.lad_name}.")
+if place is frame:
+    st.caption(f"{areas.KINDS[place.kind]}: {len(place.lsoas):,} small areas in "
+               f"{len(place.authorities)} local authorities.")
+else:
+    st.caption(f"{areas.KINDS[place.kind]} in {place.lad_name}.")
 
 domains = read(profile.domain_profile, place, iod.DEFAULT_RELEASE)
 st.subheader(f"Deprivation by domain, IoD{iod.DEFAULT_RELEASE}")

@@ -9,7 +9,14 @@ from streamlit_folium import st_folium
 
 from dashboard import drawing, mapview
 from dashboard.auth import current_user
-from dashboard.common import bivariate_legend_html, caveats, choose_authority, read, user_store
+from dashboard.common import (
+    bivariate_legend_html,
+    caveats,
+    choose_area,
+    map_place,
+    read,
+    user_store,
+)
 from needsmap.analysis import change, coverage, gaps, maps, reasons, summaries
 from needsmap.config import load_settings
 from needsmap.terms import colours, iod, taxonomy
@@ -20,6 +27,9 @@ RADII = (250, 500, 750, 1000, 1500, 2000, 3000, 5000)
 TOP_CHOICES = (5, 10, 15, 20, 30)
 LEVELS = {"ward": "Wards", "msoa": "MSOAs", "lad": "The whole authority",
           "selection": "Small areas I choose"}
+# An area of several authorities is also summarised by authority and by NHS area.
+AREA_LEVELS = {"ward": "Wards", "msoa": "MSOAs", "lad": "Authorities", "sicbl": "NHS sub-ICB locations",
+               "icb": "NHS ICBs", "selection": "Small areas I choose"}
 
 
 def weight_sliders(domains: list[str]) -> dict[str, float]:
@@ -48,11 +58,15 @@ def moved_text(moved: dict[str, list[str]], names: dict[str, str], top: int, aga
 
 st.title("Gaps: where need is high and provision is low")
 
-lad = choose_authority()
-if lad is None:
+area = choose_area()
+if area is None:
     st.stop()
 settings = load_settings()
-lad_name = read(maps.authorities).set_index("lad_code")["lad_name"][lad]
+# One authority ranks within itself (by its code); a bigger area ranks within the whole of it.
+place = map_place(area)
+lad = place if isinstance(place, str) else None
+within = None if lad else area.lsoas
+lad_name = area.name
 category = st.sidebar.selectbox("Service and need", [c.id for c in taxonomy.CATEGORIES],
                                 format_func=taxonomy.label, key="gap_category")
 what = taxonomy.label(category).lower()
@@ -68,20 +82,20 @@ if not any(v > 0 for v in weights.values()):
     st.warning("Give at least one kind of need a weight above 0.")
     st.stop()
 
-approved = tuple(needs.approved_counts(user_store(), lad))
-options = dict(lad_code=lad, category=category, needs=approved, radius_m=float(radius),
+approved = tuple(needs.approved_counts(user_store(), lad, lsoas=within))
+options = dict(lad_code=lad, lsoas=within, category=category, needs=approved, radius_m=float(radius),
                include_head_offices=head_offices, suppress_below=settings.suppress_below)
 table = read(gaps.gap_table, weights=weights, **options)
 start = read(gaps.gap_table, weights=dict(gaps.DEFAULT_WEIGHTS), **options)
 if not current_user().can("see_exact") and not gaps.ranks_nothing(table):
     # The public reads residents' counts as reports and downloads publish them (disclosure
     # control over the whole authority), never a figure that would give a hidden one away.
-    published = blurred_needs.protect(list(approved), read(blurred_needs.lsoa_wards, lad),
-                                      settings.suppress_below, lad).by_lsoa()
+    published = blurred_needs.protect(list(approved), read(blurred_needs.lsoa_wards, lad, lsoas=within),
+                                      settings.suppress_below, area.lad_code).by_lsoa()
     table = table.assign(reasons=reasons.describe(
         table, category=category, weights=weights, radius_m=float(radius),
         shown=published[category] if category in published else {}))  # none reported: 0
-since_2019 = read(change.change_since_2019, lad)
+since_2019 = read(change.change_since_2019, lad, lsoas=within)
 names = dict(zip(table["code"], table["name"]))
 top = st.sidebar.select_slider("How many top gaps to list", TOP_CHOICES, value=10, key="gap_top")
 
@@ -93,8 +107,9 @@ if gaps.ranks_nothing(table):
                f"for {lad_name} (or an Open Referral UK feed) to see gaps here.")
 else:
     st.caption(f"Provision data for {what} in {lad_name}: "
-               + "; ".join(read(coverage.source_lines, category, lad)) + ".")
-    beyond = read(gaps.services_beyond, category=category, lad_code=lad, include_head_offices=head_offices)
+               + "; ".join(read(coverage.source_lines, category, place)) + ".")
+    beyond = read(gaps.services_beyond, category=category, lad_code=lad, lsoas=within,
+                  include_head_offices=head_offices)
     inside = int(table["services_in_lsoa"].sum())
     st.caption(f"{lad_name}: {len(table)} small areas (LSOAs). {taxonomy.label(category)}: {inside} "
                f"service(s) in {lad_name} and {beyond} outside it in the loaded lists (those count for "
@@ -102,13 +117,16 @@ else:
 
     left, right = st.columns([3, 2])
     with left:
+        # wards inside one authority; for a bigger area its authorities' edges are the useful lines
+        inner = ("ward", "Ward outlines") if lad else ("lad", "Authority outlines")
         layers = [mapview.bivariate(read(gaps.gap_geojson, table), f"Gaps: {what}"),
                   mapview.service_points(read(gaps.services_near, category=category, lad_code=lad,
-                                              include_head_offices=head_offices),
+                                              lsoas=within, include_head_offices=head_offices),
                                          f"{taxonomy.label(category)} services"),
-                  mapview.outlines(read(maps.outlines_geojson, "ward", lad), "Ward outlines", 1.2, "4 3"),
-                  mapview.outlines(read(maps.authority_outline_geojson, lad), "Authority outline", 3.0)]
-        st_folium(mapview.base_map(read(maps.bounds, lad)), key=f"gapmap-{lad}",
+                  mapview.outlines(read(maps.outlines_geojson, inner[0], place), inner[1], 1.2, "4 3"),
+                  mapview.outlines(read(maps.authority_outline_geojson, place),
+                                   "Authority outline" if lad else "Area outline", 3.0)]
+        st_folium(mapview.base_map(read(maps.bounds, place)), key=f"gapmap-{area.code}",
                   feature_group_to_add=layers, layer_control=mapview.layer_control(),
                   returned_objects=[], height=560, use_container_width=True)
         st.caption(f"Black dots: {what} services in {lad_name}; white dots: just outside it. "
@@ -116,7 +134,7 @@ else:
         moved = gaps.top_gaps_changes(start, table, top)
         st.markdown(moved_text(moved, names, top, "the starting weights (overall deprivation 1, residents' reports 1)"))
         previous = st.session_state.get("gap_previous")
-        current = (lad, category, radius, head_offices, tuple(sorted(weights.items())))
+        current = (area.code, category, radius, head_offices, tuple(sorted(weights.items())))
         starting = tuple(sorted({**{d: 0.0 for d in weights}, **gaps.DEFAULT_WEIGHTS}.items()))
         if previous is not None and previous[0] != current and previous[0][:4] == current[:4] \
                 and previous[0][4] != starting:
@@ -124,7 +142,9 @@ else:
                                    "your last weights"))
         st.session_state["gap_previous"] = (current, table[["code", "gap_rank"]])
 
-        st.caption("How the gap is scored: " + gaps.METHOD + " " + gaps.CENTRE_NOTE)
+        within_note = "" if lad else (f" For {escape_markdown(area.name)}, \"the authority\" is the "
+                                      "whole area: its small areas are ranked as one.")
+        st.caption("How the gap is scored: " + gaps.METHOD + within_note + " " + gaps.CENTRE_NOTE)
         used = ", ".join(f"{gaps.SHORT_LABELS[k]} {v:g}" for k, v in weights.items() if v > 0)
         st.caption(
             f"Weights used: {used}. Resident reports are approved reports on {what} from the needs store "
@@ -159,7 +179,7 @@ else:
     with st.expander(f"All {len(table)} small areas with every measure"):
         st.dataframe(public, hide_index=True, width="stretch")
         st.download_button("Download the ranked gaps (CSV)", public.to_csv(index=False).encode(),
-                           file_name=f"gaps_{lad}_{category}.csv", mime="text/csv")
+                           file_name=f"gaps_{area.slug}_{category}.csv", mime="text/csv")
         st.caption("Residents' report counts are left out of these columns (small numbers could "
                    "identify people); the reasons give them as reports and downloads publish them.")
 
@@ -186,14 +206,18 @@ st.caption("Source: English Indices of Deprivation 2019 and 2025 (MHCLG); LSOA 2
            "(ONS). Open Government Licence v3.0.")
 
 st.header("Area summaries")
-level = st.radio("Summarise", list(LEVELS), format_func=LEVELS.get, horizontal=True, key="sum_level")
+levels = LEVELS if lad else AREA_LEVELS
+level = st.radio("Summarise", list(levels), format_func=levels.get, horizontal=True, key="sum_level")
 chosen = None
 if level == "selection":
-    chosen = drawing.choose_lsoas(lad, "sum", default=list(table["code"].head(3)))
+    chosen = drawing.choose_lsoas(area, "sum", default=list(table["code"].head(3)))
     if not chosen:
         st.info("Choose one or more small areas to summarise them together.")
 if level != "selection" or chosen:
-    frame = read(summaries.area_summaries, level, lad_code=lad, lsoas=chosen or None)
+    frame = read(summaries.area_summaries, level, lad_code=lad,
+                 lsoas=chosen or (list(within) if within else None))
+    if not lad and level in ("lad", "sicbl", "icb"):
+        st.caption(f"Each row counts only its small areas inside {escape_markdown(area.name)}.")
     domain = st.selectbox("Measure", have, format_func=iod.DOMAIN_LABELS.get, key="sum_domain")
     formats = {"average_score": "%.2f", "average_rank": "%.0f", "proportion_most_deprived_10pc": "percent",
                "extent": "percent", "local_concentration": "%.0f"}
@@ -204,7 +228,7 @@ if level != "selection" or chosen:
                  key="sum_table", column_config={"code": "Code", "name": "Area", "lsoas": "Small areas",
                                                  "population": "Residents", **columns})
     st.download_button("Download the summaries (CSV, every measure)", frame.to_csv(index=False).encode(),
-                       file_name=f"summaries_{lad}_{level}.csv", mime="text/csv")
+                       file_name=f"summaries_{area.slug}_{level}.csv", mime="text/csv")
 st.caption("Method: " + summaries.METHOD + " Population: "
            + read(summaries.population_basis, iod.DEFAULT_RELEASE) + ".")
 

@@ -14,6 +14,7 @@ from dashboard.common import (
     caveats,
     choose_area,
     legend_html,
+    map_place,
     read,
     user_store,
 )
@@ -23,10 +24,10 @@ from needsmap.voice import decisions
 
 st.title("Deprivation and services")
 
-picked = choose_area()
-if picked is None:
+area = choose_area()
+if area is None:
     st.stop()
-area_code, lad_name, lad = picked  # ``lad``: an authority's code, or the area's LSOAs
+area_code, lad_name, lad = area.code, area.name, map_place(area)  # ``lad``: a code, or LSOAs
 one_authority = isinstance(lad, str)
 releases = read(maps.releases)
 default = releases.index(iod.DEFAULT_RELEASE) if iod.DEFAULT_RELEASE in releases else 0

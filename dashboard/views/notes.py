@@ -10,7 +10,7 @@ import streamlit as st
 from dashboard.auth import current_user, sign_in_link
 from dashboard.common import (
     REFUSED,
-    choose_authority,
+    choose_area,
     cookie_state,
     forget_submission,
     read,
@@ -40,19 +40,25 @@ if flash := st.session_state.pop(FLASH, None):
 user = current_user()
 store = user_store()
 threshold = load_settings().suppress_below
-lad = choose_authority()
-if lad is None:
+area = choose_area()
+if area is None:
     st.stop()
-lookup = read(areas.wards_of_lsoas, lad)
+lookup = read(areas.wards_of_lsoas, lsoas=area.lsoas)
 wards = dict(zip(lookup["ward_code"], lookup["ward_name"]))
+# In an area of several authorities, ward names repeat ("Central"): say whose each one is.
+authority_of = dict(zip(lookup["ward_code"], lookup["lad_name"]))
+several = len(set(authority_of.values())) > 1
+ward_label = {w: f"{n}, {authority_of[w]}" if several else n for w, n in wards.items()}
 # Open on the ward with the most approved reports, so a first visit shows something.
 ward_of = dict(zip(lookup["lsoa21_code"], lookup["ward_code"]))
 reported = Counter()
-for lsoa, _category, reports, _supporters in needs.approved_counts(store, lad):
+for lsoa, _category, reports, _supporters in needs.approved_counts(store, lsoas=area.lsoas):
     reported[ward_of.get(lsoa)] += reports
 busiest = max(wards, key=lambda w: reported[w]) if reported else next(iter(wards))
+if st.session_state.get("notes_ward") not in wards:  # a ward of the area chosen before
+    st.session_state.pop("notes_ward", None)
 ward = st.selectbox("Ward (type to search)", list(wards), index=list(wards).index(busiest),
-                    format_func=wards.get, key="notes_ward")
+                    format_func=ward_label.get, key="notes_ward")
 in_ward = lookup[lookup["ward_code"] == ward]
 lsoa_names = dict(zip(in_ward["lsoa21_code"], in_ward["lsoa21_name"]))
 

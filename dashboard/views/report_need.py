@@ -13,9 +13,10 @@ from dashboard import mapview
 from dashboard.auth import current_user
 from dashboard.common import (
     REFUSED,
-    choose_authority,
+    choose_area,
     cookie_state,
     forget_submission,
+    map_place,
     privacy_link,
     rate_limiter,
     read,
@@ -65,12 +66,13 @@ how = st.radio("Show the place by", ["postcode", "map"], horizontal=True, key="r
                format_func={"postcode": "Typing a postcode", "map": "Clicking on the map"}.get)
 point = st.session_state.get(POINT)
 if how == "map":
-    lad = choose_authority()
-    if lad is None:
+    chosen = choose_area()
+    if chosen is None:
         st.stop()
+    lad = map_place(chosen)  # an authority's code, or a bigger area's small areas
     out = st_folium(
         mapview.base_map(read(maps.bounds, lad)),
-        key=f"pick-{lad}",
+        key=f"pick-{chosen.code}",
         feature_group_to_add=mapview.pick_layers(read(maps.outlines_geojson, "ward", lad),
                                                  read(maps.authority_outline_geojson, lad),
                                                  (point.lon, point.lat) if point else None),

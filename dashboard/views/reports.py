@@ -18,7 +18,7 @@ import streamlit as st
 
 from dashboard import drawing
 from dashboard.auth import current_user, sign_in_link
-from dashboard.common import REFUSED, choose_authority, read, reader, user_store
+from dashboard.common import REFUSED, choose_area, read, reader, user_store
 from needsmap.config import load_settings
 from needsmap.errors import NeedsmapError
 from needsmap.publish import exports
@@ -32,7 +32,7 @@ from needsmap.voice.privacy import escape_markdown, visible_cells
 DECISION_FORM = "decision_form"
 DECISION_SAVED = "decision_saved"
 
-KINDS = {"ward": "A ward", "lsoa": "A small area (LSOA)", "lad": "The whole authority",
+KINDS = {"ward": "A ward", "lsoa": "A small area (LSOA)", "lad": "The whole area",
          "selection": "Small areas I choose"}
 FILES = {  # key in the written files -> (button label, MIME type)
     "pdf": ("Report (PDF)", "application/pdf"),
@@ -44,20 +44,23 @@ FILES = {  # key in the written files -> (button label, MIME type)
 }
 
 
-def choose_area(con_lad: str) -> areas.Area | None:
-    kind = st.radio("Report on", list(KINDS), format_func=KINDS.get, horizontal=True,
-                    key="report_kind")
+def choose_part(frame: areas.Area) -> areas.Area | None:
+    """The whole area, or a ward, small area or drawn set of small areas in it (ranked within
+    the whole area)."""
+    whole = "The whole authority" if frame.kind == "lad" else f"The whole area ({frame.name})"
+    kind = st.radio("Report on", list(KINDS), format_func=lambda k: whole if k == "lad" else KINDS[k],
+                    horizontal=True, key="report_kind")
     if kind == "lad":
-        return read(areas.resolve_area, con_lad)
+        return frame
     if kind == "selection":
-        chosen = drawing.choose_lsoas(con_lad, "report")
-        return read(areas.resolve_area, con_lad, lsoas=chosen) if chosen else None
-    options = read(areas.places, kind, con_lad)
+        chosen = drawing.choose_lsoas(frame, "report")
+        return read(areas.resolve_area, frame.code, lsoas=chosen) if chosen else None
+    options = read(areas.places, kind, lsoas=frame.lsoas)
     names = dict(zip(options["code"], options["name"]))
     label = "Ward (type to search)" if kind == "ward" else "Small area (type to search)"
     code = st.selectbox(label, list(names), format_func=lambda c: f"{names[c]} ({c})",
                         key=f"report_{kind}")
-    return read(areas.resolve_area, con_lad, **{kind: code})
+    return read(areas.resolve_area, frame.code, **{kind: code})
 
 
 def prepare(area: areas.Area, pack: bool) -> dict[str, bytes]:
@@ -91,8 +94,8 @@ def decisions_panel(area: areas.Area, user: User) -> None:
     st.subheader("You said, we did")
     st.caption("What commissioners decided about gaps in this area. Residents see the same "
                "status on the map and in the report.")
-    current = decisions.current(user_store(), area.lad_code,
-                                area_codes=[*area.lsoas, *area.wards, area.lad_code])
+    current = decisions.current(user_store(), area.authorities,
+                                area_codes=[*area.lsoas, *area.wards, *area.authorities])
     if current.empty:
         st.caption("No decisions are recorded for this area yet.")
     else:
@@ -115,11 +118,15 @@ def decisions_panel(area: areas.Area, user: User) -> None:
     st.markdown(f"Recording as **{escape_markdown(user.display_name or user.username)}** "
                 "(commissioner).")
     choices = [("lsoa21", c) for c in area.lsoas] + [("ward", w) for w in area.wards] + \
-        [("lad", area.lad_code)]
-    names = {area.lad_code: area.lad_name}
-    for kind in ("lsoa", "ward"):
-        options = read(areas.places, kind, area.lad_code)
-        names.update(zip(options["code"], options["name"]))
+        [("lad", c) for c in area.authorities]
+    # A decision is filed under the authority of the place it is about (an ICB spans several).
+    lookup = read(areas.wards_of_lsoas, lsoas=area.lsoas)
+    names = {**dict(zip(area.authorities, area.authority_names)),
+             **dict(zip(lookup["lsoa21_code"], lookup["lsoa21_name"])),
+             **dict(zip(lookup["ward_code"], lookup["ward_name"]))}
+    authority_of = {**{c: c for c in area.authorities},
+                    **dict(zip(lookup["lsoa21_code"], lookup["lad_code"])),
+                    **dict(zip(lookup["ward_code"], lookup["lad_code"]))}
     if flash := st.session_state.pop(DECISION_SAVED, None):
         st.success(flash)
     # A new form key after each save: the next decision starts from empty fields, never from the
@@ -136,7 +143,7 @@ def decisions_panel(area: areas.Area, user: User) -> None:
         if st.form_submit_button("Record the decision"):
             try:
                 decisions.record(user_store(), user, decisions.Decision(
-                    area.lad_code, where[0], where[1], category, status, decided_on, budget,
+                    authority_of[where[1]], where[0], where[1], category, status, decided_on, budget,
                     reason or None, action or None))
             except REFUSED as exc:
                 st.error(escape_markdown(str(exc)))
@@ -152,11 +159,11 @@ st.title("Reports and data")
 st.caption("An area report or commissioning pack to print or share, and the data behind it for "
            "spreadsheets and GIS. Every file lists its sources, licences and dates, and hides small "
            "counts of residents' reports.")
-lad = choose_authority()
-if lad is None:
+frame = choose_area()
+if frame is None:
     st.stop()
 try:
-    area = choose_area(lad)
+    area = choose_part(frame)
 except NeedsmapError as exc:
     st.error(escape_markdown(str(exc)))
     st.stop()

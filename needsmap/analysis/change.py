@@ -7,6 +7,8 @@ relative, not a change in absolute deprivation).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import duckdb
 import pandas as pd
 
@@ -25,18 +27,26 @@ CHANGE_CAVEAT = (
 )
 
 
-def change_since_2019(con: duckdb.DuckDBPyConnection, lad_code: str, domain: str = "imd") -> pd.DataFrame:
-    """Each LSOA 2021 of the authority: IoD2025 and harmonised IoD2019 rank and decile.
+def change_since_2019(con: duckdb.DuckDBPyConnection, lad_code: str | None, domain: str = "imd", *,
+                      lsoas: Sequence[str] | None = None) -> pd.DataFrame:
+    """Each LSOA 2021 of the authority (or ``lsoas``, an area of several): IoD2025 and
+    harmonised IoD2019 rank and decile.
 
     ``decile_change`` = decile 2025 - decile 2019 (negative: now in a more deprived decile).
     """
     if domain not in DOMAIN_LABELS:
         raise ValidationError(f"unknown domain {domain!r}; choose one of {', '.join(DOMAINS)}")
     n2019 = LSOAS_IN_ENGLAND[2019]
+    if lsoas is not None:
+        where, area = "lsoa21_code IN (SELECT unnest(?))", list(lsoas)
+    elif lad_code is not None:
+        where, area = "lad_code = ?", lad_code
+    else:
+        raise ValueError("change_since_2019 needs an authority or a set of LSOAs")
     return con.execute(
         f"""
         WITH areas AS (
-            SELECT lsoa21_code AS code, lsoa21_name AS name FROM lsoa21_lookup WHERE lad_code = ?
+            SELECT lsoa21_code AS code, lsoa21_name AS name FROM lsoa21_lookup WHERE {where}
         ),
         parents AS (
             SELECT a.code, any_value(k.change_code) AS change_code, count(*) AS parents_2011,
@@ -57,7 +67,7 @@ def change_since_2019(con: duckdb.DuckDBPyConnection, lad_code: str, domain: str
         LEFT JOIN iod_domain n ON n.release = 2025 AND n.domain = ? AND n.lsoa_code = a.code
         ORDER BY a.code
         """,
-        [lad_code, domain, domain],
+        [area, domain, domain],
     ).df().assign(
         decile_change=lambda f: f["decile_2025"] - f["decile_2019"],
         change=lambda f: [CHANGE_WORDS.get(c, "not in the lookup") if isinstance(c, str)

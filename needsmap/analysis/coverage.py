@@ -100,10 +100,26 @@ def sources_by_authority(con: duckdb.DuckDBPyConnection, category: str) -> dict[
     return {d: authorities_covered(con, d, category) for d in datasets}
 
 
-def covering_sources(con: duckdb.DuckDBPyConnection, category: str, lad_code: str | None) -> list[str | None]:
-    """The loaded datasets that cover the category in the authority (``None``: all of England)."""
+# An authority's code, or the LSOA 2021 codes of a bigger area (an ICB, a region: ``Area.lsoas``).
+Place = str | tuple[str, ...] | list[str]
+
+
+def _authorities(con: duckdb.DuckDBPyConnection, place: Place | None) -> set[str]:
+    """The authorities a place is in: itself, or those its small areas lie in."""
+    if place is None:
+        return set()
+    if isinstance(place, str):
+        return {place}
+    return {r[0] for r in con.execute("SELECT DISTINCT lad_code FROM lsoa21_lookup "
+                                      "WHERE lsoa21_code IN (SELECT unnest(?))", [list(place)]).fetchall()}
+
+
+def covering_sources(con: duckdb.DuckDBPyConnection, category: str, lad_code: Place | None) -> list[str | None]:
+    """The loaded datasets that cover the category in the authority, or in any authority of a
+    bigger area (``None``: all of England)."""
+    wanted = _authorities(con, lad_code)
     return [d for d, lads in sources_by_authority(con, category).items()
-            if lads is None or (lad_code is not None and lad_code in lads)]
+            if lads is None or bool(wanted & lads)]
 
 
 def uncovered_authorities(con: duckdb.DuckDBPyConnection, category: str, lad_codes: list[str]) -> set[str]:
@@ -115,12 +131,13 @@ def uncovered_authorities(con: duckdb.DuckDBPyConnection, category: str, lad_cod
     return {lad for lad in lad_codes if lad not in covered}
 
 
-def uncovered_categories(con: duckdb.DuckDBPyConnection, lad_code: str) -> list[str]:
-    """The taxonomy's categories (not "other") that no loaded source covers in the authority."""
+def uncovered_categories(con: duckdb.DuckDBPyConnection, lad_code: Place) -> list[str]:
+    """The taxonomy's categories (not "other") that no loaded source covers in the authority
+    (or anywhere in a bigger area's authorities)."""
     return [c.id for c in taxonomy.CATEGORIES if c.id != "other" and not covering_sources(con, c.id, lad_code)]
 
 
-def source_lines(con: duckdb.DuckDBPyConnection, category: str | None, lad_code: str | None) -> list[str]:
+def source_lines(con: duckdb.DuckDBPyConnection, category: str | None, lad_code: Place | None) -> list[str]:
     """"Title (publisher, vintage; licence)" for each loaded source covering the category (or,
     for ``None``, any category) in the authority."""
     categories = [category] if category else [c.id for c in taxonomy.CATEGORIES]

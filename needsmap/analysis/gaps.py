@@ -266,17 +266,29 @@ def provision_measures(con: duckdb.DuckDBPyConnection, *, category: str, lad_cod
     return con.execute(sql, [*params, category]).df()
 
 
-def services_beyond(con: duckdb.DuckDBPyConnection, *, category: str, lad_code: str,
-                    include_head_offices: bool = True) -> int:
-    """How many services of the category the store holds outside the authority (they count
-    for LSOAs near its edge)."""
+def _inside_sql(lad_code: str | None, lsoas: Sequence[str] | None, column: str) -> tuple[str, list[object]]:
+    """SQL true for rows whose ``column`` (an LSOA 2021 code) is in the authority or in
+    ``lsoas`` (an area of several), and its parameter."""
+    if lsoas is not None:
+        return f"{column} IN (SELECT unnest(?))", [list(lsoas)]
+    if lad_code is None:
+        raise ValueError("give an authority or a set of LSOAs")
+    return f"{column} IN (SELECT lsoa21_code FROM lsoa21_lookup WHERE lad_code = ?)", [lad_code]
+
+
+def services_beyond(con: duckdb.DuckDBPyConnection, *, category: str, lad_code: str | None = None,
+                    include_head_offices: bool = True, lsoas: Sequence[str] | None = None) -> int:
+    """How many services of the category the store holds outside the authority, or outside
+    ``lsoas`` (an ICB, a region): they count for LSOAs near its edge."""
     head = "" if include_head_offices else "AND NOT coalesce(s.head_office, FALSE)"
+    inside, params = _inside_sql(lad_code, lsoas, "s.lsoa21_code")
     return int(con.execute(
         f"""
-        SELECT count(*) FROM services s LEFT JOIN lsoa21_lookup k ON k.lsoa21_code = s.lsoa21_code
-        WHERE s.category = ? AND s.geom_bng IS NOT NULL AND k.lad_code IS DISTINCT FROM ? {head}
+        SELECT count(*) FROM services s
+        WHERE s.category = ? AND s.geom_bng IS NOT NULL {head}
+          AND NOT coalesce({inside}, FALSE)
         """,
-        [category, lad_code],
+        [category, *params],
     ).fetchone()[0])
 
 
@@ -508,20 +520,23 @@ def gap_geojson(con: duckdb.DuckDBPyConnection, table: pd.DataFrame) -> str:
     return feature_collection(rows, ["code", "name", "gap_rank", "class", "fill", "reasons"])
 
 
-def services_near(con: duckdb.DuckDBPyConnection, *, category: str, lad_code: str,
-                  within_m: float = 3000.0, include_head_offices: bool = True) -> pd.DataFrame:
-    """Services of a category in the authority or within ``within_m`` of its edge (lon/lat,
-    name, whether outside), to draw beside the gaps."""
+def services_near(con: duckdb.DuckDBPyConnection, *, category: str, lad_code: str | None = None,
+                  within_m: float = 3000.0, include_head_offices: bool = True,
+                  lsoas: Sequence[str] | None = None) -> pd.DataFrame:
+    """Services of a category in the authority (or in ``lsoas``, an area of several) or within
+    ``within_m`` of its edge (lon/lat, name, whether outside), to draw beside the gaps."""
     head = "" if include_head_offices else "AND NOT coalesce(s.head_office, FALSE)"
+    edge, edge_params = _inside_sql(lad_code, lsoas, "code")
+    inside, params = _inside_sql(lad_code, lsoas, "s.lsoa21_code")
     return con.execute(
         f"""
-        WITH edge AS (SELECT ST_Union_Agg(geom_bng) AS g FROM boundary WHERE level = 'lsoa21' AND lad_code = ?)
+        WITH edge AS (SELECT ST_Union_Agg(geom_bng) AS g FROM boundary WHERE level = 'lsoa21' AND {edge})
         SELECT s.name, s.postcode, s.lon, s.lat, coalesce(s.head_office, FALSE) AS head_office,
-               k.lad_code IS DISTINCT FROM ? AS outside
-        FROM services s LEFT JOIN lsoa21_lookup k ON k.lsoa21_code = s.lsoa21_code, edge
+               NOT coalesce({inside}, FALSE) AS outside
+        FROM services s, edge
         WHERE s.category = ? AND s.geom_bng IS NOT NULL AND s.lon IS NOT NULL {head}
           AND ST_DWithin(s.geom_bng, edge.g, ?)
         ORDER BY outside, s.name
         """,
-        [lad_code, lad_code, category, float(within_m)],
+        [*edge_params, *params, category, float(within_m)],
     ).df()

@@ -42,19 +42,36 @@ def authorities(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     ).df()
 
 
+# The order the area picker lists kinds in: authorities first (the one most people want), then
+# the bigger areas they make up.
+PICKER_ORDER = ("lad", "cauth", "icb", "sicbl", "region", "england")
+
+
 def area_choices(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    """What the area picker offers (kind, code, name, label): the authorities with maps, and
-    the combined authorities, NHS areas and regions whose small areas are all in the store."""
+    """What the area picker offers (kind, code, name, lsoas, authorities, label): the
+    authorities with maps, and the combined authorities, NHS areas and regions whose small
+    areas are all in the store, grouped by kind in ``PICKER_ORDER`` and by name within it."""
     offered = areas.choices(con)
     drawn = {r[0] for r in con.execute(
         "SELECT code FROM boundary WHERE level = 'lsoa21' AND code IN (SELECT lsoa_code FROM iod_domain)"
     ).fetchall()}
+    empty = offered.iloc[0:0].assign(lsoas=[], authorities=[])
     if not drawn:
-        return offered.iloc[0:0]
-    complete = {kind: {code for code, lsoas in rows if set(lsoas) <= drawn}
-                for kind, rows in areas.members_by_kind(con).items()}
-    keep = [code in complete.get(kind, ()) for kind, code in zip(offered["kind"], offered["code"])]
-    return offered[keep].reset_index(drop=True)
+        return empty
+    lad_of = dict(con.execute("SELECT lsoa21_code, lad_code FROM lsoa21_lookup").fetchall())
+    sizes = {(kind, code): (len(lsoas), len({lad_of.get(c) for c in lsoas} - {None}))
+             for kind, rows in areas.members_by_kind(con).items()
+             for code, lsoas in rows if set(lsoas) <= drawn}
+    keep = offered[[(k, c) in sizes for k, c in zip(offered["kind"], offered["code"])]].copy()
+    if keep.empty:
+        return empty
+    keep["lsoas"] = [sizes[(k, c)][0] for k, c in zip(keep["kind"], keep["code"])]
+    keep["authorities"] = [sizes[(k, c)][1] for k, c in zip(keep["kind"], keep["code"])]
+    keep["label"] = [areas.picker_label(r.kind, r.name, r.code, r.lsoas, r.authorities)
+                     for r in keep.itertuples()]
+    keep["order"] = [PICKER_ORDER.index(k) for k in keep["kind"]]
+    return (keep.sort_values(["order", "name", "code"]).drop(columns="order")
+            .reset_index(drop=True))
 
 
 def measures(con: duckdb.DuckDBPyConnection, release: int) -> tuple[list[str], list[str]]:

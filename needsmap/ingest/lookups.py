@@ -10,7 +10,7 @@ from needsmap.errors import ValidationError
 from needsmap.ingest import validate
 from needsmap.ingest.context import LoadContext
 from needsmap.sources import registry
-from needsmap.sources.tables import ROW, find_columns, read_csv_text
+from needsmap.sources.tables import ROW, find_columns, is_json, read_csv_text, read_feature_properties
 from needsmap.store import count, provenance, swap_in
 
 LSOA21_COLUMNS = {
@@ -108,7 +108,9 @@ def load(ctx: LoadContext, lookup: Lookup) -> int:
     dataset = registry.get(lookup.dataset_id)
     fetched = ctx.fetch(dataset)
     source = f"{dataset.id} ({fetched.path.name})"
-    table = read_csv_text(fetched.path, source=source)
+    # the mirror holds CSV; the publisher's FeatureServer serves the same table as GeoJSON
+    read = read_feature_properties if is_json(fetched.path) else read_csv_text
+    table = read(fetched.path, source=source)
     found = find_columns(table.column_names, lookup.columns, required=lookup.required, source=source)
     con, stage = ctx.con, f"stage_{lookup.table}"
     con.register("raw_lookup", table)

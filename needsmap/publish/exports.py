@@ -109,7 +109,8 @@ def _lsoa_measures(con: duckdb.DuckDBPyConnection, area: Area, ev: Evidence,
             column = f"iod{release}_{domain}_{stat}"
             base[column] = part[stat].reindex(base.index)
             notes[column] = f"{label}, IoD{release} {words} (MHCLG)"
-    since = change.change_since_2019(con, area.lad_code).set_index("code")
+    # every small area of the area, whichever authority it is in (an ICB spans several)
+    since = change.change_since_2019(con, None, lsoas=list(area.lsoas)).set_index("code")
     if not since.empty:
         base["iod2019_imd_decile"] = since["decile_2019"].reindex(base.index).astype("Int64")
         base["imd_decile_change"] = since["decile_change"].reindex(base.index).astype("Int64")

@@ -179,7 +179,8 @@ def _top_gaps(tables: dict[str, pd.DataFrame], area: Area,
     for category, table in tables.items():
         if gaps.ranks_nothing(table):  # no loaded source covers it: no "largest gap" to name
             continue
-        inside = table[table["code"].isin(area.lsoas)]
+        # in an area of several authorities, those no loaded source covers have no rank: no gap to name
+        inside = table[table["code"].isin(area.lsoas) & table["gap_rank"].notna()]
         said = reasons.describe(inside, category=category, weights=GAP_WEIGHTS, radius_m=GAP_RADIUS_M,
                                 shown=shown[category] if category in shown else {})
         for row, words in zip(inside.to_dict("records"), said):
@@ -238,18 +239,21 @@ def evidence(con: duckdb.DuckDBPyConnection, user_store: UserStore, lad_code: st
              lsoas: list[str] | None = None) -> Evidence:
     """What a report needs, for one authority or, given ``lsoas``, for an area of several
     (``frame_lsoas``), its small areas ranked within the whole."""
-    approved = needs.approved_counts(user_store, None if lsoas is not None else lad_code)
+    approved = needs.approved_counts(user_store, None if lsoas is not None else lad_code, lsoas=lsoas)
     lookup = (areas.wards_of_lsoas(con, lsoas=lsoas) if lsoas is not None
               else areas.wards_of_lsoas(con, lad_code))
     wards = blurred_needs.ward_series(lookup)
     names = {**dict(zip(lookup["lsoa21_code"], lookup["lsoa21_name"])),
-             **dict(zip(lookup["ward_code"], lookup["ward_name"]))}
+             **dict(zip(lookup["ward_code"], lookup["ward_name"])),
+             **dict(zip(lookup["lad_code"], lookup["lad_name"]))}
+    # decisions are filed under the authority of the place decided on: every authority of the area
+    authorities = sorted(set(lookup["lad_code"].dropna())) or [lad_code]
     sources, attribution = sources_and_attribution(con)
     return Evidence(
         lad_code=lad_code, approved=approved, wards=wards, names=names,
         blurred=blurred_needs.protect(approved, wards, settings.suppress_below, lad_code),
         gaps=gap_tables(con, lad_code, approved, release, lsoas),
-        decisions=decisions.current(user_store, lad_code), threshold=settings.suppress_below,
+        decisions=decisions.current(user_store, authorities), threshold=settings.suppress_below,
         sources=sources, attribution=attribution,
     )
 
@@ -259,9 +263,10 @@ def decisions_in(ev: Evidence, area: Area) -> pd.DataFrame:
     current = ev.decisions
     if current.empty:
         return current.assign(area_name=[], label=[], summary=[], reports=[])
-    rows = current[current["area_code"].isin([*area.lsoas, *area.wards, area.lad_code])]
+    rows = current[current["area_code"].isin([*area.lsoas, *area.wards, *area.authorities])]
+    names = {**dict(zip(area.authorities, area.authority_names)), **ev.names}
     return rows.assign(
-        area_name=[ev.names.get(c, area.lad_name if c == area.lad_code else c) for c in rows["area_code"]],
+        area_name=[names.get(c, c) for c in rows["area_code"]],
         label=[taxonomy.label(c) for c in rows["category"]],
         summary=[decisions.summary_line(r) for _, r in rows.iterrows()],
         reports=[_shown_for(ev.blurred, r) for _, r in rows.iterrows()],
@@ -276,7 +281,8 @@ def build(con: duckdb.DuckDBPyConnection, user_store: UserStore, area: Area,
     ev = ev or evidence(con, user_store, area.lad_code, settings, release, lsoas=frame_lsoas(area))
     population = _population(con, list(area.lsoas))
     lad_population = _population(con, list(ev.wards.index))
-    services = maps.services(con, lad_code=area.lad_code)
+    # the services of the whole frame the population above is of (one authority, or an ICB...)
+    services = maps.services(con, lsoa_codes=list(ev.wards.index))
     report = AreaReport(
         area=area, generated=today or date.today(), release=release, population=population,
         profile=_profile(con, area, release),

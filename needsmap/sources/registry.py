@@ -63,14 +63,18 @@ class Dataset:
         return "geojson" if self.format == "arcgis-geojson" else self.format
 
 
-def _ons_lookup(dataset_id: str, title: str, search: str, vintage: str, geography: str,
+ONS_DATASETS = "https://geoportal.statistics.gov.uk/datasets/ons::"
+
+
+def _ons_lookup(dataset_id: str, title: str, service: str, page: str, vintage: str, geography: str,
                 file: str, notes: str = "") -> Dataset:
-    """One of the ONS Open Geography Portal's English lookups (the areas beyond one authority)."""
+    """One of the ONS Open Geography Portal's English lookups (the areas beyond one authority),
+    served as a table by the portal's ArcGIS FeatureServer (paged GeoJSON, no geometry)."""
     return Dataset(
         id=dataset_id, title=title, publisher="Office for National Statistics (Open Geography Portal)",
-        url=None, page=f"https://geoportal.statistics.gov.uk/search?q={search}", licence=OGL,
-        attribution=ONS_ATTRIBUTION, vintage=vintage, geography=geography, format="csv",
-        mirror_path=f"england/lookups/{file}", group="lookups", notes=notes,
+        url=f"{ARCGIS}/{service}/FeatureServer/0/query", page=f"{ONS_DATASETS}{page}/about",
+        licence=OGL, attribution=ONS_ATTRIBUTION, vintage=vintage, geography=geography,
+        format="arcgis-geojson", mirror_path=f"england/lookups/{file}", group="lookups", notes=notes,
     )
 
 
@@ -108,17 +112,26 @@ DATASETS: tuple[Dataset, ...] = (
         group="lookups",
         notes="Change codes: U unchanged, S split, M merged, X irregular.",
     ),
+    # The services below are those the mirror's files were written from (humaniverse/geographr,
+    # data-raw/query-urls.R at c026be5, which also names each dataset's page).
     _ons_lookup("lookup_lsoa21_icb24",
-                "LSOA (2021) to sub-ICB location to Integrated Care Board (July 2024), England",
-                "LSOA21_SICBL24_ICB24", "LSOA Dec 2021; sub-ICB locations and ICBs July 2024",
+                "LSOA (2021) to sub-ICB location to Integrated Care Board (2024), England",
+                "LSOA21_SICBL24_ICB24_CAL24_LAD24_EN_LU",
+                "lsoa-2021-to-sicbl-to-icb-to-cancer-alliances-to-lad-april-2024-lookup-in-en",
+                "LSOA Dec 2021; sub-ICB locations and ICBs 2024",
                 "LSOA 2021", "lsoa21_sicbl24_icb24_england.csv",
                 notes="42 Integrated Care Boards and 106 sub-ICB locations; 13 authorities are "
-                      "split between ICBs, so an NHS area is a set of small areas, not of authorities."),
-    _ons_lookup("lookup_lad24_region24", "Local authority district (May 2024) to region, England",
-                "LAD24_RGN24", "May 2024", "LAD 2024", "lad24_region24_england.csv"),
+                      "split between ICBs, so an NHS area is a set of small areas, not of "
+                      "authorities. The portal titles this service April 2024; the mirror's "
+                      "MANIFEST calls its copy the July 2024 lookup."),
+    _ons_lookup("lookup_lad24_region24", "Local authority district (2024) to region, England",
+                "LAD24_RGN24_EN_LU", "local-authority-district-to-region-december-2024-lookup-in-en",
+                "2024 (the portal's December 2024 lookup)", "LAD 2024", "lad24_region24_england.csv"),
     _ons_lookup("lookup_lad23_cauth23",
                 "Local authority district (December 2023) to combined authority, England",
-                "LAD23_CAUTH23", "December 2023", "LAD 2023", "lad23_cauth23_england.csv",
+                "LAD23_CAUTH23_EN_LU",
+                "local-authority-district-to-combined-authority-december-2023-lookup-in-en",
+                "December 2023", "LAD 2023", "lad23_cauth23_england.csv",
                 notes="The ten combined authorities of 2023; those created later are not in it."),
     Dataset(
         id="boundaries_lsoa21",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import json
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
@@ -98,3 +99,35 @@ def read_csv_text(path: Path, *, source: str | None = None) -> pa.Table:
         table = table.rename_columns([header[0].lstrip("\ufeff")] + table.column_names[1:])
     rows = pa.array(range(2, table.num_rows + 2), type=pa.int64())
     return table.append_column(ROW, rows)
+
+
+def is_json(path: Path) -> bool:
+    """Whether a downloaded table is JSON (an ArcGIS FeatureServer page set) rather than CSV:
+    the cache keeps the mirror's file name whichever the publisher served."""
+    with open(path, "rb") as handle:
+        start = handle.read(64).lstrip(b"\xef\xbb\xbf \t\r\n")
+    return start.startswith(b"{")
+
+
+def read_feature_properties(path: Path, *, source: str | None = None) -> pa.Table:
+    """The properties of a GeoJSON FeatureCollection (an ONS lookup served as a table) as text
+    columns, plus ``_row``: the feature's number counting the header as 1, as for CSV."""
+    source = source or path.name
+    try:
+        collection = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValidationError(f"{source}: cannot be read as GeoJSON: {exc}") from exc
+    features = collection.get("features") if isinstance(collection, dict) else None
+    if not isinstance(features, list):
+        raise ValidationError(f"{source}: is not a GeoJSON FeatureCollection (no 'features' list)")
+    rows: list[dict[str, object]] = []
+    for number, feature in enumerate(features, start=2):
+        properties = feature.get("properties") if isinstance(feature, dict) else None
+        if not isinstance(properties, dict):
+            raise ValidationError(f"{source}: feature {number - 1} has no properties")
+        rows.append(properties)
+    names = list(dict.fromkeys(k for r in rows for k in r))
+    columns = {n: pa.array([None if r.get(n) is None else str(r[n]) for r in rows], type=pa.string())
+               for n in names}
+    columns[ROW] = pa.array(range(2, len(rows) + 2), type=pa.int64())
+    return pa.table(columns)

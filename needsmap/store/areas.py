@@ -398,6 +398,22 @@ def choices(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["kind", "code", "name", "label"])
 
 
+# What the area picker calls each kind: plain words people search by ("ICB", "region").
+_PICKER_WORDS = {"lad": "local authority", "cauth": "combined authority",
+                 "icb": "NHS Integrated Care Board (ICB)", "sicbl": "NHS sub-ICB location",
+                 "region": "region", "england": "all of England"}
+
+
+def picker_label(kind: str, name: str, code: str, lsoas: int, authorities: int) -> str:
+    """How the area picker lists an area, in plain words with its size and code:
+    'NHS Greater Manchester Integrated Care Board (NHS Integrated Care Board (ICB): 1,702 small
+    areas in 10 authorities; E54000057)'."""
+    size = f"{lsoas:,} small area{'s' if lsoas != 1 else ''}"
+    if kind != "lad":
+        size += f" in {authorities:,} authorit{'ies' if authorities != 1 else 'y'}"
+    return f"{name} ({_PICKER_WORDS.get(kind, KINDS.get(kind, kind).lower())}: {size}; {code})"
+
+
 def members_by_kind(con: duckdb.DuckDBPyConnection) -> dict[str, list[tuple[str, list[str]]]]:
     """Each findable kind's areas as (code, LSOA 2021 codes), for checking what a store holds."""
     out: dict[str, list[tuple[str, list[str]]]] = {}
@@ -438,14 +454,14 @@ def places(con: duckdb.DuckDBPyConnection, kind: str, lad_code: str | None = Non
 
 def wards_of_lsoas(con: duckdb.DuckDBPyConnection, lad_code: str | None = None, *,
                    lsoas: Iterable[str] | None = None) -> pd.DataFrame:
-    """LSOA 2021 → ward, with names, for one authority or a set of LSOAs (for listing needs
-    by ward)."""
+    """LSOA 2021 → ward and authority, with names, for one authority or a set of LSOAs (for
+    listing needs by ward, and knowing whose a ward of an NHS area is)."""
     if lsoas is not None:
         where, params = "lsoa21_code IN (SELECT unnest(?))", [list(lsoas)]
     else:
         where, params = "lad_code = ?", [lad_code]
     return con.execute(
-        f"SELECT lsoa21_code, lsoa21_name, ward_code, ward_name FROM lsoa21_lookup "
+        f"SELECT lsoa21_code, lsoa21_name, ward_code, ward_name, lad_code, lad_name FROM lsoa21_lookup "
         f"WHERE {where} ORDER BY ward_name, lsoa21_code",
         params,
     ).df()

@@ -12,6 +12,7 @@ category and a month, never the LSOA, so a quote does not point at a household.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 
@@ -68,9 +69,11 @@ def counts_frame(rows: list[tuple], lsoas: list[str]) -> pd.DataFrame:
             .astype("int64").rename_axis(columns=None))
 
 
-def lsoa_wards(con: duckdb.DuckDBPyConnection, lad_code: str) -> pd.Series:
-    """Every LSOA of the authority -> its ward: the groups the protected table is built over."""
-    return ward_series(areas.wards_of_lsoas(con, lad_code))
+def lsoa_wards(con: duckdb.DuckDBPyConnection, lad_code: str | None = None, *,
+               lsoas: Iterable[str] | None = None) -> pd.Series:
+    """Every LSOA of the authority (or of ``lsoas``, an area of several) -> its ward: the
+    groups the protected table is built over."""
+    return ward_series(areas.wards_of_lsoas(con, lad_code, lsoas=lsoas))
 
 
 def ward_series(lookup: pd.DataFrame) -> pd.Series:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 
@@ -109,24 +110,28 @@ def _frame(cur: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     return frame
 
 
-def current(store: UserStore, lad_code: str, *, area_codes: list[str] | None = None) -> pd.DataFrame:
-    """The latest decision for each area and category in an authority (optionally some areas)."""
-    where, params = "lad_code = ?", [lad_code]
-    if area_codes is not None:
-        if not area_codes:
-            return pd.DataFrame(columns=[*COLUMNS, "status_label"])
-        where += f" AND area_code IN ({', '.join('?' * len(area_codes))})"
-        params += list(area_codes)
+def current(store: UserStore, lad_code: str | Sequence[str], *,
+            area_codes: Iterable[str] | None = None) -> pd.DataFrame:
+    """The latest decision for each area and category in an authority, or in each of several
+    (an ICB, a region: ``Area.authorities``), optionally only about some areas (LSOAs, wards,
+    authorities). The areas are kept after reading: an NHS area has thousands of LSOAs."""
+    lads = [lad_code] if isinstance(lad_code, str) else list(lad_code)
+    if not lads:
+        return pd.DataFrame(columns=[*COLUMNS, "status_label"])
     cur = store.read().execute(
         f"""
         SELECT {', '.join(COLUMNS)} FROM decisions d
-        WHERE {where} AND id = (SELECT max(id) FROM decisions e WHERE e.area_level = d.area_level
-                                AND e.area_code = d.area_code AND e.category = d.category)
+        WHERE lad_code IN ({', '.join('?' * len(lads))})
+          AND id = (SELECT max(id) FROM decisions e WHERE e.area_level = d.area_level
+                    AND e.area_code = d.area_code AND e.category = d.category)
         ORDER BY area_code, category
         """,
-        params,
+        lads,
     )
-    return _frame(cur)
+    frame = _frame(cur)
+    if area_codes is not None:
+        frame = frame[frame["area_code"].isin(set(area_codes))].reset_index(drop=True)
+    return frame
 
 
 def history(store: UserStore, area_code: str, category: str) -> pd.DataFrame:

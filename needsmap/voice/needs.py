@@ -12,6 +12,7 @@ import threading
 import time
 import uuid
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
@@ -348,15 +349,24 @@ def moderation_log(store: UserStore, moderator: User, limit: int = 500) -> list[
     ))
 
 
-def approved_counts(store: UserStore, lad_code: str | None = None) -> list[tuple[str, str, int, int]]:
-    """(lsoa21_code, category, reports, supporters) of approved needs, for maps and gap analysis."""
+def approved_counts(store: UserStore, lad_code: str | None = None, *,
+                    lsoas: Iterable[str] | None = None) -> list[tuple[str, str, int, int]]:
+    """(lsoa21_code, category, reports, supporters) of approved needs, for maps and gap analysis:
+    of one authority, or of ``lsoas`` (an area of several authorities: ``Area.lsoas``).
+
+    The LSOAs are kept after reading, not sent as parameters: a region has thousands, and the
+    counts are one row per small area and category."""
     where = "AND lad_code = ?" if lad_code else ""
-    return store.read().execute(
+    rows = store.read().execute(
         "SELECT n.lsoa21_code, n.category, count(DISTINCT n.id), count(s.need_id) FROM needs n "
         "LEFT JOIN need_support s ON s.need_id = n.id "
         f"WHERE n.status = 'approved' {where} GROUP BY n.lsoa21_code, n.category ORDER BY 1, 2",
         [lad_code] if lad_code else [],
     ).fetchall()
+    if lsoas is None:
+        return rows
+    keep = set(lsoas)
+    return [r for r in rows if r[0] in keep]
 
 
 def approved_needs(store: UserStore, lsoa_codes: list[str]) -> list[dict[str, object]]:
