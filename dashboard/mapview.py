@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import folium
 import folium.plugins
 import pandas as pd
+from branca.element import Template
 
 from dashboard.assets import use_local_assets
 from needsmap.voice.privacy import escape_html
@@ -71,6 +72,27 @@ OVERLAYS: tuple[Overlay, ...] = (
 )
 
 
+# folium's page forbids zooming (maximum-scale=1, user-scalable=no); people with low vision
+# must be able to zoom (WCAG 1.4.4). streamlit-folium adds the header again when the map is
+# redrawn, so the map's script lets every viewport line zoom, now and whenever one is added.
+_ZOOMABLE = ("(() => { const zoomable = () => document.querySelectorAll('meta[name=viewport]')"
+             ".forEach(m => { if (/user-scalable|maximum-scale/.test(m.content)) "
+             "m.content = 'width=device-width, initial-scale=1'; });"
+             "zoomable(); new MutationObserver(zoomable).observe(document.head, {childList: true}); })();")
+
+
+class _PageScript(folium.MacroElement):
+    """JavaScript run with the map's own script: streamlit-folium sends the frame only the
+    script of the map and its children, not the page's other scripts."""
+
+    _template = Template("{% macro script(this, kwargs) %}{{ this.code }}{% endmacro %}")
+
+    def __init__(self, code: str) -> None:
+        super().__init__()
+        self._name = "PageScript"
+        self.code = code
+
+
 def base_map(bounds: list[list[float]]) -> folium.Map:
     m = folium.Map(tiles=None, prefer_canvas=True, control_scale=True, zoom_snap=0.25,
                    attribution_control=False)
@@ -78,6 +100,7 @@ def base_map(bounds: list[list[float]]) -> folium.Map:
     m.options.update(max_zoom=18, min_zoom=6)
     m.fit_bounds(bounds)
     m.get_root().header.add_child(folium.Element(_STYLE))
+    _PageScript(_ZOOMABLE).add_to(m)
     return m
 
 

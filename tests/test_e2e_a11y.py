@@ -56,23 +56,31 @@ JS_AXE = f"""async () => {{
 }}"""
 
 
+JS_IDLE = "() => !document.querySelector('[data-testid=stStatusWidget]')"
+QUIET = 1.0  # seconds a page must stay idle: a map that reports back starts one more run
+
+
 def settled(pg: Any, heading: str) -> None:
-    """Wait until the page shows ``heading``, has finished its run and drawn its maps."""
+    """Wait until the page shows ``heading``, has drawn its maps and has stayed idle (no run
+    under way) for ``QUIET`` seconds, so axe audits the page a reader sees, not one mid-run."""
     pg.get_by_role("heading", name=heading).first.wait_for()
-    pg.wait_for_function("() => !document.querySelector('[data-testid=stStatusWidget]')")
     frames = pg.locator(f"iframe[title='{MAP_FRAME}.st_folium']")
-    for i in range(frames.count()):
-        frames.nth(i).wait_for()
-    deadline = time.monotonic() + 60
+    deadline, quiet_since = time.monotonic() + 90, None
     while time.monotonic() < deadline:
         maps = [f for f in pg.frames if MAP_FRAME in f.url]
         try:
-            if len(maps) == frames.count() and all(f.evaluate(JS_DRAWN) for f in maps):
-                return
-        except Exception:  # a frame is still loading
-            pass
-        time.sleep(0.3)
-    raise AssertionError(f"{pg.url}: a map never drew")
+            ready = pg.evaluate(JS_IDLE) and len(maps) == frames.count() and \
+                all(f.evaluate(JS_DRAWN) for f in maps)
+        except Exception:  # a frame is still loading, or was replaced
+            ready = False
+        if not ready:
+            quiet_since = None
+        elif quiet_since is None:
+            quiet_since = time.monotonic()
+        elif time.monotonic() - quiet_since >= QUIET:
+            return
+        time.sleep(0.25)
+    raise AssertionError(f"{pg.url}: the page never settled with its maps drawn")
 
 
 def audit(pg: Any) -> dict[str, list[dict]]:
@@ -144,3 +152,20 @@ def test_axe_finds_no_wcag_violation_on_any_page_in_any_role(site):
     print(f"\naxe WCAG 2.2 A/AA violations per page:\n{table}")
     (ARTIFACTS / "a11y-counts.txt").write_text(table + "\n\n" + "\n".join(failures) + "\n")
     assert not failures, "\n".join(failures)
+
+
+@pytest.mark.parametrize("path, heading", [
+    ("map", "Deprivation and services"), ("gaps", "Gaps: where need is high and provision is low"),
+    ("report", "Report a need"), ("", "Deprivation and services")])
+def test_an_address_typed_in_opens_its_page_with_no_page_not_found(site, path, heading):
+    url, browser = site
+    pg = offline_page(browser)
+    try:
+        pg.goto(url + path)
+        settled(pg, heading)
+        assert pg.get_by_role("dialog").count() == 0, pg.inner_text("body")[:1000]
+        assert "Page not found" not in pg.inner_text("body")
+        assert pg.url.removeprefix(url) == (path or "map")  # "/" opens the Map under its address
+    finally:
+        pg.context.close()
+
