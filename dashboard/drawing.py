@@ -22,7 +22,9 @@ def choose_lsoas(lad: str, key: str, default: list[str] | None = None) -> list[s
     drawn. Returns what the list holds."""
     st.caption(HOW_TO)
     drawn = st_folium(mapview.drawing_map(read(maps.bounds, lad),
-                                          read(maps.outlines_geojson, "lsoa21", lad)),
+                                          read(maps.outlines_geojson, "lsoa21", lad),
+                                          "Map of small areas to draw shapes on; the list below "
+                                          "chooses the same areas without the map"),
                       key=f"{key}-drawmap-{lad}", returned_objects=["all_drawings"], height=420,
                       use_container_width=True)
     shapes = [json.dumps(f["geometry"]) for f in (drawn or {}).get("all_drawings") or []

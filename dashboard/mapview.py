@@ -93,14 +93,24 @@ class _PageScript(folium.MacroElement):
         self.code = code
 
 
-def base_map(bounds: list[list[float]]) -> folium.Map:
+def _named(title: str) -> str:
+    """Script giving the map's frame (titled only "streamlit_folium.st_folium" by Streamlit)
+    and its page a descriptive name for screen readers (WCAG 1.1.1, 4.1.2)."""
+    text = json.dumps(title).replace("<", "\\u003c")
+    return (f"document.title = {text}; if (window.frameElement) "
+            f"window.frameElement.setAttribute('aria-label', {text});")
+
+
+def base_map(bounds: list[list[float]], title: str = "Map") -> folium.Map:
+    """An empty map fitted to ``bounds``; ``title`` says what it shows and where its text
+    alternative is."""
     m = folium.Map(tiles=None, prefer_canvas=True, control_scale=True, zoom_snap=0.25,
                    attribution_control=False)
     # With no tile layer Leaflet has no zoom limits, and the marker cluster plugin needs one.
     m.options.update(max_zoom=18, min_zoom=6)
     m.fit_bounds(bounds)
     m.get_root().header.add_child(folium.Element(_STYLE))
-    _PageScript(_ZOOMABLE).add_to(m)
+    _PageScript(_ZOOMABLE + _named(title)).add_to(m)
     return m
 
 
@@ -295,9 +305,9 @@ def service_points(frame: pd.DataFrame, name: str) -> folium.FeatureGroup:
     return group
 
 
-def drawing_map(bounds: list[list[float]], lsoa_outlines: str) -> folium.Map:
+def drawing_map(bounds: list[list[float]], lsoa_outlines: str, title: str = "Map") -> folium.Map:
     """A map of the authority's small areas on which a user draws shapes to choose some."""
-    m = base_map(bounds)
+    m = base_map(bounds, title)
     outlines(lsoa_outlines, "Small areas", 0.8).add_to(m)
     folium.plugins.Draw(
         position="topleft",
