@@ -131,7 +131,7 @@ def legend_html(classes: list[colours.LegendClass], title: str) -> str:
     """A map key as a real list (screen readers announce how many classes), each class in words."""
     rows = "".join(
         f'<li style="display:flex;align-items:center;gap:.5em;margin:2px 0">'
-        f'<span aria-hidden="true" style="display:inline-block;width:1.4em;height:1em;'
+        f'<span aria-hidden="true" style="display:inline-block;flex:none;width:1.4em;height:1em;'
         f'background:{c.colour};border:1px solid #555"></span><span>{html.escape(c.label)}</span></li>'
         for c in classes
     )

@@ -108,9 +108,9 @@ else:
                                          f"{taxonomy.label(category)} services"),
                   mapview.outlines(read(maps.outlines_geojson, "ward", lad), "Ward outlines", 1.2, "4 3"),
                   mapview.outlines(read(maps.authority_outline_geojson, lad), "Authority outline", 3.0)]
-        st_folium(mapview.base_map(read(maps.bounds, lad), f"Map of gaps in {what} in {lad_name}; each "
-                                   f"area's class and scores are in the table of all {len(table)} "
-                                   "small areas below the map"),
+        st_folium(mapview.base_map(read(maps.bounds, lad), f"Map of gaps between need and provision in "
+                                   f"{lad_name}; each area's class and scores are in the table of "
+                                   f"all {len(table)} small areas below the map"),
                   key=f"gapmap-{lad}",
                   feature_group_to_add=layers, layer_control=mapview.layer_control(),
                   returned_objects=[], height=560, use_container_width=True)
