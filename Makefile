@@ -20,8 +20,9 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[test]"
 	touch $@
 
-# The map's Leaflet/jQuery/Bootstrap/plugin files, pinned in dashboard/assets.json, from the npm
-# registry into dashboard/static/vendor/ (git-ignored), so the map needs no CDN at run time.
+# The map's Leaflet/jQuery/Bootstrap/plugin files and axe-core (for the accessibility test),
+# pinned in dashboard/assets.json, from the npm registry into dashboard/static/vendor/
+# (git-ignored), so the map needs no CDN at run time.
 VENDOR_STAMP := dashboard/static/vendor/.installed
 assets: $(VENDOR_STAMP)
 $(VENDOR_STAMP): dashboard/assets.json dashboard/assets.py $(VENV)/.installed

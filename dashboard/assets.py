@@ -1,4 +1,5 @@
-"""The map's front-end files, served by the app itself so the map works with no CDN reachable.
+"""The map's front-end files, served by the app itself so the map works with no CDN reachable
+(and axe-core, which tests/test_e2e_a11y.py injects into every page).
 
 folium and its plugins link Leaflet, jQuery, Bootstrap, Font Awesome and the marker plugins
 from public CDNs; a council network or CI often blocks those and the map is then blank.

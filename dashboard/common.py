@@ -9,6 +9,7 @@ build shows up without a restart; the reader itself is a ``st.cache_resource``.
 from __future__ import annotations
 
 import atexit
+import html
 import importlib
 import logging
 import threading
@@ -127,33 +128,40 @@ def configure_logging(level: str) -> None:
 
 
 def legend_html(classes: list[colours.LegendClass], title: str) -> str:
+    """A map key as a real list (screen readers announce how many classes), each class in words."""
     rows = "".join(
-        f'<div style="display:flex;align-items:center;gap:.5em;margin:2px 0">'
-        f'<span style="display:inline-block;width:1.4em;height:1em;background:{c.colour};'
-        f'border:1px solid #555"></span><span>{c.label}</span></div>'
+        f'<li style="display:flex;align-items:center;gap:.5em;margin:2px 0">'
+        f'<span aria-hidden="true" style="display:inline-block;flex:none;width:1.4em;height:1em;'
+        f'background:{c.colour};border:1px solid #555"></span><span>{html.escape(c.label)}</span></li>'
         for c in classes
     )
-    return f'<div role="list" aria-label="{title}"><strong>{title}</strong>{rows}</div>'
+    name = html.escape(title)
+    return (f'<div><strong>{name}</strong><ul aria-label="{name}" '
+            f'style="list-style:none;padding:0;margin:.2em 0">{rows}</ul></div>')
 
 
 def bivariate_legend_html(classes: list[dict[str, Any]], *, what: str) -> str:
-    """The 3x3 key as a grid in words: need left to right, provision top (high) to bottom."""
-    cell = "width:3.4em;height:2.2em;border:1px solid #555"
+    """The 3x3 key as a table in words: need left to right, provision top (high) to bottom; each
+    cell names its class, so colour is never the only carrier of meaning."""
+    cell = "width:3.4em;height:2.2em;border:1px solid #555;padding:0"
+    small = "font-size:.8em;line-height:1.1;font-weight:normal"
     rows = []
-    for label, provision in (("High provision", 3), ("Middle", 2), ("Low provision", 1)):
+    for label, provision in (("High provision", 3), ("Middle provision", 2), ("Low provision", 1)):
         cells = "".join(
-            f'<span role="listitem" title="{c["label"]}" aria-label="{c["label"]}" '
-            f'style="{cell};background:{c["colour"]}"></span>'
+            f'<td title="{html.escape(c["label"])}" style="{cell};background:{c["colour"]}">'
+            f'<span style="position:absolute;left:-10000px">{html.escape(c["label"])}</span></td>'
             for c in classes if c["provision_class"] == provision)
-        rows.append(f'<span style="font-size:.85em;text-align:right;padding-right:.4em">{label}</span>{cells}')
-    header = '<span></span>' + "".join(
-        f'<span style="font-size:.8em;line-height:1.1;text-align:center">{t}</span>'
-        for t in ("Low need", "Middle", "High need"))
-    grid = ('<div role="list" style="display:grid;grid-template-columns:auto repeat(3, 3.4em);'
-            'gap:2px;align-items:center;margin:.4em 0">' + "".join(rows) + header + "</div>")
-    return (f'<div aria-label="Map key: need and provision of {what}"><strong>Need and provision '
-            f'of {what}</strong><div style="font-size:.8em">Need rises to the right, provision '
-            f'falls downwards.</div>{grid}<div style="font-size:.85em">Darkest blue, bottom right: '
+        rows.append(f'<tr><th scope="row" style="{small};text-align:right;padding-right:.4em">'
+                    f'{label}</th>{cells}</tr>')
+    header = '<tr><td></td>' + "".join(
+        f'<th scope="col" style="{small};text-align:center">{t}</th>'
+        for t in ("Low need", "Middle need", "High need")) + "</tr>"
+    name = f"Map key: need and provision of {html.escape(what)}"
+    grid = (f'<table aria-label="{name}" style="border-collapse:separate;border-spacing:2px;'
+            f'margin:.4em 0;width:auto">{"".join(rows)}{header}</table>')
+    return (f'<div><strong>Need and provision of {html.escape(what)}</strong>'
+            '<div style="font-size:.8em">Need rises to the right, provision falls downwards.</div>'
+            f'{grid}<div style="font-size:.85em">Darkest blue, bottom right: '
             "<b>high need, low provision</b> (the biggest gaps). Pink: high need, services nearby. "
             "Teal: few services, lower need. Grey: low need, services nearby.</div></div>")
 

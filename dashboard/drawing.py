@@ -23,7 +23,9 @@ def choose_lsoas(area: areas.Area, key: str, default: list[str] | None = None) -
     st.caption(HOW_TO)
     place = map_place(area)
     drawn = st_folium(mapview.drawing_map(read(maps.bounds, place),
-                                          read(maps.outlines_geojson, "lsoa21", place)),
+                                          read(maps.outlines_geojson, "lsoa21", place),
+                                          "Map of small areas to draw shapes on; the list below "
+                                          "chooses the same areas without the map"),
                       key=f"{key}-drawmap-{area.code}", returned_objects=["all_drawings"], height=420,
                       use_container_width=True)
     shapes = [json.dumps(f["geometry"]) for f in (drawn or {}).get("all_drawings") or []

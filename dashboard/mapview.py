@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import folium
 import folium.plugins
 import pandas as pd
+from branca.element import Template
 
 from dashboard.assets import use_local_assets
 from needsmap.voice.privacy import escape_html
@@ -71,13 +72,45 @@ OVERLAYS: tuple[Overlay, ...] = (
 )
 
 
-def base_map(bounds: list[list[float]]) -> folium.Map:
+# folium's page forbids zooming (maximum-scale=1, user-scalable=no); people with low vision
+# must be able to zoom (WCAG 1.4.4). streamlit-folium adds the header again when the map is
+# redrawn, so the map's script lets every viewport line zoom, now and whenever one is added.
+_ZOOMABLE = ("(() => { const zoomable = () => document.querySelectorAll('meta[name=viewport]')"
+             ".forEach(m => { if (/user-scalable|maximum-scale/.test(m.content)) "
+             "m.content = 'width=device-width, initial-scale=1'; });"
+             "zoomable(); new MutationObserver(zoomable).observe(document.head, {childList: true}); })();")
+
+
+class _PageScript(folium.MacroElement):
+    """JavaScript run with the map's own script: streamlit-folium sends the frame only the
+    script of the map and its children, not the page's other scripts."""
+
+    _template = Template("{% macro script(this, kwargs) %}{{ this.code }}{% endmacro %}")
+
+    def __init__(self, code: str) -> None:
+        super().__init__()
+        self._name = "PageScript"
+        self.code = code
+
+
+def _named(title: str) -> str:
+    """Script giving the map's frame (titled only "streamlit_folium.st_folium" by Streamlit)
+    and its page a descriptive name for screen readers (WCAG 1.1.1, 4.1.2)."""
+    text = json.dumps(title).replace("<", "\\u003c")
+    return (f"document.title = {text}; if (window.frameElement) "
+            f"window.frameElement.setAttribute('aria-label', {text});")
+
+
+def base_map(bounds: list[list[float]], title: str = "Map") -> folium.Map:
+    """An empty map fitted to ``bounds``; ``title`` says what it shows and where its text
+    alternative is."""
     m = folium.Map(tiles=None, prefer_canvas=True, control_scale=True, zoom_snap=0.25,
                    attribution_control=False)
     # With no tile layer Leaflet has no zoom limits, and the marker cluster plugin needs one.
     m.options.update(max_zoom=18, min_zoom=6)
     m.fit_bounds(bounds)
     m.get_root().header.add_child(folium.Element(_STYLE))
+    _PageScript(_ZOOMABLE + _named(title)).add_to(m)
     return m
 
 
@@ -272,9 +305,9 @@ def service_points(frame: pd.DataFrame, name: str) -> folium.FeatureGroup:
     return group
 
 
-def drawing_map(bounds: list[list[float]], lsoa_outlines: str) -> folium.Map:
+def drawing_map(bounds: list[list[float]], lsoa_outlines: str, title: str = "Map") -> folium.Map:
     """A map of the authority's small areas on which a user draws shapes to choose some."""
-    m = base_map(bounds)
+    m = base_map(bounds, title)
     outlines(lsoa_outlines, "Small areas", 0.8).add_to(m)
     folium.plugins.Draw(
         position="topleft",

@@ -50,7 +50,7 @@ def test_gaps_page_in_the_browser(server):
         pg.goto(server)
         pg.get_by_role("link", name="Gaps").click()
         pg.get_by_text("Top 10 gaps", exact=True).wait_for()
-        nav = pg.get_by_test_id("stSidebarNav")  # the app's grouped navigation, not a file list
+        nav = pg.locator(".st-key-site-menu")  # the app's grouped navigation, not a file list
         assert nav.get_by_text("Analysis").is_visible() and nav.get_by_text("gaps", exact=True).count() == 0
         frame = map_frame(pg, JS_COUNT_FILLED)
         filled, colours = frame.evaluate(JS_FILLS)

@@ -181,7 +181,7 @@ def test_report_moderate_and_see_it_on_the_commissioners_map(site, browser) -> N
     # A resident reports by postcode, with contact details.
     pg = open_page(browser, site)
     pg.goto(site["url"] + "report")  # the server's first visitor, on a deep link
-    nav = pg.get_by_test_id("stSidebarNav")
+    nav = pg.locator(".st-key-site-menu")  # the app's own menu (dashboard/navigation.py)
     nav.get_by_text("Residents").wait_for()  # the app's navigation, not one page on its own
     assert nav.get_by_text("Moderation").count() == 0
     started = time.monotonic()

@@ -126,7 +126,10 @@ else:
                   mapview.outlines(read(maps.outlines_geojson, inner[0], place), inner[1], 1.2, "4 3"),
                   mapview.outlines(read(maps.authority_outline_geojson, place),
                                    "Authority outline" if lad else "Area outline", 3.0)]
-        st_folium(mapview.base_map(read(maps.bounds, place)), key=f"gapmap-{area.code}",
+        st_folium(mapview.base_map(read(maps.bounds, place), f"Map of gaps between need and provision in "
+                                   f"{lad_name}; each area's class and scores are in the table of "
+                                   f"all {len(table)} small areas below the map"),
+                  key=f"gapmap-{area.code}",
                   feature_group_to_add=layers, layer_control=mapview.layer_control(),
                   returned_objects=[], height=560, use_container_width=True)
         st.caption(f"Black dots: {what} services in {lad_name}; white dots: just outside it. "

@@ -77,7 +77,11 @@ def map_panel(lad: maps.Place, release: int, domain: str, by: str) -> None:
     left, right = st.columns([3, 1])
     with left:
         out = st_folium(
-            mapview.base_map(read(maps.bounds, lad)),
+            # The name leaves out the measure: a different base map would be drawn anew,
+            # losing the reader's zoom, where a new measure only recolours it.
+            mapview.base_map(read(maps.bounds, lad), f"Map of deprivation in {lad_name}'s small "
+                             "areas, coloured by the measure chosen; the same figures are in "
+                             "the table below the map"),
             key=f"map-{area_code}-{release}",
             feature_group_to_add=layers,
             layer_control=mapview.layer_control(),

@@ -71,7 +71,8 @@ if how == "map":
         st.stop()
     lad = map_place(chosen)  # an authority's code, or a bigger area's small areas
     out = st_folium(
-        mapview.base_map(read(maps.bounds, lad)),
+        mapview.base_map(read(maps.bounds, lad), "Map to click the place of the need on; "
+                         "choose 'Typing a postcode' above to give it without the map"),
         key=f"pick-{chosen.code}",
         feature_group_to_add=mapview.pick_layers(read(maps.outlines_geojson, "ward", lad),
                                                  read(maps.authority_outline_geojson, lad),
