@@ -38,10 +38,13 @@ serve: install assets
 
 demo: install assets store serve
 
-# The architecture contract first (pyproject.toml [tool.importlinter]), then the suite.
+# The architecture contract first (pyproject.toml [tool.importlinter]), then the suite on
+# TEST_JOBS worker processes (pytest-xdist; each module stays on one worker, the England
+# modules together: tests/conftest.py). TEST_JOBS=0 runs it in this one process.
+TEST_JOBS ?= 2
 test: install assets
 	$(BIN)/lint-imports --no-cache
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest $(if $(filter 0,$(TEST_JOBS)),,-n $(TEST_JOBS) --dist loadgroup)
 
 bench: install
 	$(BIN)/python bench/ingest.py

@@ -24,6 +24,20 @@ from needsmap.testing import PostgresMissing, PostgresServer, postgres_server, s
 BACKENDS = ("duckdb", "postgres")
 
 
+ENGLAND_FIXTURES = {"england_build", "england"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Keep each module on one xdist worker (its module fixtures, such as a running app, are
+    made once) and every module that uses the England build on the same worker (it is built
+    once per worker, and it is the slowest fixture): `make test` runs with ``--dist loadgroup``."""
+    england = {item.module.__name__ for item in items
+               if ENGLAND_FIXTURES & set(getattr(item, "fixturenames", ()))}
+    for item in items:
+        module = item.module.__name__
+        item.add_marker(pytest.mark.xdist_group("england" if module in england else module))
+
+
 @pytest.fixture(scope="session")
 def mirror() -> Path:
     return shared_data()
