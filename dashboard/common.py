@@ -12,7 +12,6 @@ import atexit
 import html
 import importlib
 import logging
-import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -106,7 +105,7 @@ RETENTION_CHECK_SECONDS = 3600.0
 
 
 @st.cache_resource(show_spinner=False)
-def _daily_retention(path: str, database_url: str) -> threading.Event:
+def _daily_retention(path: str, database_url: str) -> chores.Chore:
     """One thread per app process applies the retention rule at start and then once a day.
 
     It checks every hour; the day's marker in the store (``retention.apply(once_a_day=True)``)

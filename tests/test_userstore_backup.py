@@ -8,7 +8,6 @@ import os
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -78,8 +77,7 @@ def test_the_apps_timed_backups_are_snapshots_taken_while_it_writes(tmp_path: Pa
     try:
         writer.join()
     finally:
-        stop.set()
-        time.sleep(0.5)  # let a backup under way finish
+        stop.stop()  # and wait for a backup under way to finish
         store.close()
     files = sorted((tmp_path / "backups").glob("needsmap_user-*.duckdb"))
     assert len(files) >= 2, files

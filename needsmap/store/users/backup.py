@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,11 +59,11 @@ def backup(store: UserStore, dest: Path, *, force: bool = False) -> int:
     return count
 
 
-def start_backups(store: UserStore, folder: Path, every_seconds: float) -> threading.Event:
+def start_backups(store: UserStore, folder: Path, every_seconds: float) -> chores.Chore:
     """Back the running app's store up into ``folder`` now and then every ``every_seconds``,
     on a thread of its own (DuckDB lets no other process open the file while the app runs).
-    Files are ``needsmap_user-<UTC time>.duckdb``; none is deleted. Set the returned event to
-    stop."""
+    Files are ``needsmap_user-<UTC time>.duckdb``; none is deleted. Stop the returned chore to
+    end them."""
     folder.mkdir(parents=True, exist_ok=True)
 
     def once() -> None:
