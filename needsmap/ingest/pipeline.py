@@ -13,7 +13,7 @@ from needsmap.errors import ConfigError, ValidationError
 from needsmap.ingest import boundaries, checks, iod, lookups, population, postcodes
 from needsmap.ingest.context import LoadContext
 from needsmap.ingest.services import (
-    charities, grants, libraries, local_lists, ods, oruk, osm, osm_venues,
+    charities, grants, libraries, local_lists, ods, oruk, osm, osm_venues, shared,
 )
 from needsmap.sources import registry
 from needsmap.store import StoreBuild, areas, count
@@ -160,7 +160,7 @@ def run(
     datasets = expand(targets)
     report = Report()
     with StoreBuild(settings.store_path, fresh=fresh) as con:
-        ctx = LoadContext(con=con, settings=settings, refresh=refresh, say=say)
+        ctx = LoadContext(con=con, settings=settings, refresh=refresh, say=say, defer_services=True)
 
         def load(dataset_id: str) -> None:
             if step:
@@ -185,6 +185,8 @@ def run(
         datasets, report.not_for_area = split_by_coverage(con, datasets, ctx.area)
         for dataset_id in datasets:
             load(dataset_id)
+        if ctx.services_changed:
+            shared.rebuild_services(con)
         problems = checks.consistency(con)
         if problems:
             raise ValidationError("the loaded tables do not match; the store was not changed", problems)

@@ -127,7 +127,10 @@ def load(ctx: LoadContext, dataset: Dataset, fetched: Fetched, records: Iterable
     n = count(con, "stage_services")
 
     def commit() -> None:
-        rebuild_services(con)
+        if ctx.defer_services:
+            ctx.services_changed = True
+        else:
+            rebuild_services(con)
         provenance.record(con, dataset, fetched, n, ctx.area_label)
 
     swap_in(con, {"services_source": "stage_services"}, where="source_dataset = ?",
