@@ -8,6 +8,7 @@ import pytest
 from needsmap import ingest
 from needsmap.config import Settings
 from needsmap.ingest import boundaries
+from needsmap.ingest.context import LoadContext
 from needsmap.store import StoreReader
 
 
@@ -30,6 +31,12 @@ def test_a_second_build_reads_the_kept_geometry_back(store_copy: Settings,
     monkeypatch.setattr(boundaries, "display_geometry", no_simplifying)
     ingest.run(["boundaries_lsoa11"], store_copy, area="Trafford")
     assert _rows(store_copy) == first
-    # other areas of the same file are other geometry: simplified afresh, never read from Trafford's
-    with pytest.raises(AssertionError, match="simplified again"):
-        ingest.run(["boundaries_lsoa11"], store_copy, area="Stockport")
+    # other areas, another file or another rule are other geometry: never read from Trafford's
+    ctx = LoadContext(con=None, settings=store_copy)  # type: ignore[arg-type]
+    level = boundaries.LEVELS["lsoa11"]
+    same = boundaries._kept_path(ctx, level, "ab" * 32, ["E01000001", "E01000002"])
+    assert same == boundaries._kept_path(ctx, level, "ab" * 32, ["E01000001", "E01000002"])
+    assert same != boundaries._kept_path(ctx, level, "ab" * 32, ["E01000001"])
+    assert same != boundaries._kept_path(ctx, level, "cd" * 32, ["E01000001", "E01000002"])
+    monkeypatch.setattr(boundaries, "GEOMETRY_RULES", boundaries.GEOMETRY_RULES + 1)
+    assert same != boundaries._kept_path(ctx, level, "ab" * 32, ["E01000001", "E01000002"])
