@@ -32,8 +32,8 @@ NEEDS_BADGE_CSS = (
 _STYLE = (
     f"<style>.leaflet-container{{background:{BACKGROUND};font-size:14px}}"
     ".leaflet-control-layers{font-size:13px;line-height:1.25}"
-    # Resident-needs badges: a dark red square with the count in white (service clusters are
-    # round and pale, so the two do not look alike).
+    # Resident-needs badges: a dark red square with the count in white (services are small
+    # round dots, so the two do not look alike).
     f"{NEEDS_BADGE_CSS}"
     ".notes-badge{display:flex;align-items:center;justify-content:center;width:100%;height:100%;"
     "box-sizing:border-box;border-radius:4px;background:#fff8c5;border:2px solid #6b5900;"
@@ -45,12 +45,7 @@ _STYLE = (
     ".voice-popup td,.voice-popup th{padding:2px 10px 2px 0}"
     ".voice-popup ul{margin:.3em 0;padding-left:1.2em}.voice-popup li{margin:.3em 0}"
     ".voice-popup .small{color:#555;font-size:12px}"
-    # Service clusters: white rings around a dark disc, so they cannot be read as a decile
-    # colour (the plugin's own yellow and green are in the choropleth's palette).
-    ".marker-cluster-small,.marker-cluster-medium,.marker-cluster-large"
-    "{background-color:rgba(255,255,255,.75)}"
-    ".marker-cluster-small div,.marker-cluster-medium div,.marker-cluster-large div"
-    "{background-color:#333;color:#fff;font-weight:bold}</style>"
+    "</style>"
 )
 
 
@@ -106,7 +101,7 @@ def base_map(bounds: list[list[float]], title: str = "Map") -> folium.Map:
     alternative is."""
     m = folium.Map(tiles=None, prefer_canvas=True, control_scale=True, zoom_snap=0.25,
                    attribution_control=False)
-    # With no tile layer Leaflet has no zoom limits, and the marker cluster plugin needs one.
+    # With no tile layer Leaflet has no zoom limits; these keep the view to England-sized scales.
     m.options.update(max_zoom=18, min_zoom=6)
     m.fit_bounds(bounds)
     m.get_root().header.add_child(folium.Element(_STYLE))
@@ -148,17 +143,39 @@ def outlines(geojson: str, name: str, weight: float, dash: str | None = None) ->
     return group
 
 
+SERVICE_FIELDS = ("name", "category", "address", "postcode")
+SERVICE_ALIASES = ("Service", "Category", "Address", "Postcode")
+
+
+def service_features(frame: pd.DataFrame) -> dict:
+    """Services as one GeoJSON of points, every text escaped (tooltips and popups are HTML).
+
+    One layer of points, not a marker each: a national list over an ICB is thousands of
+    services, and one layer with one tooltip and popup template is what keeps the map quick."""
+    text = {f: [escape_html(v) if isinstance(v, str) else "" for v in frame[col]]
+            for f, col in (("name", "name"), ("category", "category_label"),
+                           ("address", "address"), ("postcode", "postcode"))}
+    features = [
+        {"type": "Feature", "id": str(i),
+         "geometry": {"type": "Point", "coordinates": [round(float(lon), 5), round(float(lat), 5)]},
+         "properties": {**{f: text[f][i] for f in SERVICE_FIELDS}, "colour": colour}}
+        for i, (lon, lat, colour) in enumerate(zip(frame["lon"], frame["lat"], frame["colour"]))
+    ]
+    return {"type": "FeatureCollection", "features": features}
+
+
 def services(frame: pd.DataFrame, name: str) -> folium.FeatureGroup:
-    """Service points, clustered, each dot coloured by its category."""
+    """Service points as one GeoJSON layer of circle markers on the map's canvas, each dot
+    coloured by its category, named on hover and described in a popup."""
     group = folium.FeatureGroup(name=name)
-    cluster = folium.plugins.MarkerCluster(options={"showCoverageOnHover": False,
-                                                    "maxClusterRadius": 40}).add_to(group)
-    for row in frame.itertuples(index=False):
-        folium.CircleMarker(
-            location=(row.lat, row.lon), radius=7, color="#222222", weight=1,
-            fill=True, fill_color=row.colour, fill_opacity=0.95,
-            tooltip=escape_html(f"{row.name} ({row.category_label})"),
-        ).add_to(cluster)
+    folium.GeoJson(
+        service_features(frame),
+        marker=folium.CircleMarker(radius=6, color="#222222", weight=1, fill=True, fill_opacity=0.95),
+        style_function=lambda f: {"fillColor": f["properties"]["colour"]},
+        tooltip=folium.GeoJsonTooltip(fields=["name", "category"], labels=False),
+        popup=folium.GeoJsonPopup(fields=list(SERVICE_FIELDS), aliases=list(SERVICE_ALIASES)),
+        zoom_on_click=False,
+    ).add_to(group)
     return group
 
 

@@ -127,3 +127,25 @@ def test_idaci_is_offered_when_the_store_has_it(trafford_store, tmp_path):
     have, lacking = maps.measures(con, 2025)
     assert "idaci" in have and lacking == ["idaopi"]
     assert "idaci" not in maps.measures(con, 2019)[0]
+
+
+def test_service_layer_is_one_point_layer_with_escaped_text(trafford_store):
+    """Hundreds of services are one GeoJSON layer drawn with one circle-marker template (not a
+    marker each: that made an ICB's map take seconds), and a name cannot become markup."""
+    import folium
+
+    from dashboard import mapview
+
+    svc = maps.services(StoreReader(trafford_store.store_path).cursor(), lad_code=TRAFFORD)
+    svc.loc[0, "name"] = "<img src=x onerror=alert(1)> `${1}` & Co"
+    m = folium.Map(prefer_canvas=True)
+    group = mapview.services(svc, "Services").add_to(m)
+    html = m.get_root().render()
+    layers = [c for c in group._children.values() if isinstance(c, folium.GeoJson)]
+    assert len(layers) == 1 and len(layers[0].data["features"]) == len(svc) > 300
+    assert len(re.findall(r"\bL\.circleMarker\(|\bL\.CircleMarker\(", html)) == 1
+    first = layers[0].data["features"][0]["properties"]
+    assert first["name"].startswith("&lt;img") and "`" not in first["name"] and "${" not in first["name"]
+    assert "<img src=x" not in html
+    assert {f["properties"]["colour"] for f in layers[0].data["features"]} == set(svc["colour"])
+    assert all(colour in html for colour in set(svc["colour"]))

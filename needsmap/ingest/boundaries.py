@@ -8,10 +8,14 @@ finds the code and name by header, repairs invalid polygons and stores three geo
 
 from __future__ import annotations
 
+import hashlib
+import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pyogrio
 import shapely
 
@@ -145,21 +149,52 @@ def _stage(ctx: LoadContext, level: Level, table: pa.Table, source: str) -> None
         raise ValidationError(f"{source}: {len(problems)} problem(s); nothing was changed", problems)
 
 
-def _finish(ctx: LoadContext, level: Level) -> None:
-    """Repair, simplify for display and project to BNG; stage rows ready for the swap."""
-    con = ctx.con
-    rows = con.execute(
-        f"SELECT {ROW}, code, name, ST_AsWKB(geom) FROM stage_boundary_raw ORDER BY code"
-    ).fetchall()
+# Bump when repair or display_geometry change what they make: kept geometry of an older rule
+# is then never read back.
+GEOMETRY_RULES = 1
+
+
+def _kept_path(ctx: LoadContext, level: Level, file_sha256: str, codes: list[str]) -> Path | None:
+    """Where the repaired and simplified geometry of these areas of this file is kept.
+
+    Repairing and coverage-simplifying England's 33,755 polygons is most of a build's boundary
+    time and depends only on the file, the areas and the rules, so (like the postcode placement)
+    the answer is kept beside the downloads under a name made of all three and read back."""
+    if not file_sha256:
+        return None
+    digest = hashlib.sha256("\n".join([file_sha256, level.name, str(level.tolerance_m),
+                                        str(GEOMETRY_RULES), *codes]).encode()).hexdigest()
+    return ctx.settings.cache_dir / "placed" / f"boundary-{level.name}-{digest[:24]}.parquet"
+
+
+def _clean_table(rows: list[tuple], level: Level) -> pa.Table:
     geoms = repair(shapely.from_wkb([r[3] for r in rows]))
     display = display_geometry(geoms, level.tolerance_m)
-    table = pa.table({
+    return pa.table({
         ROW: pa.array([r[0] for r in rows], type=pa.int64()),
         "code": pa.array([r[1] for r in rows]),
         "name": pa.array([r[2] for r in rows]),
         "wkb": pa.array(shapely.to_wkb(geoms), type=pa.binary()),
         "wkb_display": pa.array(shapely.to_wkb(display), type=pa.binary()),
     })
+
+
+def _finish(ctx: LoadContext, level: Level, file_sha256: str = "") -> None:
+    """Repair, simplify for display and project to BNG; stage rows ready for the swap."""
+    con = ctx.con
+    rows = con.execute(
+        f"SELECT {ROW}, code, name, ST_AsWKB(geom) FROM stage_boundary_raw ORDER BY code"
+    ).fetchall()
+    kept = _kept_path(ctx, level, file_sha256, [r[1] for r in rows])
+    if kept is not None and kept.is_file():
+        table = pq.read_table(kept)
+    else:
+        table = _clean_table(rows, level)
+        if kept is not None:
+            kept.parent.mkdir(parents=True, exist_ok=True)
+            partial = kept.with_name(f".{kept.name}.{os.getpid()}")
+            pq.write_table(table, partial)
+            os.replace(partial, kept)  # whole or not at all, even with two builds at once
     con.register("clean_boundary", table)
     try:
         con.execute(
@@ -177,7 +212,7 @@ def load_level(ctx: LoadContext, name: str) -> int:
     level = LEVELS[name]
     dataset, fetched, table, source = _read(ctx, level)
     _stage(ctx, level, table, source)
-    _finish(ctx, level)
+    _finish(ctx, level, fetched.sha256)  # type: ignore[attr-defined]
     con = ctx.con
     n = count(con, "stage_boundary")
     levels = [name]

@@ -25,6 +25,11 @@ class LoadContext:
     say: Say = field(default=lambda message: None)
     warnings: list[str] = field(default_factory=list)
     not_geocoded: list[str] = field(default_factory=list)  # per dataset and reason, with examples
+    # Within one build (``ingest.run``) the de-duplicated ``services`` table is rebuilt once at
+    # the end, not after every list: the build is renamed into place only whole, so nobody sees
+    # the lists before it, and five national lists no longer rebuild England's services five times.
+    defer_services: bool = False
+    services_changed: bool = False
 
     @property
     def area_label(self) -> str | None:

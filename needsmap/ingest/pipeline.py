@@ -14,6 +14,7 @@ from needsmap.ingest import boundaries, checks, iod, lookups, population, postco
 from needsmap.ingest.context import LoadContext
 from needsmap.ingest.services import (
     charities, charity_register, grants, libraries, local_lists, ods, oruk, osm, osm_venues,
+    shared,
 )
 from needsmap.sources import registry
 from needsmap.store import StoreBuild, areas, count
@@ -164,7 +165,7 @@ def run(
     datasets = expand(targets)
     report = Report()
     with StoreBuild(settings.store_path, fresh=fresh) as con:
-        ctx = LoadContext(con=con, settings=settings, refresh=refresh, say=say)
+        ctx = LoadContext(con=con, settings=settings, refresh=refresh, say=say, defer_services=True)
 
         def load(dataset_id: str) -> None:
             if step:
@@ -189,6 +190,8 @@ def run(
         datasets, report.not_for_area = split_by_coverage(con, datasets, ctx.area)
         for dataset_id in datasets:
             load(dataset_id)
+        if ctx.services_changed:
+            shared.rebuild_services(con)
         problems = checks.consistency(con)
         if problems:
             raise ValidationError("the loaded tables do not match; the store was not changed", problems)

@@ -101,7 +101,12 @@ def _place_postcodes(ctx: LoadContext, postcodes_sha256: str) -> None:
         con.execute("CREATE OR REPLACE TEMP TABLE stage_cp_lsoa AS SELECT key, code FROM read_parquet(?)",
                     [str(cached)])
         return
-    geocode.assign_lsoa21(con, "stage_cp", "postcode", "stage_cp_lsoa")
+    # the points are made here, only when placing: ST_Point over 1.49 M rows costs as much as
+    # the rest of the stage, and a build that reads the placement back never needs them
+    con.execute("CREATE OR REPLACE TEMP VIEW stage_cp_points AS "
+                "SELECT postcode, ST_Point(lon, lat) AS geom FROM stage_cp")
+    geocode.assign_lsoa21(con, "stage_cp_points", "postcode", "stage_cp_lsoa")
+    con.execute("DROP VIEW stage_cp_points")
     if cached is not None:
         cached.parent.mkdir(parents=True, exist_ok=True)
         partial = cached.with_name(f".{cached.name}.{os.getpid()}")
@@ -126,11 +131,10 @@ def load_england(ctx: LoadContext) -> int:
     no_ref = "easting = 0 AND northing = 0" if {"easting", "northing"} <= set(cols) else "false"
     con.execute(
         "CREATE OR REPLACE TEMP TABLE stage_cp AS SELECT * REPLACE ("
-        "CASE WHEN no_ref THEN NULL ELSE lon END AS lon, CASE WHEN no_ref THEN NULL ELSE lat END AS lat, "
-        "CASE WHEN no_ref THEN NULL ELSE geom END AS geom) FROM ("
+        "CASE WHEN no_ref THEN NULL ELSE lon END AS lon, CASE WHEN no_ref THEN NULL ELSE lat END AS lat) FROM ("
         "SELECT row_number() OVER () + 1 AS _row, "
         f"{geocode.sql_normalise('pcds')} AS postcode, lon::DOUBLE AS lon, lat::DOUBLE AS lat, "
-        f"{lad}::VARCHAR AS lad_code, ST_Point(lon, lat) AS geom, {no_ref} AS no_ref FROM read_parquet(?))",
+        f"{lad}::VARCHAR AS lad_code, {no_ref} AS no_ref FROM read_parquet(?))",
         [str(fetched.path)],
     )
     no_ref_n = con.execute("SELECT count(*) FROM stage_cp WHERE no_ref").fetchone()[0]

@@ -129,7 +129,10 @@ def load(ctx: LoadContext, dataset: Dataset, fetched: Fetched, records: Iterable
     n = count(con, "stage_services")
 
     def commit() -> None:
-        rebuild_services(con)
+        if ctx.defer_services:
+            ctx.services_changed = True
+        else:
+            rebuild_services(con)
         provenance.record(con, dataset, fetched, n, ctx.area_label)
         if also is not None:
             also()
