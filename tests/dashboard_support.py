@@ -269,7 +269,9 @@ def wait_idle(pg: Any, since: int | None = None) -> None:
 
 
 def choose(pg: Any, label: str, text: str) -> None:
-    """Pick an option in a Streamlit selectbox by typing into it (the selectbox searches)."""
+    """Pick an option in a Streamlit selectbox by typing into it (the selectbox searches),
+    once the app is idle: a rerun under way redraws the box and closes its list of options."""
+    wait_idle(pg)
     combo = pg.get_by_role("combobox", name=label)
     combo.click()
     combo.fill(text)
