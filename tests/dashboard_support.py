@@ -279,6 +279,18 @@ def choose(pg: Any, label: str, text: str) -> None:
     pg.keyboard.press("Enter")
 
 
+def open_tab(pg: Any, name: str) -> Any:
+    """Select the tab ``name`` once the app is idle and return its panel: a page still loading
+    redraws its tabs, which puts the first one back and hides what the click opened."""
+    from playwright.sync_api import expect
+
+    wait_idle(pg)
+    tab = pg.get_by_role("tab", name=name)
+    tab.click()
+    expect(tab).to_have_attribute("aria-selected", "true")
+    return pg.locator("[role=tabpanel]:visible")
+
+
 def sign_in(pg: Any, url: str, username: str, password: str = PASSWORD) -> None:
     """Sign in on the app's Sign in page and wait until the account page shows."""
     pg.goto(url + "signin")

@@ -25,6 +25,7 @@ from dashboard_support import (
     choose,
     chromium,
     offline_page,
+    open_tab,
     serve,
     store_with_services,
 )
@@ -167,7 +168,7 @@ def test_no_table_hands_a_spreadsheet_a_formula(site, browser) -> None:
     pg = open_page(browser)
     sign_in(pg, site, "mod")
     pg.get_by_role("link", name="Moderation").click()
-    pg.get_by_role("tab", name="Log of actions").click()
+    open_tab(pg, "Log of actions")
     table = pg.get_by_test_id("stDataFrame").last
     toolbar_hands_out_no_formula(pg, table)
     rows = download(pg, pg.get_by_role("button", name="Download the log (CSV)"))

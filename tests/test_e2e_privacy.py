@@ -27,6 +27,7 @@ from dashboard_support import (
     choose,
     chromium,
     offline_page,
+    open_tab,
     serve,
     sign_in,
     store_with_services,
@@ -109,7 +110,7 @@ def test_privacy_notice_access_erasure_and_no_personal_data_in_logs(
         pg = offline_page(browser)
         sign_in(pg, url, "mod", PASSWORD)
         pg.get_by_role("link", name="Moderation").click()
-        pg.get_by_role("tab", name="A resident's request").click()
+        open_tab(pg, "A resident's request")
         pg.get_by_role("textbox", name="Reference number").fill(f"#{ref}")
         pg.keyboard.press("Enter")
         found = pg.locator(".st-key-request-report")
@@ -127,7 +128,7 @@ def test_privacy_notice_access_erasure_and_no_personal_data_in_logs(
         pg.get_by_text(f"I have checked that the request is about report {ref}").click()
         erase.click()
         pg.get_by_text(f"Done: report {ref} erased on").wait_for()
-        pg.get_by_role("tab", name="Waiting").click()
+        open_tab(pg, "Waiting")
         pg.get_by_text(SEED_TEXT).wait_for()  # the moderation queue shows the seeded report
         assert pg.get_by_text(SECRET_TEXT).count() == 0
 

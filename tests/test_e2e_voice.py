@@ -31,6 +31,7 @@ from dashboard_support import (
     chromium,
     click_map,
     offline_page,
+    open_tab,
     serve,
     sign_in,
     store_with_services,
@@ -330,8 +331,7 @@ def test_workshop_csv_import_explains_bad_files_and_saves_good_ones(site, browse
     pg = open_page(browser, site)
     sign_in(pg, site["url"], "grp")
     pg.get_by_role("link", name="Workshop entry").click()
-    pg.get_by_role("tab", name="Import a CSV file").click()
-    pg.get_by_text("Everyone listed agreed").last.click()
+    open_tab(pg, "Import a CSV file").get_by_text("Everyone listed agreed").click()
     template = workshop.csv_template().replace("M32 9AF", site["seed"].postcode)
     for name, data, message in (
         ("wrong.csv", b"name,place\nx,y\n", "wrong.csv: missing column(s) category"),
@@ -352,11 +352,11 @@ def test_workshop_csv_import_explains_bad_files_and_saves_good_ones(site, browse
     pg.screenshot(path=ARTIFACTS / "voice-7-workshop.png")
 
     # The form: each need's fields are found by their labels, as a screen reader finds them.
-    pg.get_by_role("tab", name="Type them in").click()
+    typed = open_tab(pg, "Type them in")
     postcode = pg.get_by_label("Need 1: postcode of the place it is about")
     postcode.fill(site["seed"].postcode)
     pg.get_by_label("Need 1: what they said").fill("Typed at the drop-in: no bus")
-    pg.get_by_text("Everyone listed agreed").first.click()
+    typed.get_by_text("Everyone listed agreed").click()
     save_needs = pg.get_by_role("button", name="Check and save these needs")
     save_needs.click()
     pg.get_by_text("need 1: choose what kind of need it is").wait_for()
