@@ -307,3 +307,44 @@ def test_a_skip_link_is_the_first_stop_and_focus_is_visible(site):
                            "getComputedStyle(document.activeElement).outlineStyle !== 'none'")
     finally:
         pg.context.close()
+
+
+# The focused element's accessible name and text, and whether its focus is drawn (an outline or
+# a box shadow): WCAG 2.4.7, checked at every key press.
+JS_FOCUS = """() => { const e = document.activeElement; const s = getComputedStyle(e);
+    return {name: (e.getAttribute('aria-label') || e.innerText || e.value || '').trim(),
+            tag: e.tagName, visible: (s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) > 0)
+                || s.boxShadow !== 'none'}; }"""
+
+
+def tab_to(pg: Any, name: str, limit: int = 80, key: str = "Tab") -> None:
+    """Press ``key`` until the focused element's name starts with ``name``; every element
+    focused on the way shows its focus."""
+    for _ in range(limit):
+        pg.keyboard.press(key)
+        focus = pg.evaluate(JS_FOCUS)
+        if focus["tag"] != "BODY":
+            assert focus["visible"], f"focus not visible on {focus}"
+        if focus["name"].startswith(name):
+            return
+    raise AssertionError(f"{limit} presses of {key} never reached {name!r}")
+
+
+def test_report_a_need_by_postcode_with_the_keyboard_only(site, postcode):
+    url, browser = site
+    pg = offline_page(browser)
+    try:
+        pg.goto(url + "report")
+        settled(pg, "Report a need")
+        tab_to(pg, "Postcode of the place")
+        pg.keyboard.type(postcode)
+        tab_to(pg, "What kind of need is it?")
+        pg.keyboard.type("Food")
+        pg.keyboard.press("Enter")
+        tab_to(pg, "Describe the need")
+        pg.keyboard.type(SEEDED_NEED)
+        tab_to(pg, "Send report")
+        pg.keyboard.press("Enter")
+        pg.get_by_text("your report has been received").wait_for()
+    finally:
+        pg.context.close()
