@@ -1,6 +1,7 @@
 """Folium pieces of the map: a base map per authority and the layers drawn on it.
 
-The base map (no tiles, plain background, scale bar, fitted to the authority) stays the same
+The base map (plain background, or the deploying organisation's tiles when NEEDSMAP_TILES_URL is
+set; scale bar; fitted to the authority) stays the same
 while the user changes the measure; the choropleth and overlays are sent as st_folium
 ``feature_group_to_add`` layers, so the browser swaps them in place and keeps zoom and centre.
 Overlays are listed in ``OVERLAYS``. Everything a tooltip or popup shows goes through
@@ -18,6 +19,7 @@ import pandas as pd
 from branca.element import Template
 
 from dashboard.assets import use_local_assets
+from needsmap.config import load_settings
 from needsmap.voice.privacy import escape_html
 
 use_local_assets()
@@ -96,11 +98,24 @@ def _named(title: str) -> str:
             f"window.frameElement.setAttribute('aria-label', {text});")
 
 
+def tiles(url: str | None, attribution: str | None) -> folium.TileLayer | None:
+    """The configured base tiles (drawn under every layer) with the provider's credit, or None
+    when none are set (the offline default: the map asks nothing of any other server)."""
+    if not url:
+        return None
+    return folium.TileLayer(tiles=url, attr=attribution, name="Base map", overlay=False,
+                            control=False, max_zoom=18, min_zoom=6)
+
+
 def base_map(bounds: list[list[float]], title: str = "Map") -> folium.Map:
-    """An empty map fitted to ``bounds``; ``title`` says what it shows and where its text
-    alternative is."""
+    """An empty map fitted to ``bounds``, on the configured tiles if any; ``title`` says what
+    it shows and where its text alternative is."""
+    settings = load_settings()
+    layer = tiles(settings.tiles_url, settings.tiles_attribution)
     m = folium.Map(tiles=None, prefer_canvas=True, control_scale=True, zoom_snap=0.25,
-                   attribution_control=False)
+                   attribution_control=layer is not None)
+    if layer is not None:
+        layer.add_to(m)
     # With no tile layer Leaflet has no zoom limits; these keep the view to England-sized scales.
     m.options.update(max_zoom=18, min_zoom=6)
     m.fit_bounds(bounds)
