@@ -47,6 +47,12 @@ _STYLE = (
     ".voice-popup td,.voice-popup th{padding:2px 10px 2px 0}"
     ".voice-popup ul{margin:.3em 0;padding-left:1.2em}.voice-popup li{margin:.3em 0}"
     ".voice-popup .small{color:#555;font-size:12px}"
+    # Names of wards (or authorities) written on a map with no tiles: small, dark, haloed in
+    # white so they read over any fill, centred on their point, never catching the mouse.
+    ".area-label{position:absolute;transform:translate(-50%,-50%);white-space:nowrap;"
+    "font:600 11px/1.1 sans-serif;color:#1a1a1a;pointer-events:none;"
+    "text-shadow:0 0 2px #fff,0 0 2px #fff,0 0 3px #fff,0 0 4px #fff}"
+    ".leaflet-marker-icon.area-label-icon{background:none;border:none;pointer-events:none}"
     "</style>"
 )
 
@@ -348,6 +354,28 @@ def drawing_map(bounds: list[list[float]], lsoa_outlines: str, title: str = "Map
         edit_options={"edit": False, "remove": True},
     ).add_to(m)
     return m
+
+
+def labels(points: pd.DataFrame, name: str) -> folium.FeatureGroup:
+    """Each area's name written at its point (``name``, ``lat``, ``lon``): street context when
+    the map has no tiles. Listed in the layer list so a reader can turn them off."""
+    group = folium.FeatureGroup(name=name, show=True)
+    for row in points.itertuples():
+        folium.Marker(
+            [row.lat, row.lon], interactive=False, keyboard=False,
+            icon=folium.DivIcon(html=f'<div class="area-label">{escape_html(row.name)}</div>',
+                                icon_size=(0, 0), icon_anchor=(0, 0), class_name="area-label-icon"),
+        ).add_to(group)
+    return group
+
+
+def found_marker(lat: float, lon: float, label: str) -> folium.FeatureGroup:
+    """Where the "find a postcode or place" box zoomed to, marked and named."""
+    group = folium.FeatureGroup(name="Found", control=False)
+    folium.CircleMarker([lat, lon], radius=9, color="#000000", weight=3, fill=True,
+                        fill_color="#ffdd00", fill_opacity=0.9,
+                        tooltip=escape_html(label)).add_to(group)
+    return group
 
 
 def layer_control() -> folium.LayerControl:

@@ -9,12 +9,14 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 from PIL import Image
 
+from needsmap.store import StoreReader
 from needsmap.testing import loopback_server
 
 from dashboard_support import (
     ARTIFACTS,
     FOLIUM,
     LOCAL_HOSTS,
+    TRAFFORD,
     chromium,
     offline_page,
     require_browser,
@@ -79,6 +81,7 @@ def test_tiles_load_under_the_choropleth_with_credit(store, tmp_path):
             drawn = frame.evaluate(JS_TILES)
             credit = frame.locator(".leaflet-control-attribution")
             assert CREDIT in credit.inner_text() and credit.is_visible()
+            assert frame.locator(".area-label").count() == 0  # the tiles name the streets
             pg.screenshot(path=ARTIFACTS / "tiles-on.png", full_page=True)
             assert pg.context.external == []
     asked = [parse_qs(urlparse(hit).query) for hit in tiles.hits]
@@ -90,6 +93,40 @@ def test_tiles_load_under_the_choropleth_with_credit(store, tmp_path):
     assert drawn["tile_z"] < drawn["areas_z"], drawn  # tiles under the coloured areas
 
 
+JS_CENTRE = "() => { const c = window.map.getCenter(); return [c.lat, c.lng, window.map.getZoom()]; }"
+
+
+def labels_and_find(pg, url: str, store) -> None:
+    """With no tiles the wards are named on the map, and a postcode typed in the find box
+    moves the map to it and marks it."""
+    con = StoreReader(store).cursor()
+    wards = {r[0] for r in con.execute("SELECT name FROM boundary WHERE level = 'ward' "
+                                       "AND lad_code = ?", [TRAFFORD]).fetchall()}
+    pc, lat, lon = con.execute("SELECT postcode, lat, lon FROM postcodes WHERE lsoa21_code IN "
+                               "(SELECT code FROM boundary WHERE lad_code = ?) ORDER BY postcode "
+                               "LIMIT 1", [TRAFFORD]).fetchone()
+    pg.goto(url)
+    frame = wait_in_map(pg, JS_COUNT_FILLED)
+    frame.wait_for_function("n => document.querySelectorAll('.area-label').length === n",
+                            arg=len(wards))
+    shown = set(frame.locator(".area-label").all_inner_texts())
+    assert shown == wards
+    before = frame.evaluate(JS_CENTRE)
+    box = pg.get_by_role("textbox", name="Find a postcode or place")
+    box.fill("Nowhere at all")
+    box.press("Enter")
+    pg.get_by_text("type a full postcode").wait_for()
+    box.fill(pc.lower())
+    box.press("Enter")
+    pg.get_by_text(f"Showing postcode {pc}").wait_for()
+    frame = wait_in_map(pg, JS_CENTRE, None,
+                        f"v => Math.abs(v[0] - {lat}) < 0.003 && Math.abs(v[1] - {lon}) < 0.003")
+    after = frame.evaluate(JS_CENTRE)
+    print(f"find {pc}: centre/zoom {before} -> {after}")
+    assert after[2] > before[2]
+    pg.screenshot(path=ARTIFACTS / "find-postcode.png", full_page=True)
+
+
 def test_no_request_leaves_the_machine_without_tiles(store, tmp_path):
     env = {"NEEDSMAP_STORE": str(store), "NEEDSMAP_USER_STORE": str(tmp_path / "user.duckdb")}
     seen: list[str] = []
@@ -97,6 +134,7 @@ def test_no_request_leaves_the_machine_without_tiles(store, tmp_path):
     with serve(tmp_path, **env) as url, chromium() as browser:
         pg = offline_page(browser)
         pg.context.on("request", lambda r: seen.append(r.url))  # every frame's requests
+        labels_and_find(pg, url, store)
         for path in ("map", "gaps", "report"):
             pg.goto(url + path)
             wait_idle(pg)
