@@ -14,6 +14,7 @@ from needsmap.testing import loopback_server
 
 from dashboard_support import (
     ARTIFACTS,
+    JS_COUNT_FILLED,
     FOLIUM,
     LOCAL_HOSTS,
     TRAFFORD,
@@ -29,8 +30,6 @@ from dashboard_support import (
 pytestmark = pytest.mark.browser
 
 CREDIT = "Loopback test tiles, credit shown as required"
-JS_COUNT_FILLED = """() => { let n = 0; window.map.eachLayer(l => {
-    if (l.feature && l.feature.properties.fill) n++; }); return n; }"""
 # Tiles that loaded as images (Leaflet marks them) in the tile pane, and where that pane sits
 # against the pane the choropleth is drawn in.
 JS_TILES = """() => { const tiles = Array.from(document.querySelectorAll(
