@@ -9,6 +9,7 @@ browser session per role, so the whole audit costs one server and one Chromium.
 from __future__ import annotations
 
 import json
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -309,25 +310,41 @@ def test_a_skip_link_is_the_first_stop_and_focus_is_visible(site):
         pg.context.close()
 
 
-# The focused element's accessible name and text, and whether its focus is drawn (an outline or
-# a box shadow): WCAG 2.4.7, checked at every key press.
-JS_FOCUS = """() => { const e = document.activeElement; const s = getComputedStyle(e);
+# The focused element, looked for inside a map's frame when the frame has focus: its accessible
+# name, tag, the Streamlit element it is in, and whether its focus is drawn (an outline or a box
+# shadow; in a data table, the cell the grid rings on its canvas, which it marks aria-selected):
+# WCAG 2.4.7, checked at every key press.
+JS_FOCUS = """() => { let d = document, e = d.activeElement;
+    while (e && e.tagName === 'IFRAME' && e.contentDocument && e.contentDocument.activeElement) {
+        d = e.contentDocument; e = d.activeElement; }
+    const s = d.defaultView.getComputedStyle(e), box = e.closest('[data-testid]');
     return {name: (e.getAttribute('aria-label') || e.innerText || e.value || '').trim(),
-            tag: e.tagName, visible: (s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) > 0)
-                || s.boxShadow !== 'none'}; }"""
+            tag: e.tagName, where: box ? box.dataset.testid : '', framed: d !== document,
+            visible: (s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) > 0)
+                || s.boxShadow !== 'none' || (e.getAttribute('role') === 'gridcell'
+                && e.getAttribute('aria-selected') === 'true'
+                && !!e.closest('canvas[data-testid=data-grid-canvas]'))}; }"""
 
 
-def tab_to(pg: Any, name: str, limit: int = 80, key: str = "Tab") -> None:
-    """Press ``key`` until the focused element's name starts with ``name``; every element
-    focused on the way shows its focus."""
+def focus_stop(pg: Any) -> dict[str, Any]:
+    """Where the focus is now; fails unless it is visible there (the page itself excepted)."""
+    focus = pg.evaluate(JS_FOCUS)
+    if focus["tag"] != "BODY":
+        assert focus["visible"], f"focus not visible on {focus}"
+    return focus
+
+
+def tab_to(pg: Any, name: str = "", limit: int = 80, key: str = "Tab", where: str = "") -> dict:
+    """Press ``key`` until the focused element's name starts with ``name`` (and it is inside
+    the Streamlit element ``where``); every element focused on the way shows its focus. The
+    focus, with the name's last line (an icon's name comes first)."""
     for _ in range(limit):
         pg.keyboard.press(key)
-        focus = pg.evaluate(JS_FOCUS)
-        if focus["tag"] != "BODY":
-            assert focus["visible"], f"focus not visible on {focus}"
-        if focus["name"].startswith(name):
-            return
-    raise AssertionError(f"{limit} presses of {key} never reached {name!r}")
+        focus = focus_stop(pg)
+        text = (focus["name"].splitlines() or [""])[-1]  # after an icon's name, if any
+        if text.startswith(name) and (not where or focus["where"] == where):
+            return focus | {"name": text}
+    raise AssertionError(f"{limit} presses of {key} never reached {name or where!r}")
 
 
 def test_report_a_need_by_postcode_with_the_keyboard_only(site, postcode):
@@ -346,5 +363,74 @@ def test_report_a_need_by_postcode_with_the_keyboard_only(site, postcode):
         tab_to(pg, "Send report")
         pg.keyboard.press("Enter")
         pg.get_by_text("your report has been received").wait_for()
+    finally:
+        pg.context.close()
+
+
+def test_say_this_affects_me_too_with_the_keyboard_only(site):
+    """The Needs page opens on the ward of the seeded approved need; Space presses its button."""
+    url, browser = site
+    pg = offline_page(browser)
+    try:
+        pg.goto(url + "notes")
+        settled(pg, "Needs and community notes")
+        pg.get_by_text(SEEDED_NEED).wait_for()
+        tab_to(pg, "This affects me too")
+        before = runs(pg)
+        pg.keyboard.press("Space")
+        wait_idle(pg, before)
+        pg.get_by_text("Thank you: you have been counted.").wait_for()
+    finally:
+        pg.context.close()
+
+
+def test_open_an_area_from_the_maps_table_with_the_keyboard_only(site):
+    """The map's text alternative: arrows move down the table of small areas, Shift and Space
+    choose a row (the table's own keys, said under it), Enter follows the link to its page."""
+    url, browser = site
+    pg = offline_page(browser)
+    try:
+        pg.goto(url + "map")
+        settled(pg, "Deprivation and services")
+        tab_to(pg, where="data-grid-canvas")  # past the map: its frame's stops show focus too
+        pg.keyboard.press("ArrowDown")
+        pg.keyboard.press("ArrowDown")
+        focus_stop(pg)
+        before = runs(pg)
+        pg.keyboard.press("Shift+Space")
+        wait_idle(pg, before)
+        link = tab_to(pg, "Open the area page for")
+        name, code = re.fullmatch(r"Open the area page for (.+) \((E01\d{6})\)",
+                                  link["name"]).groups()
+        pg.keyboard.press("Enter")
+        pg.get_by_role("heading", name="Area detail").wait_for()
+        pg.get_by_role("heading", name=f"{name} ({code})").wait_for()
+        assert pg.url.removeprefix(url).split("?")[0] == "area"
+    finally:
+        pg.context.close()
+
+
+def test_download_a_report_with_the_keyboard_only(site):
+    """Space turns the commissioning pack on, Enter prepares the files and downloads the PDF."""
+    url, browser = site
+    pg = offline_page(browser)
+    try:
+        pg.goto(url + "reports")
+        settled(pg, "Reports and data")
+        tab_to(pg, "Commissioning pack")
+        before = runs(pg)
+        pg.keyboard.press("Space")
+        wait_idle(pg, before)
+        tab_to(pg, "Prepare the report and data files")
+        pg.keyboard.press("Enter")
+        pg.get_by_role("button", name="Report (PDF)").wait_for(timeout=180_000)
+        wait_idle(pg)
+        tab_to(pg, "Report (PDF)")
+        with pg.expect_download() as info:
+            pg.keyboard.press("Enter")
+        download = info.value
+        assert download.suggested_filename.endswith(".pdf")
+        assert Path(download.path()).read_bytes()[:5] == b"%PDF-"
+        pg.get_by_role("heading", name=re.compile("^Commissioning pack: ")).wait_for()
     finally:
         pg.context.close()

@@ -3,6 +3,7 @@ region), with services and outlines on top; residents' voice for one authority a
 
 from __future__ import annotations
 
+import pandas as pd
 import streamlit as st
 from streamlit_folium import st_folium
 
@@ -65,6 +66,19 @@ def found_place(area_code: str) -> find.Found | None:
         return None
     st.caption(f"Showing {found.label}: the yellow circle marks it.")
     return found
+
+
+def open_from_table(table: pd.DataFrame, rows: list[int]) -> None:
+    """A link to the Area page for the row chosen in the table: the map's text alternative
+    leads to the same place as a click on the map, with the keyboard too."""
+    if not rows:
+        st.caption("To open an area's page from the table, choose its row: click it, or move "
+                   "to it with the arrow keys and press Shift and Space.")
+        return
+    r = table.iloc[rows[0]]
+    st.session_state[PLACE] = r["code"]
+    st.page_link("views/area.py", label=f"Open the area page for {r['name']} ({r['code']})",
+                 icon=":material/arrow_forward:")
 
 
 @st.fragment
@@ -159,11 +173,13 @@ def map_panel(lad: maps.Place, release: int, domain: str, by: str) -> None:
     st.subheader("The same figures as a table")
     st.caption(f"{lad_name}: {len(table)} small areas (LSOAs). Sort by any column; "
                "rank 1 is the most deprived area in England.")
-    st.dataframe(
-        table, hide_index=True, width="stretch",
+    picked = st.dataframe(
+        table, hide_index=True, width="stretch", key=f"table-{area_code}-{release}-{domain}",
+        on_select="rerun", selection_mode="single-row",
         column_config={"code": "Code", "name": "Area", "decile": "Decile", "rank": "Rank",
                        "score": st.column_config.NumberColumn("Score", format="%.3f")},
     )
+    open_from_table(table, picked.selection.rows)
     if one_authority:
         voice_ui.tables(lad, lad_name, needs, user)
     else:
