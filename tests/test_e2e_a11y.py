@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -347,12 +349,29 @@ def tab_to(pg: Any, name: str = "", limit: int = 80, key: str = "Tab", where: st
     raise AssertionError(f"{limit} presses of {key} never reached {name or where!r}")
 
 
-def test_report_a_need_by_postcode_with_the_keyboard_only(site, postcode):
+@contextmanager
+def page_at(site: tuple[str, Any], path: str, heading: str) -> Iterator[Any]:
+    """A new session's page at ``path``, settled with its ``heading``; closed afterwards."""
     url, browser = site
     pg = offline_page(browser)
     try:
-        pg.goto(url + "report")
-        settled(pg, "Report a need")
+        pg.goto(url + path)
+        settled(pg, heading)
+        yield pg
+    finally:
+        pg.context.close()
+
+
+def press_and_rerun(pg: Any, key: str) -> None:
+    """Press ``key`` on the focused control and wait for the run it starts to end."""
+    before = runs(pg)
+    pg.keyboard.press(key)
+    wait_idle(pg, before)
+
+
+def test_report_a_need_by_postcode_with_the_keyboard_only(site, postcode):
+    """Tab to each field, type, Enter picks the category and sends the form."""
+    with page_at(site, "report", "Report a need") as pg:
         tab_to(pg, "Postcode of the place")
         pg.keyboard.type(postcode)
         tab_to(pg, "What kind of need is it?")
@@ -363,64 +382,40 @@ def test_report_a_need_by_postcode_with_the_keyboard_only(site, postcode):
         tab_to(pg, "Send report")
         pg.keyboard.press("Enter")
         pg.get_by_text("your report has been received").wait_for()
-    finally:
-        pg.context.close()
 
 
 def test_say_this_affects_me_too_with_the_keyboard_only(site):
     """The Needs page opens on the ward of the seeded approved need; Space presses its button."""
-    url, browser = site
-    pg = offline_page(browser)
-    try:
-        pg.goto(url + "notes")
-        settled(pg, "Needs and community notes")
+    with page_at(site, "notes", "Needs and community notes") as pg:
         pg.get_by_text(SEEDED_NEED).wait_for()
         tab_to(pg, "This affects me too")
-        before = runs(pg)
-        pg.keyboard.press("Space")
-        wait_idle(pg, before)
+        press_and_rerun(pg, "Space")
         pg.get_by_text("Thank you: you have been counted.").wait_for()
-    finally:
-        pg.context.close()
 
 
 def test_open_an_area_from_the_maps_table_with_the_keyboard_only(site):
     """The map's text alternative: arrows move down the table of small areas, Shift and Space
     choose a row (the table's own keys, said under it), Enter follows the link to its page."""
-    url, browser = site
-    pg = offline_page(browser)
-    try:
-        pg.goto(url + "map")
-        settled(pg, "Deprivation and services")
+    with page_at(site, "map", "Deprivation and services") as pg:
         tab_to(pg, where="data-grid-canvas")  # past the map: its frame's stops show focus too
         pg.keyboard.press("ArrowDown")
         pg.keyboard.press("ArrowDown")
         focus_stop(pg)
-        before = runs(pg)
-        pg.keyboard.press("Shift+Space")
-        wait_idle(pg, before)
+        press_and_rerun(pg, "Shift+Space")
         link = tab_to(pg, "Open the area page for")
         name, code = re.fullmatch(r"Open the area page for (.+) \((E01\d{6})\)",
                                   link["name"]).groups()
         pg.keyboard.press("Enter")
         pg.get_by_role("heading", name="Area detail").wait_for()
         pg.get_by_role("heading", name=f"{name} ({code})").wait_for()
-        assert pg.url.removeprefix(url).split("?")[0] == "area"
-    finally:
-        pg.context.close()
+        assert pg.url.split("?")[0].endswith("/area")
 
 
 def test_download_a_report_with_the_keyboard_only(site):
     """Space turns the commissioning pack on, Enter prepares the files and downloads the PDF."""
-    url, browser = site
-    pg = offline_page(browser)
-    try:
-        pg.goto(url + "reports")
-        settled(pg, "Reports and data")
+    with page_at(site, "reports", "Reports and data") as pg:
         tab_to(pg, "Commissioning pack")
-        before = runs(pg)
-        pg.keyboard.press("Space")
-        wait_idle(pg, before)
+        press_and_rerun(pg, "Space")
         tab_to(pg, "Prepare the report and data files")
         pg.keyboard.press("Enter")
         pg.get_by_role("button", name="Report (PDF)").wait_for(timeout=180_000)
@@ -432,5 +427,3 @@ def test_download_a_report_with_the_keyboard_only(site):
         assert download.suggested_filename.endswith(".pdf")
         assert Path(download.path()).read_bytes()[:5] == b"%PDF-"
         pg.get_by_role("heading", name=re.compile("^Commissioning pack: ")).wait_for()
-    finally:
-        pg.context.close()
