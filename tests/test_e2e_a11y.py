@@ -394,14 +394,15 @@ def test_say_this_affects_me_too_with_the_keyboard_only(site):
 
 
 def test_open_an_area_from_the_maps_table_with_the_keyboard_only(site):
-    """The map's text alternative: arrows move down the table of small areas, Shift and Space
-    choose a row (the table's own keys, said under it), Enter follows the link to its page."""
+    """The map's text alternative: past the map, the list of the table's areas under it (arrow
+    keys move down it, Enter picks), then Enter follows the link to that area's page."""
     with page_at(site, "map", "Deprivation and services") as pg:
         tab_to(pg, where="data-grid-canvas")  # past the map: its frame's stops show focus too
+        tab_to(pg, "Open the page of an area in the table")
+        pg.keyboard.press("ArrowDown")  # opens the list
+        pg.wait_for_function("() => document.activeElement.ariaExpanded === 'true'")
         pg.keyboard.press("ArrowDown")
-        pg.keyboard.press("ArrowDown")
-        focus_stop(pg)
-        press_and_rerun(pg, "Shift+Space")
+        press_and_rerun(pg, "Enter")
         link = tab_to(pg, "Open the area page for")
         name, code = re.fullmatch(r"Open the area page for (.+) \((E01\d{6})\)",
                                   link["name"]).groups()

@@ -68,16 +68,22 @@ def found_place(area_code: str) -> find.Found | None:
     return found
 
 
-def open_from_table(table: pd.DataFrame, rows: list[int]) -> None:
-    """A link to the Area page for the row chosen in the table: the map's text alternative
-    leads to the same place as a click on the map, with the keyboard too."""
-    if not rows:
-        st.caption("To open an area's page from the table, choose its row: click it, or move "
-                   "to it with the arrow keys and press Shift and Space.")
+def open_from_table(table: pd.DataFrame, rows: list[int], key: str) -> None:
+    """A link to the Area page for an area of the table, chosen from the list under it (arrow
+    keys and Enter work) or as the table's row (a click, or arrows and Shift+Space; a row wins):
+    the map's text alternative leads where a click on the map does, with the keyboard too."""
+    labels = dict(zip(table["code"], table["name"] + " (" + table["code"] + ")"))
+    code = st.selectbox("Open the page of an area in the table", list(labels), index=None,
+                        format_func=labels.get, placeholder="Choose an area (type to search)",
+                        key=key)
+    if rows:
+        code = table.iloc[rows[0]]["code"]
+    if code is None:
+        st.caption("Or choose its row in the table: click it, or move to it with the arrow keys "
+                   "and press Shift and Space.")
         return
-    r = table.iloc[rows[0]]
-    st.session_state[PLACE] = r["code"]
-    st.page_link("views/area.py", label=f"Open the area page for {r['name']} ({r['code']})",
+    st.session_state[PLACE] = code
+    st.page_link("views/area.py", label=f"Open the area page for {labels[code]}",
                  icon=":material/arrow_forward:")
 
 
@@ -179,7 +185,7 @@ def map_panel(lad: maps.Place, release: int, domain: str, by: str) -> None:
         column_config={"code": "Code", "name": "Area", "decile": "Decile", "rank": "Rank",
                        "score": st.column_config.NumberColumn("Score", format="%.3f")},
     )
-    open_from_table(table, picked.selection.rows)
+    open_from_table(table, picked.selection.rows, f"open-{area_code}")
     if one_authority:
         voice_ui.tables(lad, lad_name, needs, user)
     else:
