@@ -398,7 +398,7 @@ def test_open_an_area_from_the_maps_table_with_the_keyboard_only(site):
     keys move down it, Enter picks), then Enter follows the link to that area's page."""
     with page_at(site, "map", "Deprivation and services") as pg:
         tab_to(pg, where="data-grid-canvas")  # past the map: its frame's stops show focus too
-        tab_to(pg, "Open the page of an area in the table")
+        tab_to(pg, "Open the page of a place in the table")
         pg.keyboard.press("ArrowDown")  # opens the list
         pg.wait_for_function("() => document.activeElement.ariaExpanded === 'true'")
         pg.keyboard.press("ArrowDown")

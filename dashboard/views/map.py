@@ -73,8 +73,8 @@ def open_from_table(table: pd.DataFrame, rows: list[int], key: str) -> None:
     keys and Enter work) or as the table's row (a click, or arrows and Shift+Space; a row wins):
     the map's text alternative leads where a click on the map does, with the keyboard too."""
     labels = dict(zip(table["code"], table["name"] + " (" + table["code"] + ")"))
-    code = st.selectbox("Open the page of an area in the table", list(labels), index=None,
-                        format_func=labels.get, placeholder="Choose an area (type to search)",
+    code = st.selectbox("Open the page of a place in the table", list(labels), index=None,
+                        format_func=labels.get, placeholder="Choose one (type to search)",
                         key=key)
     if rows:
         code = table.iloc[rows[0]]["code"]
