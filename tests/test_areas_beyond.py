@@ -133,4 +133,4 @@ def test_map_page_draws_an_icb(england_build, monkeypatch, tmp_path) -> None:
     assert not app.exception, app.exception
     assert len(app.dataframe[0].value) == 1702
     words = " ".join(c.value for c in app.caption)
-    assert "one authority at a time" in words
+    assert "Residents' needs and commissioners' decisions of all 10 authorities" in words
