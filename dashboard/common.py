@@ -172,7 +172,7 @@ AREA_LABEL = "Area: an authority, combined authority, NHS area or region (type t
 
 
 PICK_SEVERAL = "pick_several"  # the "or choose several authorities" widget's key
-SEVERAL_LABEL = "Or choose several authorities (type to search): they are looked at as one area"
+SEVERAL_LABEL = "Or choose several authorities together (type to search)"
 
 
 def remembered_area(codes: list[str], query: str | None, session: dict[str, Any]) -> str:

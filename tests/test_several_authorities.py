@@ -62,6 +62,7 @@ def test_uncovered_authorities_are_named_and_not_ranked(two: Settings, uneven: s
     assert coverage.partly_uncovered(con, uneven, area.lsoas) == f"no provision data for {label} in Stockport"
     assert f"no provision data for {label} in Stockport" in coverage.uneven_categories(con, area.lsoas)
     assert coverage.partly_uncovered(con, "food", area.lsoas) is None  # the GM food banks cover both
+    assert areas.resolve(con, area.code) == area  # a list's code finds it again (the Reports page's ward)
     table = gaps.gap_table(con, lad_code=None, category=uneven, needs=[], lsoas=list(area.lsoas))
     ours, theirs = table[table["lad_code"] == TRAFFORD], table[table["lad_code"] == STOCKPORT]
     assert len(ours) == 139 and len(theirs) == 191
@@ -129,6 +130,8 @@ def test_report_and_pack_frame_the_whole_area(two: Settings, uneven: str, tmp_pa
     assert f"<li>No provision data for {label.lower()} in Stockport.</li>" in html
     assert "<th>Trafford and Stockport</th>" in html and "across 2 authorities: Stockport, Trafford" in html
     assert "Rank is the\n    area's place among Trafford and Stockport's small areas" in html
+    readme = next((tmp_path / "r").glob("*-README.md")).read_text()
+    assert "across 2 authorities (Stockport (E08000007), Trafford (E08000009))" in readme
 
 
 def _approve(s: Settings, tmp: Path) -> dict[str, str]:
@@ -194,7 +197,12 @@ def test_map_page_shows_residents_needs_in_every_authority(two: Settings, tmp_pa
     at = _app(two, tmp_path, monkeypatch, "views/map.py", f"{TRAFFORD},{STOCKPORT}")
     counts = next(d.value for d in at.dataframe if "lsoa21_code" in d.value.columns)
     assert set(counts["lsoa21_code"]) == set(placed.values())
-    assert "of all 2 authorities of Trafford and Stockport" in " ".join(c.value for c in at.caption)
+    captions = " ".join(c.value for c in at.caption)
+    assert "of all 2 authorities of Trafford and Stockport" in captions
+    # categories Trafford's own lists cover and nothing loaded covers in Stockport are named
+    con = StoreReader(two.store_path).cursor()
+    uneven = coverage.uneven_categories(con, areas.resolve(con, AREA).lsoas)
+    assert uneven and "; ".join(coverage.sentence(u) for u in uneven) in captions
     # one authority still shows its own only
     one = _app(two, tmp_path, monkeypatch, "views/map.py", STOCKPORT)
     counts = next(d.value for d in one.dataframe if "lsoa21_code" in d.value.columns)

@@ -125,6 +125,10 @@ def map_panel(lad: maps.Place, release: int, domain: str, by: str) -> None:
         if missing:
             st.caption(coverage.sentence(coverage.no_provision_data(missing, lad_name))
                        + ": no loaded source covers these categories here.")
+        uneven = [] if one_authority else read(coverage.uneven_categories, lad)
+        if uneven:  # covered in some of the area's authorities only
+            st.caption("; ".join(coverage.sentence(line) for line in uneven)
+                       + ": no loaded source covers them there (their services on the map are elsewhere).")
     clicked = (out or {}).get("last_active_drawing") or {}
     code = (clicked.get("properties") or {}).get("code")
     if code:

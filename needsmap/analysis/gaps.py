@@ -388,7 +388,8 @@ def _base_sql(lad_code: str | None, lsoas: Sequence[str] | None = None,
         where += " AND b.code IN (SELECT unnest($lsoas))"
         params["lsoas"] = list(lsoas)
     frame = "b.lad_code" if lsoas is None else "'area'"
-    ranked_in = f"CASE WHEN list_contains(CAST($unranked AS VARCHAR[]), b.lad_code) THEN {frame} || '#unranked' ELSE {frame} END"
+    ranked_in = (f"CASE WHEN list_contains(CAST($unranked AS VARCHAR[]), b.lad_code) "
+                 f"THEN {frame} || '#unranked' ELSE {frame} END")
     sql = (f"SELECT b.code, b.name, b.lad_code, {frame} AS frame, {ranked_in} AS ranked_in, "
            "p.total AS population "
            f"FROM boundary b LEFT JOIN population p ON p.lsoa21_code = b.code {where}")
