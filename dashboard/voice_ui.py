@@ -13,8 +13,10 @@ from dashboard import mapview
 from dashboard.common import read, user_store
 from needsmap.analysis import maps
 from needsmap.config import load_settings
+from needsmap.store import areas
 from needsmap.voice import blurred_needs, layers
 from needsmap.voice.accounts import User
+from needsmap.voice.needs import approved_counts
 from needsmap.voice.privacy import COUNTS_NOTE, visible_cells
 
 
@@ -26,9 +28,12 @@ def map_layers(place: maps.Place, authorities: tuple[str, ...], user: User) -> t
     threshold = load_settings().suppress_below
     if isinstance(place, str):
         needs = layers.needs_layer(store, lsoas, place, user, threshold, read(blurred_needs.lsoa_wards, place))
-    else:
+    else:  # only the authorities with approved reports in the area (England has 296)
+        lookup = read(areas.wards_of_lsoas, lsoas=place)
+        counted = {r[0] for r in approved_counts(store, lsoas=place)}
+        reported = sorted(set(lookup.loc[lookup["lsoa21_code"].isin(counted), "lad_code"]) & set(authorities))
         needs = layers.needs_layer_across(store, lsoas, {lad: read(blurred_needs.lsoa_wards, lad)
-                                                         for lad in authorities}, user, threshold)
+                                                         for lad in reported}, user, threshold)
     notes = layers.notes_geojson(store, lsoas, read(maps.area_points, "ward", place))
     return needs, notes
 
