@@ -22,7 +22,7 @@ from streamlit.errors import StreamlitPageNotFoundError
 
 from needsmap.analysis import maps
 from needsmap.config import load_settings
-from needsmap.errors import StoreError, StoreUnavailable, ValidationError
+from needsmap.errors import ConfigError, StoreError, StoreUnavailable, ValidationError
 from needsmap.store import StoreReader, areas
 from needsmap.store.users import UserStore, backup, chores, open_user_store
 from needsmap.terms import colours
@@ -172,6 +172,10 @@ AREA_QUERY = "area"      # ?area=E54000057: a link that opens the same area
 AREA_LABEL = "Area: an authority, combined authority, NHS area or region (type to search)"
 
 
+PICK_SEVERAL = "pick_several"  # the "or choose several authorities" widget's key
+SEVERAL_LABEL = "Or choose several authorities together (type to search)"
+
+
 def remembered_area(codes: list[str], query: str | None, session: dict[str, Any]) -> str:
     """The area a page opens on: the link's (``?area=``), else the one chosen on an earlier
     page (``AREA``, or an authority remembered as ``LAD``), else the first offered."""
@@ -181,18 +185,54 @@ def remembered_area(codes: list[str], query: str | None, session: dict[str, Any]
     return codes[0]
 
 
+def listed_area(text: str | None, codes: list[str], authorities: list[str]) -> tuple[str, list[str]] | None:
+    """What a link's or an earlier page's area text names when it is not one offered code: any
+    area the CLI's ``--area`` takes ("Bolton, Wigan", "E08000001,E08000010", "Trafford"), as
+    (the code the one-area picker shows, the authorities of a list or []); None if it names
+    nothing in the store, or a list of anything but authorities."""
+    if not text or not text.strip():
+        return None
+    try:
+        area = read(areas.resolve, text)
+    except ConfigError:
+        return None
+    if area.kind == "group":
+        members = area.code.split("+")
+        return (members[0], members) if set(members) <= set(authorities) else None
+    return (area.code, []) if area.code in codes else None
+
+
+def several_text(codes: list[str]) -> str:
+    """How a list of authorities is written in ``?area=`` and remembered: the codes, comma-separated
+    (``--area`` reads the same)."""
+    return ",".join(codes)
+
+
 def _area_chosen() -> None:
     """The picker changed: remember the area for the other pages and put it in the address,
-    before the page runs again (so the address never takes the old choice back)."""
+    before the page runs again (so the address never takes the old choice back). One area
+    chosen leaves any list of several."""
     st.session_state[AREA] = st.session_state[PICK_AREA]
+    st.session_state[PICK_SEVERAL] = []
     st.query_params[AREA_QUERY] = st.session_state[PICK_AREA]
+
+
+def _several_chosen() -> None:
+    """The list of several authorities changed: it is the area (one picked: that authority;
+    none: the one-area picker's again), remembered and in the address."""
+    picked = list(st.session_state[PICK_SEVERAL])
+    text = several_text(picked) if picked else st.session_state[PICK_AREA]
+    st.session_state[AREA] = text
+    st.query_params[AREA_QUERY] = text
 
 
 def choose_area(container: Any = st.sidebar) -> areas.Area | None:
     """The one area picker every page uses (type to search): authorities, combined authorities,
     NHS ICBs and sub-ICB locations, regions and England, as far as the store holds all their
-    small areas, grouped by kind and labelled with their size. The choice is kept for the
-    other pages and in the address (``?area=<code>``), so a link opens the same area."""
+    small areas, grouped by kind and labelled with their size; or several authorities chosen
+    together. The choice is kept for the other pages and in the address (``?area=<code>``, or
+    the codes of several comma-separated; the address also takes any name ``--area`` takes),
+    so a link opens the same area."""
     options = read(maps.area_choices)
     if options.empty:
         st.error("The store has no area with deprivation figures yet: run "
@@ -200,21 +240,40 @@ def choose_area(container: Any = st.sidebar) -> areas.Area | None:
         return None
     codes = list(options["code"])
     labels = dict(zip(options["code"], options["label"]))
+    authorities = list(options.loc[options["kind"] == "lad", "code"])
+    names = dict(zip(options["code"], options["name"]))
     query = st.query_params.get(AREA_QUERY)
-    if query and query not in labels:
-        container.warning(f"The link's area {escape_markdown(query)} is not in this store; "
-                          "choose one below.")
+    # the link's area, else the last page's, else an authority remembered: one code, or a list
+    wanted, several, text = None, [], None
+    for candidate in (query, st.session_state.get(AREA), st.session_state.get(LAD)):
+        found = (candidate, []) if candidate in labels else listed_area(candidate, codes, authorities)
+        if found is not None:
+            (wanted, several), text = found, candidate
+            break
+        if candidate is not None and candidate is query:
+            container.warning(f"The link's area {escape_markdown(query)} is not in this store; "
+                              "choose one below.")
+    if wanted is None:
+        wanted, text = codes[0], codes[0]
     # Each page's picker is a widget of its own (a new page starts it afresh), so it opens at
     # the remembered area by its index; a change on the page updates that memory first.
-    chosen = remembered_area(codes, query, st.session_state)
-    chosen = container.selectbox(AREA_LABEL, codes, index=codes.index(chosen), format_func=labels.get,
+    chosen = container.selectbox(AREA_LABEL, codes, index=codes.index(wanted), format_func=labels.get,
                                  key=PICK_AREA, on_change=_area_chosen)
-    st.session_state[AREA] = chosen
-    if st.query_params.get(AREA_QUERY) != chosen:
-        st.query_params[AREA_QUERY] = chosen
-    area = read(areas.resolve, chosen)
+    if several_text(st.session_state.get(PICK_SEVERAL) or []) not in (text, several_text(several)):
+        st.session_state[PICK_SEVERAL] = several  # a link or another page chose: show its list
+    picked = container.multiselect(SEVERAL_LABEL, authorities, format_func=names.get,
+                                   key=PICK_SEVERAL, on_change=_several_chosen,
+                                   placeholder="Authorities, e.g. Bolton and Wigan")
+    text = several_text(picked) if picked else chosen
+    st.session_state[AREA] = text
+    if st.query_params.get(AREA_QUERY) != text:
+        st.query_params[AREA_QUERY] = text
+    area = read(areas.resolve, text)
+    if len(picked) > 1:
+        container.caption(f"Looking at {escape_markdown(area.name)} as one area "
+                          f"({len(area.lsoas):,} small areas); clear the list to use the choice above.")
     if area.kind == "lad":
-        st.session_state[LAD] = chosen
+        st.session_state[LAD] = area.code
     return area
 
 

@@ -13,18 +13,28 @@ from dashboard import mapview
 from dashboard.common import read, user_store
 from needsmap.analysis import maps
 from needsmap.config import load_settings
+from needsmap.store import areas
 from needsmap.voice import blurred_needs, layers
 from needsmap.voice.accounts import User
+from needsmap.voice.needs import approved_counts
 from needsmap.voice.privacy import COUNTS_NOTE, visible_cells
 
 
-def map_layers(lad: str, user: User) -> tuple[dict, dict]:
-    """(needs GeoJSON, community notes GeoJSON) for this authority and viewer."""
+def map_layers(place: maps.Place, authorities: tuple[str, ...], user: User) -> tuple[dict, dict]:
+    """(needs GeoJSON, community notes GeoJSON) for this authority, or for every authority of
+    a bigger area (``place``: its LSOAs), and this viewer."""
     store = user_store()
-    lsoas = read(maps.area_points, "lsoa21", lad)
-    needs = layers.needs_layer(store, lsoas, lad, user, load_settings().suppress_below,
-                              read(blurred_needs.lsoa_wards, lad))
-    notes = layers.notes_geojson(store, lsoas, read(maps.area_points, "ward", lad))
+    lsoas = read(maps.area_points, "lsoa21", place)
+    threshold = load_settings().suppress_below
+    if isinstance(place, str):
+        needs = layers.needs_layer(store, lsoas, place, user, threshold, read(blurred_needs.lsoa_wards, place))
+    else:  # only the authorities with approved reports in the area (England has 296)
+        lookup = read(areas.wards_of_lsoas, lsoas=place)
+        counted = {r[0] for r in approved_counts(store, lsoas=place)}
+        reported = sorted(set(lookup.loc[lookup["lsoa21_code"].isin(counted), "lad_code"]) & set(authorities))
+        needs = layers.needs_layer_across(store, lsoas, {lad: read(blurred_needs.lsoa_wards, lad)
+                                                         for lad in reported}, user, threshold)
+    notes = layers.notes_geojson(store, lsoas, read(maps.area_points, "ward", place))
     return needs, notes
 
 
@@ -41,12 +51,12 @@ def legend(needs: dict, notes: dict) -> None:
         st.caption(f"Each square sits at the middle of a small area (LSOA), not where anyone "
                    f"lives. {COUNTS_NOTE.format(threshold=threshold)}")
     else:
-        st.caption("No approved reports from residents in this authority yet.")
+        st.caption("No approved reports from residents in this area yet.")
     if notes["features"]:
         st.caption("✎ = notes from community groups about an area; click one to read it.")
 
 
-def tables(lad: str, lad_name: str, needs: dict, user: User) -> None:
+def tables(place: maps.Place, lad_name: str, slug: str, needs: dict, user: User) -> None:
     """Counts by area and category for everyone; every approved need for ``export`` roles."""
     threshold = load_settings().suppress_below
     st.subheader("Residents' needs by small area")
@@ -63,9 +73,9 @@ def tables(lad: str, lad_name: str, needs: dict, user: User) -> None:
                                 "reports": "Reports",
                                 "affects_me_too": "Said it affects them too"})
     st.download_button("Download these counts (CSV)", layers.to_csv(counts),
-                       file_name=f"needs-by-area-{lad}.csv", mime="text/csv", key="dl_counts")
+                       file_name=f"needs-by-area-{slug}.csv", mime="text/csv", key="dl_counts")
     if user.can("export"):
-        points = read(maps.area_points, "lsoa21", lad)
+        points = read(maps.area_points, "lsoa21", place)
         names = dict(zip(points["code"], points["name"]))
         detail = layers.needs_export(user_store(), user, names)
         st.subheader("Every approved need (commissioners and analysts)")
@@ -80,5 +90,5 @@ def tables(lad: str, lad_name: str, needs: dict, user: User) -> None:
                                     "source_note": "Where gathered",
                                     "supporters": "Said it affects them too"})
         st.download_button("Download every approved need (CSV)", layers.to_csv(detail),
-                           file_name=f"approved-needs-{lad}.csv", mime="text/csv",
+                           file_name=f"approved-needs-{slug}.csv", mime="text/csv",
                            key="dl_needs")

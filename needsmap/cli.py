@@ -222,31 +222,50 @@ def gaps(area: str, category: str, weights: tuple[str, ...], radius: float,
                           radius_m=radius, include_head_offices=not exclude_head_offices,
                           lsoas=within)
     _write_csv(frame, out)
-    charities = _charities_line(con, lad, category)
+    charities = _charities_line(con, area, category)
     if gap.ranks_nothing(frame):
         click.echo(f"{frame['reasons'].iloc[0]}: no loaded source covers it, so small areas are not "
                    f"ranked. Wrote {len(frame):,} small areas with their need measures to {out}.")
     else:
-        click.echo(f"Wrote {len(frame):,} small areas ranked by gap for {taxonomy.label(category)} to {out}.")
-        for row in frame.head(5).itertuples():
-            click.echo(f"  {row.gap_rank:>3}. {row.name} ({row.code}): {row.reasons}")
+        ranked = int(frame["gap_rank"].notna().sum())
+        some = "" if ranked == len(frame) else f" ({ranked:,} of them)"
+        click.echo(f"Wrote {len(frame):,} small areas ranked by gap{some} for "
+                   f"{taxonomy.label(category)} to {out}.")
+        for row in frame[frame["gap_rank"].notna()].head(5).itertuples():
+            click.echo(f"  {int(row.gap_rank):>3}. {row.name} ({row.code}): {row.reasons}")
+        unranked = _unranked_line(con, frame, category, lad or (tuple(within) if within else None))
+        if unranked:
+            click.echo(unranked)
     if charities:
         click.echo(charities + " (distances above run to head offices).")
 
 
-def _charities_line(con: duckdb.DuckDBPyConnection, lad: str | None, category: str) -> str | None:
-    """How many charities of the category say they work in the authority, wherever they are
-    based (the charity register's area of operation), in words; None without such data."""
+def _unranked_line(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame, category: str,
+                   place: str | tuple[str, ...] | None) -> str | None:
+    """The authorities of an unevenly covered area whose small areas have no rank, in words."""
     from needsmap.analysis import coverage
 
-    if lad is None:
+    if place is not None:
+        partly = coverage.partly_uncovered(con, category, place)
+        return (coverage.sentence(partly) + ": no loaded source covers it, so its small areas "
+                "are not ranked (no rank in the CSV).") if partly else None
+    count = frame.loc[frame["gap_rank"].isna(), "lad_code"].nunique()
+    return (f"No provision data for {taxonomy.label(category).lower()} in {count:,} "
+            f"authorit{'y' if count == 1 else 'ies'}: their small areas are not ranked (no rank "
+            "in the CSV; the reasons name them).") if count else None
+
+
+def _charities_line(con: duckdb.DuckDBPyConnection, area: str, category: str) -> str | None:
+    """How many charities of the category say they work in the area's authorities, wherever
+    they are based (the charity register's area of operation), in words; None without such
+    data (or for all of England)."""
+    from needsmap.analysis import coverage
+    from needsmap.store import areas
+
+    place = areas.resolve(con, area)
+    if place.kind == "england":
         return None
-    for found, local, wider in coverage.charities_operating(con, [lad]):
-        if found == category:
-            name = con.execute("SELECT any_value(lad_name) FROM lsoa21_lookup WHERE lad_code = ?",
-                               [lad]).fetchone()[0]
-            return coverage.sentence(coverage.operating_sentence(found, local, wider, name or lad))
-    return None
+    return coverage.operating_line(con, category, list(place.authorities), place.name)
 
 
 def _parse_weights(pairs: tuple[str, ...]) -> dict[str, float]:

@@ -92,6 +92,28 @@ def test_gaps_rank_within_the_chosen_area(england: England) -> None:
     assert len(trafford) == 139 and trafford["gap_rank"].max() == 139
 
 
+def test_an_icb_covered_unevenly_names_its_uncovered_boroughs(england: England) -> None:
+    """Trafford's own lists inside NHS Greater Manchester: a category only they cover is ranked
+    in Trafford alone, and the other nine boroughs are named as having no provision data."""
+    from needsmap.analysis import coverage
+    from needsmap.terms import taxonomy
+
+    cur = england[1]
+    icb = areas.resolve(cur, GM_ICB)
+    others = set(icb.authorities) - {"E08000009"}
+    only_trafford = [c.id for c in taxonomy.NEED_CATEGORIES if c.id != "other"
+                     and coverage.uncovered_authorities(cur, c.id, list(icb.authorities)) == others]
+    assert only_trafford
+    category = only_trafford[0]
+    names = sorted(n for c, n in zip(icb.authorities, icb.authority_names) if c in others)
+    assert coverage.partly_uncovered(cur, category, icb.lsoas) == coverage.no_provision_data(
+        category, coverage.listing(names))
+    table = gaps.gap_table(cur, lad_code=None, category=category, needs=[], lsoas=list(icb.lsoas))
+    ranked = table[table["gap_rank"].notna()]
+    assert set(ranked["lad_code"]) == {"E08000009"} and sorted(ranked["gap_rank"]) == list(range(1, 140))
+    assert len(table) - len(ranked) == 1702 - 139
+
+
 def test_summaries_by_nhs_area(england: England) -> None:
     cur = england[1]
     icbs = summaries.area_summaries(cur, "icb")
@@ -133,4 +155,4 @@ def test_map_page_draws_an_icb(england_build, monkeypatch, tmp_path) -> None:
     assert not app.exception, app.exception
     assert len(app.dataframe[0].value) == 1702
     words = " ".join(c.value for c in app.caption)
-    assert "one authority at a time" in words
+    assert "Residents' needs and commissioners' decisions of all 10 authorities" in words

@@ -7,7 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.common import PLACE, choose_area, read
-from needsmap.analysis import maps, profile
+from needsmap.analysis import coverage, maps, profile
 from needsmap.store import areas
 from needsmap.terms import colours, iod
 
@@ -106,6 +106,21 @@ with right:
     else:
         st.dataframe(svc[["name", "category_label", "organisation", "address", "postcode"]],
                      hide_index=True, width="stretch")
+
+operating = read(coverage.operating_table, list(place.authorities))
+if operating:  # the charity register's area of operation is loaded
+    st.subheader("Charities that say they work here")
+    names = coverage.listing(list(place.authority_names))
+    smaller = (f" The register names authorities, not smaller areas: these are {names}'s figures."
+               if place.kind in ("lsoa", "ward", "selection") else "")
+    st.caption(f"Charities whose area of operation in the register names {names} (or its county) "
+               "as where they work, by category, wherever their head office is; and those that "
+               f"work throughout the region or England.{smaller}")
+    st.dataframe(pd.DataFrame(operating)[["label", "local", "wider"]], hide_index=True,
+                 width="stretch", key="operating_table",
+                 column_config={"label": "Category", "local": f"Say they work in {names}",
+                                "wider": "Work throughout the region or England"})
+    st.caption(coverage.HEAD_OFFICE_CAVEAT + " " + (read(coverage.operating_source) or ""))
 
 if place.kind == "lsoa":
     st.subheader("Neighbouring small areas")

@@ -99,15 +99,25 @@ since_2019 = read(change.change_since_2019, lad, lsoas=within)
 names = dict(zip(table["code"], table["name"]))
 top = st.sidebar.select_slider("How many top gaps to list", TOP_CHOICES, value=10, key="gap_top")
 
+operating = read(coverage.operating_line, category, list(area.authorities), area.name)
+if operating:  # the register's area of operation: where charities work, not where they are based
+    st.markdown(f"**Charities that say they work here:** {escape_markdown(operating)}.")
+    st.caption(coverage.HEAD_OFFICE_CAVEAT + " " + (read(coverage.operating_source) or ""))
+
 if gaps.ranks_nothing(table):
     # No loaded source covers the category here: distances would all be "none near", and a
     # ranking of ties would look like evidence. Say so, and keep need and change below.
-    st.warning(f"{table['reasons'].iloc[0]}. No loaded source of {what} services covers "
-               f"{lad_name}, so small areas are not ranked for it. Load a list of {what} services "
+    st.warning(f"{coverage.sentence(coverage.no_provision_data(category, lad_name))}. No loaded "
+               f"source of {what} services covers {lad_name}, so small areas are not ranked for it. Load a list of {what} services "
                f"for {lad_name} (or an Open Referral UK feed) to see gaps here.")
 else:
     st.caption(f"Provision data for {what} in {lad_name}: "
                + "; ".join(read(coverage.source_lines, category, place)) + ".")
+    partly = read(coverage.partly_uncovered, category, place)
+    if partly:  # an area covered unevenly: those authorities are not ranked on ties
+        st.warning(f"{coverage.sentence(partly)}: no loaded source of {what} services covers it, so "
+                   "its small areas are not ranked (grey on the map, at the end of the table) and "
+                   "no top gap is named there.")
     beyond = read(gaps.services_beyond, category=category, lad_code=lad, lsoas=within,
                   include_head_offices=head_offices)
     inside = int(table["services_in_lsoa"].sum())
@@ -154,13 +164,13 @@ else:
             f"(" + COUNTS_NOTE.format(threshold=settings.suppress_below) + ") "
             "Sources: " + " ".join(read(maps.attribution, iod.DEFAULT_RELEASE)) + " Services: the "
             "loaded lists (see Sources for each list's publisher and date).")
-    shown = table.head(top).merge(since_2019[["code", "decile_change"]], on="code", how="left")
+    shown = table[table["gap_rank"].notna()].head(top).merge(since_2019[["code", "decile_change"]], on="code", how="left")
     shown["since_2019"] = [change.describe_change(c) for c in shown["decile_change"]]
     with right:
         st.markdown(bivariate_legend_html(colours.bivariate_legend(), what=what), unsafe_allow_html=True)
         st.subheader(f"Top {top} gaps")
         st.markdown("\n".join(
-            f"{r.gap_rank}. **{escape_markdown(r.name)}** ({r.code}), {r.bivariate_label}: "
+            f"{int(r.gap_rank)}. **{escape_markdown(r.name)}** ({r.code}), {r.bivariate_label}: "
             f"{escape_markdown(r.reasons)}."
             for r in shown.itertuples()))
 

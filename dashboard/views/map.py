@@ -1,5 +1,5 @@
 """Map: deprivation in an area's small areas (an authority, combined authority, NHS area or
-region), with services and outlines on top; residents' voice for one authority at a time."""
+region), with services and outlines on top, and residents' voice in all its authorities."""
 
 from __future__ import annotations
 
@@ -98,17 +98,18 @@ def map_panel(lad: maps.Place, release: int, domain: str, by: str) -> None:
         legend = colours.decile_legend()
         legend_title = f"{title}: decile"
     user = current_user()
+    needs, notes = voice_ui.map_layers(lad, area.authorities, user)
     if one_authority:
         svc = read(maps.services, lad_code=lad)
-        needs, notes = voice_ui.map_layers(lad, user)
         decided = read(decisions.on_map, decisions.current(user_store(), lad))
         # wards for an authority; for a bigger area its authorities' edges are the useful lines
         outlines = read(maps.outlines_geojson, "ward", lad)
         named = ("ward", "Ward names")
     else:
         svc = read(maps.services, lsoa_codes=list(lad))
-        needs = notes = {"type": "FeatureCollection", "features": []}
-        decided = None
+        # decisions are filed under each place's authority: those about the area's own places
+        decided = read(decisions.on_map, decisions.current(
+            user_store(), list(area.authorities), area_codes=[*area.lsoas, *area.wards, *area.authorities]))
         outlines = read(maps.outlines_geojson, "lad", lad)
         named = ("lad", "Authority names")  # an ICB's wards would be too many names to read
     layers = mapview.authority_layers(geojson, title, svc, outlines,
@@ -144,6 +145,10 @@ def map_panel(lad: maps.Place, release: int, domain: str, by: str) -> None:
         if missing:
             st.caption(coverage.sentence(coverage.no_provision_data(missing, lad_name))
                        + ": no loaded source covers these categories here.")
+        uneven = [] if one_authority else read(coverage.uneven_categories, lad)
+        if uneven:  # covered in some of the area's authorities only
+            st.caption("; ".join(coverage.sentence(line) for line in uneven)
+                       + ": no loaded source covers them there (their services on the map are elsewhere).")
     clicked = (out or {}).get("last_active_drawing") or {}
     code = (clicked.get("properties") or {}).get("code")
     if code:
@@ -159,8 +164,7 @@ def map_panel(lad: maps.Place, release: int, domain: str, by: str) -> None:
                 unsafe_allow_html=True)
         else:
             st.caption(f"Services: none loaded for {lad_name} yet.")
-        if one_authority:
-            voice_ui.legend(needs, notes)
+        voice_ui.legend(needs, notes)
         if decided is not None and not decided.empty:
             st.caption("White diamonds: commissioners' decisions on gaps (you said, we did); "
                        "green = commissioned, blue = in progress, grey = being considered, "
@@ -186,11 +190,11 @@ def map_panel(lad: maps.Place, release: int, domain: str, by: str) -> None:
                        "score": st.column_config.NumberColumn("Score", format="%.3f")},
     )
     open_from_table(table, picked.selection.rows, f"open-{area_code}")
-    if one_authority:
-        voice_ui.tables(lad, lad_name, needs, user)
-    else:
-        st.caption("Residents' needs and commissioners' decisions are shown one authority at a "
-                   "time: choose an authority in the area picker to see them.")
+    voice_ui.tables(lad, lad_name, area.slug, needs, user)
+    if not one_authority:
+        st.caption(f"Residents' needs and commissioners' decisions of all {len(area.authorities)} "
+                   f"authorities of {lad_name}; each count is the one its own authority's map and "
+                   "reports publish.")
 
 
 map_panel(lad, release, domain, by)

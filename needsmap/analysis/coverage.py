@@ -17,6 +17,8 @@ wherever their head office is, including those working throughout London or Engl
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import duckdb
 
 from needsmap.errors import ConfigError
@@ -131,6 +133,35 @@ def uncovered_authorities(con: duckdb.DuckDBPyConnection, category: str, lad_cod
     return {lad for lad in lad_codes if lad not in covered}
 
 
+def listing(names: list[str]) -> str:
+    """'Bolton', 'Bolton and Wigan', 'Bolton, Bury and Wigan'."""
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def _lad_names(con: duckdb.DuckDBPyConnection, lad_codes: Iterable[str]) -> list[str]:
+    """The authorities' names, in name order."""
+    return [r[0] for r in con.execute(
+        "SELECT any_value(lad_name) AS n FROM lsoa21_lookup WHERE lad_code IN (SELECT unnest(?)) "
+        "GROUP BY lad_code ORDER BY n", [sorted(lad_codes)]).fetchall()]
+
+
+def partly_uncovered(con: duckdb.DuckDBPyConnection, category: str, place: Place) -> str | None:
+    """For an area of several authorities covered unevenly (a Trafford-only list in an ICB):
+    "no provision data for <category> in <the uncovered authorities>"; None when every one of
+    its authorities, or none, is covered (``no_provision_data`` of the whole area says that)."""
+    lads = sorted(_authorities(con, place))
+    missing = uncovered_authorities(con, category, lads)
+    if not missing or len(missing) == len(lads):
+        return None
+    return no_provision_data(category, listing(_lad_names(con, missing)))
+
+
+def uneven_categories(con: duckdb.DuckDBPyConnection, place: Place) -> list[str]:
+    """``partly_uncovered`` for each category of the taxonomy (not "other") it applies to."""
+    found = (partly_uncovered(con, c.id, place) for c in taxonomy.CATEGORIES if c.id != "other")
+    return [line for line in found if line]
+
+
 def uncovered_categories(con: duckdb.DuckDBPyConnection, lad_code: Place) -> list[str]:
     """The taxonomy's categories (not "other") that no loaded source covers in the authority
     (or anywhere in a bigger area's authorities)."""
@@ -172,3 +203,40 @@ def operating_sentence(category: str, local: int, wider: int, area_name: str) ->
     return (f"{local:,} {label} charit{'y says' if local == 1 else 'ies say'} they work in {area_name} "
             f"(the register's area of operation), wherever their head office is; {wider:,} more work "
             "throughout the region or England")
+
+
+def operating_line(con: duckdb.DuckDBPyConnection, category: str, lad_codes: list[str],
+                   area_name: str) -> str | None:
+    """``operating_sentence`` for one category in the authorities, as a sentence; None when the
+    store has no area of operation for it."""
+    for found, local, wider in charities_operating(con, lad_codes):
+        if found == category:
+            return sentence(operating_sentence(found, local, wider, area_name))
+    return None
+
+
+# Where "operates here" counts come from, in words every view puts beside them.
+HEAD_OFFICE_CAVEAT = (
+    "The register gives one address for each charity, usually its head office, which is not "
+    "always where it helps people: these counts come instead from the places each charity tells "
+    "the Charity Commission it works in, so they include charities based elsewhere.")
+OPERATION_DATASET = "charities_area_of_operation"
+
+
+def operating_source(con: duckdb.DuckDBPyConnection) -> str | None:
+    """"Source: <title> (<publisher>, <vintage>; <licence>)" of the register's area-of-operation
+    table in the store, for under an "operates here" figure; None when it is not loaded."""
+    row = con.execute("SELECT any_value(title), any_value(publisher), any_value(vintage), "
+                      "any_value(licence) FROM provenance WHERE dataset_id = ?",
+                      [OPERATION_DATASET]).fetchone()
+    if row is None or row[0] is None:
+        return None
+    title, publisher, vintage, licence = row
+    return f"Source: {title} ({publisher}, {vintage}; {licence})."
+
+
+def operating_table(con: duckdb.DuckDBPyConnection, lad_codes: list[str]) -> list[dict[str, object]]:
+    """``charities_operating`` as rows for a table: category label, charities naming the
+    authorities, charities working throughout the region or England."""
+    return [{"category": c, "label": taxonomy.label(c), "local": local, "wider": wider}
+            for c, local, wider in charities_operating(con, lad_codes)]

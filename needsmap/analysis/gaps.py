@@ -64,7 +64,7 @@ from needsmap.analysis.geojson import feature_collection
 from needsmap.analysis.reasons import RESIDENTS, describe
 from needsmap.errors import ValidationError
 from needsmap.terms import iod, taxonomy
-from needsmap.terms.colours import bivariate
+from needsmap.terms.colours import NO_DATA_COLOUR, bivariate
 from needsmap.terms.iod import DOMAINS
 
 DEFAULT_WEIGHTS: dict[str, float] = {"imd": 1.0, RESIDENTS: 1.0}
@@ -332,7 +332,7 @@ def _need_sql(domains: list[str], weights: dict[str, float], lad_code: str | Non
             FROM gap_needs_input WHERE category = $category GROUP BY 1
         ),
         joined AS (
-            SELECT b.code, b.name, b.lad_code, b.frame, b.population, r.* EXCLUDE (code),
+            SELECT b.code, b.name, b.lad_code, b.frame, b.ranked_in, b.population, r.* EXCLUDE (code),
                    CAST(coalesce(x.reports, 0) AS BIGINT) AS resident_reports,
                    CAST(coalesce(x.supporters, 0) AS BIGINT) AS resident_supporters,
                    1000.0 * coalesce(x.reports, 0) / nullif(b.population, 0) AS resident_needs_per_1000
@@ -365,20 +365,22 @@ def need_measures(con: duckdb.DuckDBPyConnection, *, lad_code: str | None, categ
     try:
         return con.execute(
             f"WITH base AS ({base}), {_need_sql(domains, chosen, lad_code)} "
-            "SELECT * EXCLUDE (frame) FROM need ORDER BY frame, code",
+            "SELECT * EXCLUDE (frame, ranked_in) FROM need ORDER BY frame, code",
             {**params, "release": release, "category": category},
         ).df()
     finally:
         con.unregister("gap_needs_input")
 
 
-def _base_sql(lad_code: str | None,
-              lsoas: Sequence[str] | None = None) -> tuple[str, dict[str, object]]:
-    """The LSOAs ranked (code, name, lad_code, frame, population). ``frame`` is what shares and
-    ranks are taken within: each authority (one, or all of England authority by authority), or
-    the chosen area as one whole when its LSOAs are given (an ICB, a region, several
-    authorities)."""
-    where, params = "WHERE b.level = 'lsoa21'", {}
+def _base_sql(lad_code: str | None, lsoas: Sequence[str] | None = None,
+              unranked: Sequence[str] = ()) -> tuple[str, dict[str, object]]:
+    """The LSOAs ranked (code, name, lad_code, frame, ranked_in, population). ``frame`` is what
+    need shares are taken within: each authority (one, or all of England authority by
+    authority), or the chosen area as one whole when its LSOAs are given (an ICB, a region,
+    several authorities). ``ranked_in`` is what provision and gaps are ranked within: the frame,
+    less the ``unranked`` authorities (no loaded source covers the category there), whose small
+    areas sit in a partition of their own so they neither take a rank nor move anyone's."""
+    where, params = "WHERE b.level = 'lsoa21'", {"unranked": list(unranked)}
     if lad_code is not None:
         where += " AND b.lad_code = $lad"
         params["lad"] = lad_code
@@ -386,7 +388,10 @@ def _base_sql(lad_code: str | None,
         where += " AND b.code IN (SELECT unnest($lsoas))"
         params["lsoas"] = list(lsoas)
     frame = "b.lad_code" if lsoas is None else "'area'"
-    sql = (f"SELECT b.code, b.name, b.lad_code, {frame} AS frame, p.total AS population "
+    ranked_in = (f"CASE WHEN list_contains(CAST($unranked AS VARCHAR[]), b.lad_code) "
+                 f"THEN {frame} || '#unranked' ELSE {frame} END")
+    sql = (f"SELECT b.code, b.name, b.lad_code, {frame} AS frame, {ranked_in} AS ranked_in, "
+           "p.total AS population "
            f"FROM boundary b LEFT JOIN population p ON p.lsoa21_code = b.code {where}")
     return sql, params
 
@@ -413,11 +418,12 @@ def gap_table(con: duckdb.DuckDBPyConnection, *, lad_code: str | None, category:
     provision = provision_measures(con, category=category, lad_code=lad_code, radius_m=radius_m,
                                    include_head_offices=include_head_offices,
                                    lsoas=list(lsoas) if lsoas is not None else None)
-    base, params = _base_sql(lad_code, lsoas)
+    unranked = coverage.uncovered_authorities(con, category, sorted(set(provision["lad_code"].dropna())))
+    base, params = _base_sql(lad_code, lsoas, sorted(unranked))
     _register_needs(con, needs)
     con.register("gap_provision_input", provision)
-    far = share_sql("coalesce(nearest_m, 1e12)", "frame")
-    few = share_sql("-within_radius", "frame")
+    far = share_sql("coalesce(nearest_m, 1e12)", "ranked_in")
+    few = share_sql("-within_radius", "ranked_in")
     try:
         frame = con.execute(
             f"""
@@ -431,16 +437,16 @@ def gap_table(con: duckdb.DuckDBPyConnection, *, lad_code: str | None, category:
             gap AS (
                 SELECT *, need_score * lack_of_provision AS gap_score,
                        {share_sql('need_score', 'frame')} AS need_share,
-                       {share_sql('lack_of_provision', 'frame')} AS lack_share
+                       {share_sql('lack_of_provision', 'ranked_in')} AS lack_share
                 FROM lack
             )
-            SELECT * EXCLUDE (need_share, lack_share, frame),
-                   row_number() OVER (PARTITION BY frame
+            SELECT * EXCLUDE (need_share, lack_share, frame, ranked_in),
+                   row_number() OVER (PARTITION BY ranked_in
                        ORDER BY gap_score DESC, need_score DESC, code) AS gap_rank,
                    {tercile_sql('need_share')} AS need_class,
                    4 - {tercile_sql('lack_share')} AS provision_class
             FROM gap
-            ORDER BY frame, gap_rank
+            ORDER BY frame, ranked_in, gap_rank
             """,
             {**params, "release": release, "category": category},
         ).df()
@@ -453,7 +459,7 @@ def gap_table(con: duckdb.DuckDBPyConnection, *, lad_code: str | None, category:
     frame["bivariate_colour"] = [c[2] for c in classes]
     frame["reasons"] = describe(frame, category=category, weights=chosen, radius_m=radius_m,
                                 suppress_below=suppress_below)
-    frame = _without_provision_data(con, frame, category)
+    frame = _without_provision_data(con, frame, category, unranked)
     lead = ["code", "name", "lad_code", "gap_rank", "gap_score", "need_score", "lack_of_provision",
             "need_class", "provision_class", "bivariate_class", "bivariate_label", "reasons"]
     return frame[lead + [c for c in frame.columns if c not in lead]].reset_index(drop=True)
@@ -466,10 +472,11 @@ UNRANKED_COLUMNS = ("gap_rank", "gap_score", "lack_of_provision", "provision_cla
                     "nearest_head_office", "within_radius")
 
 
-def _without_provision_data(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame, category: str) -> pd.DataFrame:
-    """The rows of authorities no loaded source covers for the category: no rank, no provision
-    measures (ties at "no service anywhere near" are not a ranking), and the reason in words."""
-    uncovered = coverage.uncovered_authorities(con, category, sorted(set(frame["lad_code"].dropna())))
+def _without_provision_data(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame, category: str,
+                            uncovered: set[str]) -> pd.DataFrame:
+    """The rows of authorities no loaded source covers for the category (``uncovered``): no
+    rank, no provision measures (ties at "no service anywhere near" are not a ranking), and the
+    reason in words."""
     if not uncovered:
         return frame
     names = dict(con.execute("SELECT lad_code, any_value(lad_name) FROM lsoa21_lookup "
@@ -484,6 +491,10 @@ def _without_provision_data(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame,
     frame.loc[rows, "reasons"] = [coverage.sentence(coverage.no_provision_data(category, names.get(lad, lad)))
                                   for lad in frame.loc[rows, "lad_code"]]
     return frame
+
+
+# How the map and tables name a small area that has no rank for want of provision data.
+NOT_RANKED_LABEL = "Not ranked: no provision data"
 
 
 def ranks_nothing(frame: pd.DataFrame) -> bool:
@@ -508,7 +519,10 @@ def gap_geojson(con: duckdb.DuckDBPyConnection, table: pd.DataFrame) -> str:
     """The LSOAs of a gap table as GeoJSON (display geometry), each with its rank, class,
     colour (``fill``) and reasons, for the bivariate map."""
     cols = ["code", "name", "gap_rank", "bivariate_label", "bivariate_colour", "reasons"]
-    con.register("gap_map_input", table[cols])
+    # small areas of authorities no loaded source covers: grey, and their reason says why
+    shown = table[cols].assign(bivariate_label=table["bivariate_label"].fillna(NOT_RANKED_LABEL),
+                               bivariate_colour=table["bivariate_colour"].fillna(NO_DATA_COLOUR))
+    con.register("gap_map_input", shown)
     try:
         rows = con.execute(
             "SELECT ST_AsGeoJSON(b.geom_display), t.code, t.name, t.gap_rank, t.bivariate_label, "

@@ -273,6 +273,7 @@ def metadata(data: ExportData) -> dict[str, object]:
         "title": f"needsmap export: {data.area.title}",
         "area": {"kind": data.area.kind, "code": data.area.code, "name": data.area.name,
                  "lad_code": data.area.lad_code, "lad_name": data.area.lad_name,
+                 "authorities": dict(zip(data.area.authorities, data.area.authority_names)),
                  "lsoas": list(data.area.lsoas)},
         "generated": data.generated.isoformat(),
         "needsmap_version": needsmap.__version__,
@@ -286,6 +287,14 @@ def metadata(data: ExportData) -> dict[str, object]:
     }
 
 
+def _where(area: Area) -> str:
+    """'in Trafford (E08000009)', or the authorities of an area of several."""
+    if area.single_authority:
+        return f"in {area.lad_name} ({area.lad_code})"
+    return f"across {len(area.authorities)} authorities (" + ", ".join(
+        f"{n} ({c})" for c, n in zip(area.authorities, area.authority_names)) + ")"
+
+
 def readme(data: ExportData, files: list[str]) -> str:
     """The README that travels with every export (Markdown, readable as plain text)."""
     lines = [
@@ -294,7 +303,7 @@ def readme(data: ExportData, files: list[str]) -> str:
         f"Made on {data.generated:%d %B %Y} by needsmap {needsmap.__version__}. "
         f"{areas.KINDS[data.area.kind]}"
         + ("" if data.area.kind in ("lad", "selection") else f" {data.area.code}")
-        + f" in {data.area.lad_name} ({data.area.lad_code}); {len(data.area.lsoas)} small areas (LSOA 2021).",
+        + f" {_where(data.area)}; {len(data.area.lsoas)} small areas (LSOA 2021).",
         "",
         "## Files",
         *[f"- `{f}`" for f in files],

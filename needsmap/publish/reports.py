@@ -20,7 +20,7 @@ import pandas as pd
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
-from needsmap.analysis import gaps, maps, reasons, summaries
+from needsmap.analysis import coverage, gaps, maps, reasons, summaries
 from needsmap.config import Settings
 from needsmap.publish import static_map
 from needsmap.store import areas, provenance
@@ -64,6 +64,9 @@ class AreaReport:
     pack: bool = False
     notes_on_method: list[str] = field(default_factory=list)
     no_provision: list[str] = field(default_factory=list)  # "No provision data for food in X"
+    compared_with: str = ""        # the name of the area figures are compared and ranked within
+    operating: list[dict[str, object]] = field(default_factory=list)  # charities working here
+    operating_source: str = ""
 
     @property
     def title(self) -> str:
@@ -71,11 +74,24 @@ class AreaReport:
         return f"{kind}: {self.area.title}"
 
 
+def compared_with(area: Area) -> Area:
+    """What a report compares an area with ("within the area"): the area it was chosen in (an
+    authority, an ICB, a list of authorities...), or itself when it is one of those."""
+    return area.frame
+
+
 def _profile(con: duckdb.DuckDBPyConnection, area: Area, release: int) -> pd.DataFrame:
-    """Per domain: the area beside its authority and England (shares of most deprived LSOAs)."""
+    """Per domain: the area beside the area it is compared with (``compared_with``: its
+    authority, or the whole ICB or list it was chosen in) and England (shares of most deprived
+    LSOAs)."""
     level = iod.lsoa_level(release)
+    frame = compared_with(area)
     here = summaries.area_summaries(con, "selection", release=release, lsoas=list(area.lsoas))
-    lad = summaries.area_summaries(con, "lad", release=release, lad_code=area.lad_code)
+    if frame.kind == "lad":
+        lad = summaries.area_summaries(con, "lad", release=release, lad_code=frame.code)
+    else:
+        lad = summaries.area_summaries(con, "selection", release=release, lsoas=list(frame.lsoas))
+    frame_codes = list(frame.lsoas if level == "lsoa21" else frame.lsoa11)
     deciles = con.execute(
         """
         SELECT domain,
@@ -84,11 +100,10 @@ def _profile(con: duckdb.DuckDBPyConnection, area: Area, release: int) -> pd.Dat
                min(decile) FILTER (WHERE lsoa_code IN (SELECT unnest(?))) AS low,
                max(decile) FILTER (WHERE lsoa_code IN (SELECT unnest(?))) AS high,
                min(rank) FILTER (WHERE lsoa_code IN (SELECT unnest(?))) AS best_rank
-        FROM iod_domain WHERE release = ? AND lsoa_code IN
-             (SELECT code FROM boundary WHERE level = ? AND lad_code = ?)
+        FROM iod_domain WHERE release = ? AND lsoa_code IN (SELECT unnest(?))
         GROUP BY domain
         """,
-        [list(area.lsoas)] * 4 + [release, level, area.lad_code],
+        [list(area.lsoas)] * 4 + [release, frame_codes],
     ).df().set_index("domain")
     rows = []
     for domain in iod.DOMAINS:
@@ -294,12 +309,32 @@ def build(con: duckdb.DuckDBPyConnection, user_store: UserStore, area: Area,
         decisions=decisions_in(ev, area), sources=ev.sources, attribution=ev.attribution,
         suppression_rule=disclosure.rule_text(ev.threshold), threshold=ev.threshold, pack=pack,
         notes_on_method=[gaps.METHOD, summaries.METHOD, gaps.CENTRE_NOTE, *colours.CAVEATS],
-        no_provision=[t["reasons"].iloc[0] for t in ev.gaps.values() if gaps.ranks_nothing(t)],
+        no_provision=no_provision_lines(con, ev.gaps, area),
+        compared_with=compared_with(area).name,
+        operating=coverage.operating_table(con, list(area.authorities)),
+        operating_source=coverage.operating_source(con) or "",
     )
     if with_map:
         report.map_png = static_map.render(con, area, ev.blurred, services=services,
                                            attribution=_map_source_line(report))
     return report
+
+
+def no_provision_lines(con: duckdb.DuckDBPyConnection, tables: dict[str, pd.DataFrame],
+                       area: Area) -> list[str]:
+    """For each category no loaded source covers in some or all of the area's authorities:
+    "No provision data for <category> in <those authorities>" (the area's own name when it is
+    an authority, a list or an NHS area that none is covered in)."""
+    names = dict(zip(area.authorities, area.authority_names))
+    lines = []
+    for category in tables:
+        missing = coverage.uncovered_authorities(con, category, list(area.authorities))
+        if not missing:
+            continue
+        whole = missing == set(area.authorities) and (area.kind in areas.FRAMES or area.kind == "group")
+        where = area.name if whole else coverage.listing(sorted(names[c] for c in missing))
+        lines.append(coverage.sentence(coverage.no_provision_data(category, where)))
+    return lines
 
 
 def _shown_for(blurred: blurred_needs.BlurredNeeds, decision: pd.Series) -> str:
@@ -347,7 +382,7 @@ def render_html(report: AreaReport) -> str:
     map_uri = ("data:image/png;base64," + base64.b64encode(report.map_png).decode("ascii")
                if report.map_png else "")
     return template.render(r=report, map_uri=map_uri, kinds=areas.KINDS,
-                           statuses=decisions.STATUSES)
+                           statuses=decisions.STATUSES, operating_caveat=coverage.HEAD_OFFICE_CAVEAT)
 
 
 def render_pdf(report: AreaReport, html: str | None = None) -> bytes:

@@ -48,19 +48,53 @@ def _polygon_path(geom: shapely.Geometry) -> MplPath:
     return MplPath(vertices, codes)
 
 
-def _lsoas(con: duckdb.DuckDBPyConnection, lad_code: str, release: int) -> pd.DataFrame:
+def _lsoas(con: duckdb.DuckDBPyConnection, lad_codes: list[str], release: int) -> pd.DataFrame:
+    """The small areas of every authority the report area touches (the area and its context)."""
     frame = con.execute(
         """
         SELECT b.code, ST_AsWKB(b.geom_bng) AS wkb, d.decile
         FROM boundary b
         LEFT JOIN iod_domain d ON d.release = ? AND d.domain = 'imd' AND d.lsoa_code = b.code
-        WHERE b.level = 'lsoa21' AND b.lad_code = ?
+        WHERE b.level = 'lsoa21' AND b.lad_code IN (SELECT unnest(?))
         ORDER BY b.code
         """,
-        [release, lad_code],
+        [release, lad_codes],
     ).df()
     frame["geom"] = shapely.from_wkb([bytes(w) for w in frame["wkb"]])
     return frame.drop(columns="wkb")
+
+
+def _drawn(con: duckdb.DuckDBPyConnection, area: Area,
+           release: int) -> tuple[pd.DataFrame, pd.Series, shapely.Geometry]:
+    """The small areas drawn, which of them are the report area's, and its outline."""
+    lsoas = _lsoas(con, list(area.authorities), release)
+    inside = lsoas["code"].isin(area.lsoas)
+    return lsoas, inside, shapely.union_all(list(lsoas.loc[inside, "geom"]))
+
+
+def map_extent(con: duckdb.DuckDBPyConnection, area: Area, release: int = iod.DEFAULT_RELEASE,
+               size: tuple[float, float] = (7.2, 5.8)) -> tuple[float, float, float, float]:
+    """What ``render`` shows of the area (BNG metres: min x, min y, max x, max y): every one of
+    its small areas, in all its authorities."""
+    return extent(_drawn(con, area, release)[2].bounds, size)
+
+
+def extent(bounds: tuple[float, float, float, float],
+           size: tuple[float, float]) -> tuple[float, float, float, float]:
+    """The map's extent (BNG metres) around the report area's bounds: padded, and widened or
+    heightened to the map frame's shape so it is not squashed."""
+    minx, miny, maxx, maxy = bounds
+    pad = max(maxx - minx, maxy - miny) * 0.08 + 150
+    minx, miny, maxx, maxy = minx - pad, miny - pad, maxx + pad, maxy + pad
+    width, height = maxx - minx, maxy - miny
+    aspect = (size[0] * MAP_BOX[2]) / (size[1] * MAP_BOX[3])
+    if width / height < aspect:
+        grow = (height * aspect - width) / 2
+        minx, maxx = minx - grow, maxx + grow
+    else:
+        grow = (width / aspect - height) / 2
+        miny, maxy = miny - grow, maxy + grow
+    return minx, miny, maxx, maxy
 
 
 def _service_points(services: pd.DataFrame) -> pd.DataFrame:
@@ -82,21 +116,8 @@ def render(con: duckdb.DuckDBPyConnection, area: Area, blurred: BlurredNeeds, *,
            services: pd.DataFrame, attribution: str, release: int = iod.DEFAULT_RELEASE,
            size: tuple[float, float] = (7.2, 5.8)) -> bytes:
     """PNG bytes of the area's map with legend, scale bar, north arrow and source line."""
-    lsoas = _lsoas(con, area.lad_code, release)
-    inside = lsoas["code"].isin(area.lsoas)
-    area_shape = shapely.union_all(list(lsoas.loc[inside, "geom"]))
-    minx, miny, maxx, maxy = area_shape.bounds
-    pad = max(maxx - minx, maxy - miny) * 0.08 + 150
-    minx, miny, maxx, maxy = minx - pad, miny - pad, maxx + pad, maxy + pad
-    # keep the map's shape close to the frame's so it is not squashed
-    width, height = maxx - minx, maxy - miny
-    aspect = (size[0] * MAP_BOX[2]) / (size[1] * MAP_BOX[3])
-    if width / height < aspect:
-        grow = (height * aspect - width) / 2
-        minx, maxx = minx - grow, maxx + grow
-    else:
-        grow = (width / aspect - height) / 2
-        miny, maxy = miny - grow, maxy + grow
+    lsoas, inside, area_shape = _drawn(con, area, release)
+    minx, miny, maxx, maxy = extent(area_shape.bounds, size)
 
     fig = plt.figure(figsize=size, dpi=DPI)
     ax = fig.add_axes(MAP_BOX)
@@ -161,7 +182,7 @@ def render(con: duckdb.DuckDBPyConnection, area: Area, blurred: BlurredNeeds, *,
                              alignment="left")
     legend_ax.add_artist(first)
     extra = [Patch(facecolor="none", edgecolor="black", linewidth=2.0, label="Report area"),
-             Patch(facecolor=CONTEXT_FILL, edgecolor="white", label=f"Rest of {area.lad_name}")]
+             Patch(facecolor=CONTEXT_FILL, edgecolor="white", label=_context_label(area))]
     extra += [Line2D([], [], marker="o", linestyle="", markerfacecolor=taxonomy.colour(c),
                      markeredgecolor="#222222", markersize=5, label=taxonomy.label(c))
               for c in shown_categories]
@@ -174,6 +195,13 @@ def render(con: duckdb.DuckDBPyConnection, area: Area, blurred: BlurredNeeds, *,
     fig.savefig(out, format="png", dpi=DPI, facecolor="white")
     plt.close(fig)
     return out.getvalue()
+
+
+def _context_label(area: Area) -> str:
+    """The legend's words for the grey small areas around the report area."""
+    if area.single_authority:
+        return f"Rest of {area.lad_name}"
+    return f"Rest of its {len(area.authorities)} authorities"
 
 
 def _short_decile(d: int) -> str:

@@ -276,11 +276,11 @@ def _resolve_one(con: duckdb.DuckDBPyConnection, text: str, kinds: tuple[str, ..
 
 
 def _pieces(text: str) -> list[str]:
-    """A list of areas split at commas or semicolons; a piece such as 'City of' that names
-    nothing on its own belongs to the one before ('Bristol, City of; Bath and North East
-    Somerset')."""
+    """A list of areas split at commas or semicolons (or '+', as a list's own code joins its
+    members: it finds the list again); a piece such as 'City of' that names nothing on its own
+    belongs to the one before ('Bristol, City of; Bath and North East Somerset')."""
     out: list[str] = []
-    for piece in re.split(r"[;,]", text):
+    for piece in re.split(r"[;,+]", text):
         if out and not loose_key(piece):
             out[-1] = f"{out[-1]},{piece}"
         elif piece.strip():

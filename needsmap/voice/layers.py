@@ -141,6 +141,17 @@ def needs_layer(store: UserStore, points: pd.DataFrame, lad_code: str, viewer: U
     return needs_geojson(areas, exact=True, threshold=threshold, details=details)
 
 
+def needs_layer_across(store: UserStore, points: pd.DataFrame, wards: dict[str, pd.Series],
+                       viewer: User, threshold: int) -> dict:
+    """The resident-needs layer of an area of several authorities (an ICB, a list): each
+    authority's ``needs_layer`` (``wards``: authority -> its ``blurred_needs.lsoa_wards``), so
+    every count is the one that authority's own map and reports publish, drawn at ``points``
+    (the area's small areas only)."""
+    features = [f for lad, lsoa_wards in wards.items()
+                for f in needs_layer(store, points, lad, viewer, threshold, lsoa_wards)["features"]]
+    return {"type": "FeatureCollection", "features": features}
+
+
 def counts_frame(layer: dict) -> pd.DataFrame:
     """One row per area and category of a needs layer: the table under the map and its CSV."""
     rows = [
