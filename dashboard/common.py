@@ -140,15 +140,16 @@ def legend_html(classes: list[colours.LegendClass], title: str) -> str:
 
 
 def bivariate_legend_html(classes: list[dict[str, Any]], *, what: str) -> str:
-    """The 3x3 key as a table in words: need left to right, provision top (high) to bottom; each
-    cell names its class, so colour is never the only carrier of meaning."""
-    cell = "width:3.4em;height:2.2em;border:1px solid #555;padding:0"
+    """The 3x3 key as a table: need left to right, provision top (high) to bottom; each cell
+    names its class in words on its colour ("high need, low provision"), so colour is never
+    the only carrier of meaning, in black or white ink, whichever reads better on it."""
+    cell = "min-width:4.6em;border:1px solid #555;padding:.25em;font-size:.75em;line-height:1.15"
     small = "font-size:.8em;line-height:1.1;font-weight:normal"
     rows = []
     for label, provision in (("High provision", 3), ("Middle provision", 2), ("Low provision", 1)):
         cells = "".join(
-            f'<td title="{html.escape(c["label"])}" style="{cell};background:{c["colour"]}">'
-            f'<span style="position:absolute;left:-10000px">{html.escape(c["label"])}</span></td>'
+            f'<td style="{cell};background:{c["colour"]};color:{colours.text_colour(c["colour"])}">'
+            + ",<br>".join(html.escape(part) for part in c["label"].split(", ")) + "</td>"
             for c in classes if c["provision_class"] == provision)
         rows.append(f'<tr><th scope="row" style="{small};text-align:right;padding-right:.4em">'
                     f'{label}</th>{cells}</tr>')

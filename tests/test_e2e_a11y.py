@@ -9,19 +9,25 @@ browser session per role, so the whole audit costs one server and one Chromium.
 from __future__ import annotations
 
 import json
+import re
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from dashboard import assets
+from dashboard.common import AREA_LABEL
+from needsmap.store import StoreReader
 from needsmap.store.users import open_user_store
-from needsmap.voice import accounts
+from needsmap.voice import accounts, needs
+from needsmap.voice.locate import locate_postcode
 
 from conftest import backend_settings, user_store_env
-from dashboard_support import browser_ready, chromium, offline_page, serve, sign_in, \
-    store_with_services
+from dashboard_support import browser_ready, choose, chromium, offline_page, runs, serve, \
+    sign_in, store_with_services, wait_idle
 
 pytestmark = pytest.mark.browser
 
@@ -109,24 +115,132 @@ def describe(violations: dict[str, list[dict]]) -> str:
     return "\n".join(lines)
 
 
+SEEDED_NEED = "The youth club closed and teenagers have nowhere to go in the evening."
+
+
+def live_postcodes(store: Path) -> list[str]:
+    """Postcodes in use in the test store, in order (real ones from the mirror's ONSPD)."""
+    cur = StoreReader(store).cursor()
+    return [r[0] for r in cur.execute(
+        "SELECT postcode FROM postcodes WHERE source = 'onspd' AND NOT terminated "
+        "AND lsoa21_code IS NOT NULL ORDER BY postcode").fetchall()]
+
+
 @pytest.fixture(scope="module")
 def site(trafford_store, tmp_path_factory, mirror, request):
-    """One server: Trafford with test services, and an account in each signed-in role."""
+    """One server: Trafford with test services, an account in each signed-in role, and one
+    approved need (so the Needs page has a "This affects me too" button)."""
     if reason := browser_ready():
         pytest.skip(reason)
     tmp = tmp_path_factory.mktemp("a11y")
     store = store_with_services(trafford_store.store_path, tmp)
+    postcodes = live_postcodes(store)
     with backend_settings(request, "duckdb", tmp, mirror) as settings:
         users = open_user_store(settings)
         try:
             accounts.create_account(users, "grp", PASSWORD, "community_group", "Gee", "Test Forum")
-            accounts.create_account(users, "mod", PASSWORD, "moderator", "Mo")
+            mod = accounts.create_account(users, "mod", PASSWORD, "moderator", "Mo")
             accounts.create_account(users, "com", PASSWORD, "commissioner", "Cam")
+            place = locate_postcode(StoreReader(store).cursor(), postcodes[0])
+            ref = needs.submit(users, needs.NeedReport("youth", SEEDED_NEED, place),
+                               session_id="seed")
+            needs.moderate(users, mod, "need", ref, "approve")
         finally:
             users.close()
-        with serve(tmp, NEEDSMAP_STORE=str(store), **user_store_env(settings)) as url, \
-                chromium() as browser:
+        with serve(tmp, NEEDSMAP_STORE=str(store), NEEDSMAP_REPORT_LIMIT="20",
+                   **user_store_env(settings)) as url, chromium() as browser:
             yield url, browser
+
+
+@pytest.fixture(scope="module")
+def postcode(trafford_store) -> str:
+    """A postcode in use in the test store, other than the seeded need's."""
+    return live_postcodes(trafford_store.store_path)[-1]
+
+
+def report_counts(counts: dict[str, tuple[int, int]], failures: list[str], what: str,
+                  name: str) -> None:
+    """Print the violations counted in each page or state, and keep them with the failures."""
+    table = "\n".join(f"  {where:44} {rules} rules, {elements} elements"
+                      for where, (rules, elements) in counts.items())
+    print(f"\naxe WCAG 2.2 A/AA violations {what}:\n{table}")
+    (ARTIFACTS / name).write_text(table + "\n\n" + "\n".join(failures) + "\n")
+
+
+def audited(pg: Any, state: str, heading: str, counts: dict, failures: list) -> None:
+    """Audit the page once it has settled after an interaction; record its counts as ``state``."""
+    settled(pg, heading)
+    found = audit(pg)
+    n = sum(len(v["nodes"]) for items in found.values() for v in items)
+    counts[state] = (sum(len(i) for i in found.values()), n)
+    pg.screenshot(path=str(ARTIFACTS / f"a11y-after-{state.split(':')[0].replace(' ', '-')}.png"))
+    if any(found.values()):
+        failures.append(f"{state}:\n{describe(found)}")
+
+
+def test_axe_finds_no_wcag_violation_after_the_main_interactions(site, postcode):
+    """The states a resident or officer reaches, not only the pages as first drawn: an area and
+    a ward chosen, a report refused and then sent, the gaps weights moved, a report prepared."""
+    url, browser = site
+    ARTIFACTS.mkdir(exist_ok=True)
+    counts, failures = {}, []
+    pg = offline_page(browser)
+    try:
+        pg.goto(url + "map")
+        settled(pg, "Deprivation and services")
+        choose(pg, AREA_LABEL, "Trafford")
+        wait_idle(pg)
+        before = runs(pg)
+        pg.get_by_text("Score (fifths of this area)").click()
+        wait_idle(pg, before)
+        audited(pg, "map: authority chosen, coloured by score", "Deprivation and services",
+                counts, failures)
+
+        pg.goto(url + "notes")
+        settled(pg, "Needs and community notes")
+        ward = pg.get_by_role("combobox", name="Ward (type to search)")
+        first = pg.get_by_test_id("stSelectbox").filter(has=ward).inner_text()
+        ward.click()
+        pg.get_by_role("option").nth(1).click()
+        pg.wait_for_function("t => !document.body.innerText.includes(t)",
+                             arg=f"Needs reported in {first.splitlines()[-1]}")
+        audited(pg, "notes: another ward chosen", "Needs and community notes", counts, failures)
+
+        pg.goto(url + "report")
+        settled(pg, "Report a need")
+        before = runs(pg)
+        pg.get_by_role("button", name="Send report").click()
+        wait_idle(pg, before)
+        pg.get_by_text("Your report was not sent yet").wait_for()
+        audited(pg, "report: refused, with what to fix", "Report a need", counts, failures)
+        pg.get_by_role("textbox", name="Postcode of the place (for example M32 9AF)").fill(postcode)
+        choose(pg, "What kind of need is it?", "Food")
+        pg.get_by_role("textbox", name="Describe the need").fill(SEEDED_NEED)
+        pg.get_by_role("button", name="Send report").click()
+        pg.get_by_text("your report has been received").wait_for()
+        audited(pg, "report: sent", "Report a need", counts, failures)
+
+        pg.goto(url + "gaps")
+        settled(pg, "Gaps: where need is high and provision is low")
+        weight = pg.get_by_role("slider", name="Residents' reports (per 1,000 residents)")
+        was = weight.input_value()
+        before = runs(pg)
+        weight.focus()
+        pg.keyboard.press("ArrowRight")
+        wait_idle(pg, before)
+        assert weight.input_value() != was
+        audited(pg, "gaps: a weight moved", "Gaps: where need is high and provision is low",
+                counts, failures)
+
+        pg.goto(url + "reports")
+        settled(pg, "Reports and data")
+        pg.get_by_role("button", name="Prepare the report and data files").click()
+        pg.get_by_role("button", name="Report (PDF)").wait_for(timeout=180_000)
+        audited(pg, "reports: report prepared", "Reports and data", counts, failures)
+    finally:
+        pg.context.close()
+    report_counts(counts, failures, "after each interaction", "a11y-interactions.txt")
+    assert len(counts) == 6 and not failures, "\n".join(failures)
 
 
 def test_axe_finds_no_wcag_violation_on_any_page_in_any_role(site):
@@ -155,10 +269,7 @@ def test_axe_finds_no_wcag_violation_on_any_page_in_any_role(site):
                     failures.append(f"{role} /{path}:\n{describe(found)}")
         finally:
             pg.context.close()
-    table = "\n".join(f"  {page:36} {rules} rules, {elements} elements"
-                      for page, (rules, elements) in counts.items())
-    print(f"\naxe WCAG 2.2 A/AA violations per page:\n{table}")
-    (ARTIFACTS / "a11y-counts.txt").write_text(table + "\n\n" + "\n".join(failures) + "\n")
+    report_counts(counts, failures, "per page", "a11y-counts.txt")
     assert not failures, "\n".join(failures)
 
 
@@ -199,3 +310,121 @@ def test_a_skip_link_is_the_first_stop_and_focus_is_visible(site):
                            "getComputedStyle(document.activeElement).outlineStyle !== 'none'")
     finally:
         pg.context.close()
+
+
+# The focused element, looked for inside a map's frame when the frame has focus: its accessible
+# name, tag, the Streamlit element it is in, and whether its focus is drawn (an outline or a box
+# shadow; in a data table, the cell the grid rings on its canvas, which it marks aria-selected):
+# WCAG 2.4.7, checked at every key press.
+JS_FOCUS = """() => { let d = document, e = d.activeElement;
+    while (e && e.tagName === 'IFRAME' && e.contentDocument && e.contentDocument.activeElement) {
+        d = e.contentDocument; e = d.activeElement; }
+    const s = d.defaultView.getComputedStyle(e), box = e.closest('[data-testid]');
+    return {name: (e.getAttribute('aria-label') || e.innerText || e.value || '').trim(),
+            tag: e.tagName, where: box ? box.dataset.testid : '', framed: d !== document,
+            visible: (s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) > 0)
+                || s.boxShadow !== 'none' || (e.getAttribute('role') === 'gridcell'
+                && e.getAttribute('aria-selected') === 'true'
+                && !!e.closest('canvas[data-testid=data-grid-canvas]'))}; }"""
+
+
+def focus_stop(pg: Any) -> dict[str, Any]:
+    """Where the focus is now; fails unless it is visible there (the page itself excepted)."""
+    focus = pg.evaluate(JS_FOCUS)
+    if focus["tag"] != "BODY":
+        assert focus["visible"], f"focus not visible on {focus}"
+    return focus
+
+
+def tab_to(pg: Any, name: str = "", limit: int = 80, key: str = "Tab", where: str = "") -> dict:
+    """Press ``key`` until the focused element's name starts with ``name`` (and it is inside
+    the Streamlit element ``where``); every element focused on the way shows its focus. The
+    focus, with the name's last line (an icon's name comes first)."""
+    for _ in range(limit):
+        pg.keyboard.press(key)
+        focus = focus_stop(pg)
+        text = (focus["name"].splitlines() or [""])[-1]  # after an icon's name, if any
+        if text.startswith(name) and (not where or focus["where"] == where):
+            return focus | {"name": text}
+    raise AssertionError(f"{limit} presses of {key} never reached {name or where!r}")
+
+
+@contextmanager
+def page_at(site: tuple[str, Any], path: str, heading: str) -> Iterator[Any]:
+    """A new session's page at ``path``, settled with its ``heading``; closed afterwards."""
+    url, browser = site
+    pg = offline_page(browser)
+    try:
+        pg.goto(url + path)
+        settled(pg, heading)
+        yield pg
+    finally:
+        pg.context.close()
+
+
+def press_and_rerun(pg: Any, key: str) -> None:
+    """Press ``key`` on the focused control and wait for the run it starts to end."""
+    before = runs(pg)
+    pg.keyboard.press(key)
+    wait_idle(pg, before)
+
+
+def test_report_a_need_by_postcode_with_the_keyboard_only(site, postcode):
+    """Tab to each field, type, Enter picks the category and sends the form."""
+    with page_at(site, "report", "Report a need") as pg:
+        tab_to(pg, "Postcode of the place")
+        pg.keyboard.type(postcode)
+        tab_to(pg, "What kind of need is it?")
+        pg.keyboard.type("Food")
+        pg.keyboard.press("Enter")
+        tab_to(pg, "Describe the need")
+        pg.keyboard.type(SEEDED_NEED)
+        tab_to(pg, "Send report")
+        pg.keyboard.press("Enter")
+        pg.get_by_text("your report has been received").wait_for()
+
+
+def test_say_this_affects_me_too_with_the_keyboard_only(site):
+    """The Needs page opens on the ward of the seeded approved need; Space presses its button."""
+    with page_at(site, "notes", "Needs and community notes") as pg:
+        pg.get_by_text(SEEDED_NEED).wait_for()
+        tab_to(pg, "This affects me too")
+        press_and_rerun(pg, "Space")
+        pg.get_by_text("Thank you: you have been counted.").wait_for()
+
+
+def test_open_an_area_from_the_maps_table_with_the_keyboard_only(site):
+    """The map's text alternative: past the map, the list of the table's areas under it (arrow
+    keys move down it, Enter picks), then Enter follows the link to that area's page."""
+    with page_at(site, "map", "Deprivation and services") as pg:
+        tab_to(pg, where="data-grid-canvas")  # past the map: its frame's stops show focus too
+        tab_to(pg, "Open the page of a place in the table")
+        pg.keyboard.press("ArrowDown")  # opens the list
+        pg.wait_for_function("() => document.activeElement.ariaExpanded === 'true'")
+        pg.keyboard.press("ArrowDown")
+        press_and_rerun(pg, "Enter")
+        link = tab_to(pg, "Open the area page for")
+        name, code = re.fullmatch(r"Open the area page for (.+) \((E01\d{6})\)",
+                                  link["name"]).groups()
+        pg.keyboard.press("Enter")
+        pg.get_by_role("heading", name="Area detail").wait_for()
+        pg.get_by_role("heading", name=f"{name} ({code})").wait_for()
+        assert pg.url.split("?")[0].endswith("/area")
+
+
+def test_download_a_report_with_the_keyboard_only(site):
+    """Space turns the commissioning pack on, Enter prepares the files and downloads the PDF."""
+    with page_at(site, "reports", "Reports and data") as pg:
+        tab_to(pg, "Commissioning pack")
+        press_and_rerun(pg, "Space")
+        tab_to(pg, "Prepare the report and data files")
+        pg.keyboard.press("Enter")
+        pg.get_by_role("button", name="Report (PDF)").wait_for(timeout=180_000)
+        wait_idle(pg)
+        tab_to(pg, "Report (PDF)")
+        with pg.expect_download() as info:
+            pg.keyboard.press("Enter")
+        download = info.value
+        assert download.suggested_filename.endswith(".pdf")
+        assert Path(download.path()).read_bytes()[:5] == b"%PDF-"
+        pg.get_by_role("heading", name=re.compile("^Commissioning pack: ")).wait_for()

@@ -49,8 +49,8 @@ def test_postcodes_place_a_report_in_its_lsoa_or_are_refused_by_name(cur, traffo
     assert (found.lon, found.lat) == (lon, lat)
     for text, words in (("M1 1AE", "outside the area this map covers (Trafford)"),  # Manchester
                         ("ZZ9 9ZZ", "could not find the postcode ZZ9 9ZZ"),
-                        ("hello there", "does not look like a postcode"),
-                        ("", "the postcode is empty")):
+                        ("hello there", "is not a postcode: type one like M32 9AF"),
+                        ("", "type the postcode of the place")):
         with pytest.raises(ValidationError, match=words.replace("(", r"\(").replace(")", r"\)")):
             locate_postcode(cur, text)
 
@@ -182,7 +182,7 @@ def test_table_entry_skips_blank_rows_and_names_bad_ones(user_store: UserStore, 
                                source_note="Drop-in, 3 March")
     assert len(parsed.reports) == 1 and parsed.reports[0].age_groups == ("older people (65+)",)
     assert parsed.problems == ["table row 3, column 'postcode': M1 1AE is outside the area this "
-                               "map covers (Trafford)"]
+                               "map covers (Trafford). Give a postcode inside it"]
     assert workshop.parse_table([good], locate_postcode=locate, consent=False).problems == [
         "confirm that everyone listed agreed to their need being recorded"]
     assert workshop.parse_table([blank], locate_postcode=locate, consent=True).problems == [

@@ -94,9 +94,9 @@ def count(users) -> int:  # noqa: ANN001
 def test_a_resident_reports_by_postcode(users, store) -> None:
     postcode, lon, lat, lsoa = trafford_points(make_settings(Path(store).parent, None), 1)[0]
     at = app("views/report_need.py")
-    assert "never at the exact spot" in shown(at) and "never shown on the map" in shown(at)
+    assert "never show the exact spot" in shown(at) and "never shown on the map" in shown(at)
     fill_report(at, postcode=postcode.lower(), contact="jo@example.org")
-    widget(at.number_input, "About how many").set_value(12)
+    widget(at.number_input, "How many people").set_value(12)
     widget(at.multiselect, "Which age groups").set_value(["young people (16-24)"])
     send(at)
     assert "your report has been received (reference 1)" in shown(at)
@@ -130,13 +130,13 @@ def test_a_pasted_or_full_width_postcode_is_understood(users, store, spelling) -
 
 @pytest.mark.parametrize("change, message", [
     ({"description": "   "}, "describe the need: the description is empty"),
-    ({"postcode": "!!!"}, "'!!!' does not look like a postcode"),
-    ({"postcode": "my postcode is M32 9AF thanks"}, "is 29 characters, too long for a postcode"),
-    ({"description": "x" * 2001}, "the description is 2,001 characters; the limit is 2,000"),
+    ({"postcode": "!!!"}, "'!!!' is not a postcode: type one like M32 9AF"),
+    ({"postcode": "my postcode is M32 9AF thanks"}, "is too long for a postcode (29 characters)"),
+    ({"description": "x" * 2001}, "make the description shorter: it has 2,001 characters"),
     ({"postcode": "M1 1AE"}, "M1 1AE is outside the area this map covers (Trafford)"),
     ({"postcode": "QQ1 1QQ"}, "we could not find the postcode QQ1 1QQ"),
     ({"category": None}, "choose what kind of need it is"),
-    ({"contact": "c" * 201}, "contact details are limited to 200 characters"),
+    ({"contact": "c" * 201}, "make your email or phone number shorter: it can have up to 200"),
 ])
 def test_bad_reports_get_a_clear_message_and_keep_the_text(users, store, change, message) -> None:
     postcode = trafford_points(make_settings(Path(store).parent, None), 1)[0][0]

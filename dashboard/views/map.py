@@ -3,6 +3,7 @@ region), with services and outlines on top, and residents' voice in all its auth
 
 from __future__ import annotations
 
+import pandas as pd
 import streamlit as st
 from streamlit_folium import st_folium
 
@@ -65,6 +66,25 @@ def found_place(area_code: str) -> find.Found | None:
         return None
     st.caption(f"Showing {found.label}: the yellow circle marks it.")
     return found
+
+
+def open_from_table(table: pd.DataFrame, rows: list[int], key: str) -> None:
+    """A link to the Area page for an area of the table, chosen from the list under it (arrow
+    keys and Enter work) or as the table's row (a click, or arrows and Shift+Space; a row wins):
+    the map's text alternative leads where a click on the map does, with the keyboard too."""
+    labels = dict(zip(table["code"], table["name"] + " (" + table["code"] + ")"))
+    code = st.selectbox("Open the page of a place in the table", list(labels), index=None,
+                        format_func=labels.get, placeholder="Choose one (type to search)",
+                        key=key)
+    if rows:
+        code = table.iloc[rows[0]]["code"]
+    if code is None:
+        st.caption("Or choose its row in the table: click it, or move to it with the arrow keys "
+                   "and press Shift and Space.")
+        return
+    st.session_state[PLACE] = code
+    st.page_link("views/area.py", label=f"Open the area page for {labels[code]}",
+                 icon=":material/arrow_forward:")
 
 
 @st.fragment
@@ -163,11 +183,13 @@ def map_panel(lad: maps.Place, release: int, domain: str, by: str) -> None:
     st.subheader("The same figures as a table")
     st.caption(f"{lad_name}: {len(table)} small areas (LSOAs). Sort by any column; "
                "rank 1 is the most deprived area in England.")
-    st.dataframe(
-        table, hide_index=True, width="stretch",
+    picked = st.dataframe(
+        table, hide_index=True, width="stretch", key=f"table-{area_code}-{release}-{domain}",
+        on_select="rerun", selection_mode="single-row",
         column_config={"code": "Code", "name": "Area", "decile": "Decile", "rank": "Rank",
                        "score": st.column_config.NumberColumn("Score", format="%.3f")},
     )
+    open_from_table(table, picked.selection.rows, f"open-{area_code}")
     voice_ui.tables(lad, lad_name, area.slug, needs, user)
     if not one_authority:
         st.caption(f"Residents' needs and commissioners' decisions of all {len(area.authorities)} "

@@ -10,6 +10,7 @@ import streamlit as st
 from streamlit_folium import st_folium
 
 from dashboard import mapview
+from dashboard import report_texts as words
 from dashboard.auth import current_user
 from dashboard.common import (
     REFUSED,
@@ -40,19 +41,14 @@ FORM = "report_form"        # a counter: a new number gives an empty form after 
 DONE = "report_done"
 
 st.title("Report a need")
-st.markdown("Tell us what people near you need and are not getting. It takes about a minute "
-            "and you do not need an account.")
-privacy_link("How we use and keep your report (privacy notice)")
+st.markdown(words.INTRO)
+privacy_link(words.PRIVACY_LINK)
 done = st.session_state.get(DONE)
 if done:
-    st.success(f"Thank you: your report has been received (reference {done}). A moderator "
-               "reads every report before it appears on the map. Keep the reference: quote it "
-               "to see what we hold about your report or to have it deleted.",
-               icon=":material/check_circle:")
-    privacy_link("Privacy notice: how long we keep reports, and your rights")
-    st.page_link("views/notes.py", label="See needs other residents have reported",
-                 icon=":material/arrow_forward:")
-    if st.button("Report another need"):
+    st.success(words.SUCCESS.format(ref=done), icon=":material/check_circle:")
+    privacy_link(words.PRIVACY_AFTER)
+    st.page_link("views/notes.py", label=words.SEE_OTHERS, icon=":material/arrow_forward:")
+    if st.button(words.ANOTHER):
         del st.session_state[DONE]
         st.rerun()
     st.stop()
@@ -60,10 +56,10 @@ if done:
 settings = load_settings()
 user = current_user()
 
-st.subheader("1. Where is the need?")
+st.subheader(words.WHERE)
 st.info(privacy.PUBLIC_LOCATION_NOTE, icon=":material/lock:")
-how = st.radio("Show the place by", ["postcode", "map"], horizontal=True, key="report_how",
-               format_func={"postcode": "Typing a postcode", "map": "Clicking on the map"}.get)
+how = st.radio(words.SHOW_BY, ["postcode", "map"], horizontal=True, key="report_how",
+               format_func={"postcode": words.BY_POSTCODE, "map": words.BY_MAP}.get)
 point = st.session_state.get(POINT)
 if how == "map":
     chosen = choose_area()
@@ -71,8 +67,7 @@ if how == "map":
         st.stop()
     lad = map_place(chosen)  # an authority's code, or a bigger area's small areas
     out = st_folium(
-        mapview.base_map(read(maps.bounds, lad), "Map to click the place of the need on; "
-                         "choose 'Typing a postcode' above to give it without the map"),
+        mapview.base_map(read(maps.bounds, lad), words.MAP_TITLE),
         key=f"pick-{chosen.code}",
         feature_group_to_add=mapview.pick_layers(read(maps.outlines_geojson, "ward", lad),
                                                  read(maps.authority_outline_geojson, lad),
@@ -94,37 +89,29 @@ if how == "map":
             st.rerun()
     if point:
         area = read(areas.find, point.lsoa21_code)
-        st.caption(f"You chose a place in the small area **{area.name}** ({area.code}). On public "
-                   "maps your report will be counted in that area, at its middle.")
+        st.caption(words.CHOSEN.format(name=area.name, code=area.code))
     else:
-        st.caption("Click the map where the need is (zoom with the + and − buttons; hover to "
-                   "see ward names).")
+        st.caption(words.CLICK_HINT)
 
-st.subheader("2. About the need")
+st.subheader(words.ABOUT)
 with st.form(f"{FORM}-{st.session_state.get(FORM, 0)}"):
     postcode = ""
     if how == "postcode":
         # No max_chars: a longer paste (spaces, full-width letters) would be dropped by the
         # browser; locate_postcode normalises it or says what is wrong.
-        postcode = st.text_input("Postcode of the place (for example M32 9AF)")
-    category = st.selectbox("What kind of need is it?", needs.NEED_IDS, index=None,
-                            format_func=taxonomy.label, placeholder="Choose one")
+        postcode = st.text_input(words.POSTCODE)
+    category = st.selectbox(words.CATEGORY, needs.NEED_IDS, index=None,
+                            format_func=taxonomy.label, placeholder=words.CATEGORY_PLACEHOLDER)
     # No max_chars: text pasted over the limit would be cut silently; check_report says so.
-    description = st.text_area(
-        "Describe the need", height=120,
-        placeholder="For example: the youth club closed last year and there is nowhere for "
-                    "teenagers to go in the evenings.",
-        help=f"Up to {needs.MAX_DESCRIPTION:,} characters. Please do not write names, "
-             "addresses or phone numbers here.")
+    description = st.text_area(words.DESCRIBE, height=120,
+                               placeholder=words.DESCRIBE_PLACEHOLDER, help=words.DESCRIBE_HELP)
     left, right = st.columns(2)
-    people = left.number_input("About how many people are affected? (optional)", min_value=1,
-                               max_value=needs.MAX_PEOPLE, value=None, step=1)
-    ages = right.multiselect("Which age groups? (optional)", needs.AGE_GROUPS,
-                             placeholder="Choose any that apply")
-    contact = st.text_input("Your email or phone number, if we may contact you (optional)",
-                            help=f"Up to {needs.MAX_CONTACT} characters.")
+    people = left.number_input(words.PEOPLE, min_value=1, max_value=needs.MAX_PEOPLE,
+                               value=None, step=1)
+    ages = right.multiselect(words.AGES, needs.AGE_GROUPS, placeholder=words.AGES_PLACEHOLDER)
+    contact = st.text_input(words.CONTACT, help=words.CONTACT_HELP)
     st.caption(privacy.CONTACT_NOTE)
-    sent = st.form_submit_button("Send report", type="primary")
+    sent = st.form_submit_button(words.SEND, type="primary")
 
 if sent:
     problems: list[str] = []
@@ -133,25 +120,24 @@ if sent:
         try:
             location = locate_postcode(reader().cursor(), postcode)
         except ValidationError as exc:
-            problems.append(f"{exc} (or show the place by clicking on the map)")
+            problems.append(words.OR_MAP.format(problem=exc))
     elif point:
         location = point
     else:
-        problems.append("click the map to show where the need is, or choose 'Typing a postcode'")
+        problems.append(words.NO_POINT)
     report = needs.NeedReport(category or "", description or "",
                               location or needs.Location(None, None, "", None),
                               int(people) if people is not None else None, tuple(ages),
                               contact=contact or None)
     problems += needs.check_report(report)
     if problems:
-        show_problems(ValidationError("your report was not sent yet", problems))
+        show_problems(ValidationError(words.NOT_SENT, problems))
     elif needs.recent_reports(user_store(), session_id=session_id(),
                               window=settings.report_window) >= settings.report_limit:
         st.error(needs.limit_message(settings.report_window, cookie_state()))
     elif not rate_limiter("report-all", settings.report_limit_all,
                           settings.report_window).allow("all"):  # the whole app's cap, not yours
-        st.error("Many reports have reached us in the last few minutes, so the app is taking a "
-                 "short pause. Please try again in a few minutes: your text is still here.")
+        st.error(words.BUSY)
     else:
         form = f"report-{st.session_state.get(FORM, 0)}"
         try:

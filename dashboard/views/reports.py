@@ -180,7 +180,10 @@ if prepared and prepared[0] == key:
     files = prepared[1]
     st.subheader(f"{'Commissioning pack' if pack else 'Area report'}: {area.title}")
     downloads(files, f"needsmap-{area.slug}")
-    st.image(files["map"], caption=f"Map in the report: {area.title}.", width=760)
+    # The same words as the report's own image: a screen reader hears what the map shows.
+    st.image(files["map"], caption=f"Map in the report: {area.title}.", width=760,
+             alt=f"Map of {area.title}: small areas coloured by overall deprivation decile, "
+                 "services as coloured dots, approved resident needs as counts per small area")
     st.caption(disclosure.rule_text(load_settings().suppress_below))
 else:
     st.caption("Press the button to make the files (a few seconds).")

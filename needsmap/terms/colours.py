@@ -108,6 +108,21 @@ def bivariate(need_class: int, provision_class: int) -> tuple[str, str, str]:
     return f"{need_class}-{provision_class}", words, colour
 
 
+def contrast(a: str, b: str) -> float:
+    """WCAG 2 contrast ratio of two "#rrggbb" colours (1 to 21; text needs 4.5)."""
+    def luminance(colour: str) -> float:
+        channels = [int(colour[i:i + 2], 16) / 255 for i in (1, 3, 5)]
+        r, g, b = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+        return 0.2126 * r + 0.7152 * g + 0.0722 * b
+    light, dark = sorted([luminance(a), luminance(b)], reverse=True)
+    return (light + 0.05) / (dark + 0.05)
+
+
+def text_colour(background: str) -> str:
+    """Black or white, whichever reads better on ``background``: a key's words sit on its colours."""
+    return max(("#000000", "#ffffff"), key=lambda ink: contrast(ink, background))
+
+
 def bivariate_legend() -> list[dict[str, Any]]:
     """The nine classes, high provision first (top row) and low need first (left column)."""
     return [

@@ -39,10 +39,12 @@ def locate_point(cur: duckdb.DuckDBPyConnection, lon: float, lat: float) -> Loca
     """The LSOA 2021 that (lon, lat) lies in (on a shared edge the lowest code, as in
     ``geocode.assign_lsoa21``); an error if it is outside the loaded area."""
     if not _in_england(lon, lat):
-        raise ValidationError(f"the point ({lat:.5f}, {lon:.5f}) is not in England")
+        raise ValidationError(f"the point ({lat:.5f}, {lon:.5f}) is not in England: click a "
+                              "place in the area on the map")
     row = _area_lsoa_at(cur, lon, lat)
     if row is None:
-        raise ValidationError(f"that place is outside the area this map covers ({covered_area(cur)})")
+        raise ValidationError(f"that place is outside the area this map covers ({covered_area(cur)}): "
+                              "click a place inside it")
     return Location(lon=lon, lat=lat, lsoa21_code=row[0], lad_code=row[1])
 
 
@@ -50,9 +52,9 @@ def _not_a_postcode(text: str) -> str:
     """What is wrong with text that is not a postcode, in words a resident can act on."""
     shown = text if len(text) <= 20 else text[:20] + "..."
     if len(text) > 20:
-        return (f"'{shown}' is {len(text)} characters, too long for a postcode: give only the "
-                "postcode (for example M32 9AF)")
-    return f"'{shown}' does not look like a postcode (for example M32 9AF)"
+        return (f"'{shown}' is too long for a postcode ({len(text)} characters): type only the "
+                "postcode, like M32 9AF")
+    return f"'{shown}' is not a postcode: type one like M32 9AF"
 
 
 def locate_postcode(cur: duckdb.DuckDBPyConnection, text: str) -> Location:
@@ -62,7 +64,7 @@ def locate_postcode(cur: duckdb.DuckDBPyConnection, text: str) -> Location:
     the national Code-Point list; a postcode outside the loaded area is refused by name.
     """
     if not (text or "").strip():
-        raise ValidationError("the postcode is empty (for example M32 9AF)")
+        raise ValidationError("type the postcode of the place (for example M32 9AF)")
     postcode = normalise_postcode(text)
     if not postcode or len(postcode) > 8 or not re.fullmatch(POSTCODE_PATTERN, postcode):
         raise ValidationError(_not_a_postcode(text.strip()))
@@ -83,11 +85,11 @@ def locate_postcode(cur: duckdb.DuckDBPyConnection, text: str) -> Location:
     lon, lat, lsoa, lad = row
     if lsoa is None:
         if lon is None or lat is None:
-            raise ValidationError(f"the postcode {postcode} has no location in the postcode "
-                                  "directory")
+            raise ValidationError(f"the postcode {postcode} has no place in our list of "
+                                  "postcodes: give one nearby")
         inside = _area_lsoa_at(cur, lon, lat) if _in_england(lon, lat) else None
         if inside is None:
             raise ValidationError(f"{postcode} is outside the area this map covers "
-                                  f"({covered_area(cur)})")
+                                  f"({covered_area(cur)}). Give a postcode inside it")
         lsoa, lad = inside
     return Location(lon=lon, lat=lat, lsoa21_code=lsoa, lad_code=lad, postcode=postcode)

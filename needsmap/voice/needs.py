@@ -83,14 +83,16 @@ def check_report(report: NeedReport) -> list[str]:
     if not text:
         problems.append("describe the need: the description is empty")
     elif len(text) > MAX_DESCRIPTION:
-        problems.append(f"the description is {len(text):,} characters; the limit is {MAX_DESCRIPTION:,}")
+        problems.append(f"make the description shorter: it has {len(text):,} characters and can "
+                        f"have up to {MAX_DESCRIPTION:,}")
     if report.people_affected is not None and not 1 <= report.people_affected <= MAX_PEOPLE:
-        problems.append(f"people affected must be between 1 and {MAX_PEOPLE:,}")
+        problems.append(f"give a number of people from 1 to {MAX_PEOPLE:,}")
     unknown = [a for a in report.age_groups if a not in AGE_GROUPS]
     if unknown:
-        problems.append(f"unknown age group(s): {', '.join(unknown)}")
+        problems.append(f"choose age groups from the list (not {', '.join(unknown)})")
     if report.contact and len(report.contact) > MAX_CONTACT:
-        problems.append(f"contact details are limited to {MAX_CONTACT} characters")
+        problems.append(f"make your email or phone number shorter: it can have up to {MAX_CONTACT} "
+                        "characters")
     if report.source_note and len(report.source_note) > MAX_SOURCE_NOTE:
         problems.append(f"'where and when gathered' is limited to {MAX_SOURCE_NOTE} characters")
     return problems
@@ -222,10 +224,10 @@ def limit_message(window: float, cookie: str) -> str:
     browser keeps no cookie, so its reports share one limit with every browser like it."""
     minutes = f"{window / 60:.0f} minutes"
     if cookie == "refused":
-        return ("Your browser does not keep this site's cookie, so reports from it share one "
-                f"limit with other browsers that do not, and that limit for the last {minutes} "
-                "is used up. Allow cookies for this site and reload, or try again later: your "
-                "text is still here.")
+        return ("Your browser does not keep this site's cookie. So its reports share one limit "
+                f"with other browsers like it, and that limit is used up for the last {minutes}. "
+                "Allow cookies for this site and reload the page, or try again later: your text "
+                "is still here.")
     return (f"You have sent several reports in the last {minutes}. Please wait a little before "
             "sending another: your text is still here.")
 

@@ -20,8 +20,8 @@ from needsmap.config import Settings
 from needsmap.errors import ConfigError
 
 PUBLIC_LOCATION_NOTE = (
-    "We keep the exact place you give private. On public maps your report is shown only as part "
-    "of the neighbourhood (LSOA, about 1,500 residents) it falls in, never at the exact spot."
+    "We keep the exact place you give private. Public maps never show the exact spot. They show "
+    "your report only as part of a small area, where about 1,500 people live."
 )
 
 
@@ -118,8 +118,9 @@ def redact_contact_details(text: str) -> str:
 
 
 CONTACT_NOTE = (
-    "Contact details are optional. Only the moderators who check reports can see them, to ask "
-    "you about your report; they are never shown on the map or put in any download."
+    "You do not have to give contact details. Only the moderators who check reports can see "
+    "them, and only to ask you about your report. They are never shown on the map or put in any "
+    "download."
 )
 COUNTS_NOTE = (
     "Counts of residents' reports below {threshold} are hidden (\"few\" on the map), and so is "
