@@ -1,0 +1,207 @@
+"""Who has been heard: how much residents of each kind of area took part, against who lives there.
+
+A map of reported needs shows where people spoke up, not where need is. This module counts
+participation (approved reports, "this affects me too", approved notes and, once priorities
+rounds exist, ballots) per LSOA 2021, per ward and per national IMD decile (IoD2025), and turns
+the counts into rates per 1,000 residents using the Census 2021 population. Every published
+count goes through ``voice.disclosure`` first; rates are worked out only from counts that are
+shown, so a hidden count cannot be recovered by multiplying a rate back up.
+
+The loaders at the bottom read the stores; everything above them is pure and takes frames.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+
+import duckdb
+import pandas as pd
+
+from needsmap.store.users import UserStore
+from needsmap.voice import disclosure
+
+KINDS = ("reports", "affects_me_too", "notes", "ballots")
+KIND_LABELS = {"reports": "Approved reports", "affects_me_too": '"This affects me too"',
+               "notes": "Community notes", "ballots": "Priority votes"}
+IMD_RELEASE = 2025
+HIGH_NEED_DECILES = (1, 2, 3)
+PER = 1000
+
+
+@dataclass(frozen=True)
+class Breakdown:
+    """Protected participation counts for one way of grouping areas, with rates per 1,000."""
+    level: str                 # "lsoa" | "ward" | "decile"
+    table: disclosure.ProtectedTable
+    population: pd.Series      # residents per group (Census 2021): not a resident count, shown
+
+    def shown(self) -> pd.DataFrame:
+        """Counts (hidden = missing), total participation, residents and rate per 1,000."""
+        out = self.table.shown().rename(columns={"all_categories": "all_participation"})
+        out["residents"] = self.population.reindex(out.index).astype("Int64")
+        out["rate_per_1000"] = rate(out["all_participation"], out["residents"])
+        return out
+
+
+def rate(counts: pd.Series, residents: pd.Series) -> pd.Series:
+    """Participation per 1,000 residents; missing where the count is hidden or nobody lives
+    there (a rate from a hidden count would give the count away)."""
+    c = pd.to_numeric(counts, errors="coerce").astype("Float64")
+    r = pd.to_numeric(residents, errors="coerce").astype("Float64")
+    return (c * PER / r.where(r > 0)).round(2)
+
+
+def group_counts(counts: pd.DataFrame, groups: pd.Series) -> pd.DataFrame:
+    """Sum an LSOA x kind table into groups (wards, deciles); LSOAs without a group are left
+    out (no IMD for an LSOA, say)."""
+    g = groups.reindex(counts.index)
+    return counts[g.notna()].groupby(g[g.notna()]).sum().astype("int64")
+
+
+def breakdown(counts: pd.DataFrame, population: pd.Series, level: str, threshold: int,
+              groups: pd.Series | None = None) -> Breakdown:
+    """Protect a count table (rows = areas, columns = kinds) with its margins; with ``groups``
+    the rows are first summed into those groups."""
+    table = counts if groups is None else group_counts(counts, groups)
+    pop = population if groups is None else population.groupby(groups.reindex(population.index)).sum()
+    return Breakdown(level, disclosure.protect_table(table, threshold), pop.astype("int64"))
+
+
+@dataclass(frozen=True)
+class Ratio:
+    """Lowest to highest participation rate across IMD deciles."""
+    low_decile: int
+    high_decile: int
+    low_rate: float
+    high_rate: float
+
+    @property
+    def value(self) -> float:
+        return self.low_rate / self.high_rate if self.high_rate else float("nan")
+
+    def words(self) -> str:
+        """The ratio in plain words, naming the two deciles."""
+        return (f"People in {decile_words(self.low_decile)} took part at {fraction_words(self.value)} "
+                f"of the rate of people in {decile_words(self.high_decile)} "
+                f"({self.low_rate:.1f} and {self.high_rate:.1f} per {PER:,} residents).")
+
+
+def decile_words(decile: int) -> str:
+    if decile == 1:
+        return "the most deprived tenth of areas"
+    if decile == 10:
+        return "the least deprived tenth of areas"
+    return f"IMD decile {decile} (1 = most deprived, 10 = least)"
+
+
+def fraction_words(value: float) -> str:
+    """0.33 -> "a third", 0.5 -> "half", 0.8 -> "80%": a simple fraction when one is close."""
+    if value != value:  # NaN
+        return "an unknown share"
+    if value >= 0.995:
+        return "the same"
+    names = {2: "half", 3: "a third", 4: "a quarter", 5: "a fifth", 6: "a sixth", 8: "an eighth",
+             10: "a tenth"}
+    near = Fraction(value).limit_denominator(10)
+    if near.numerator == 1 and near.denominator in names and abs(float(near) - value) < 0.02:
+        return names[near.denominator]
+    if near == Fraction(2, 3) and abs(float(near) - value) < 0.02:
+        return "two thirds"
+    if near == Fraction(3, 4) and abs(float(near) - value) < 0.02:
+        return "three quarters"
+    return f"{value:.0%}"
+
+
+def decile_ratio(deciles: Breakdown) -> Ratio | None:
+    """Lowest-to-highest rate over deciles whose rate is shown; None with fewer than two."""
+    rates = deciles.shown()["rate_per_1000"].dropna()
+    rates = rates[rates.index.notna()]
+    if len(rates) < 2 or float(rates.max()) == 0:
+        return None
+    lo, hi = rates.idxmin(), rates.idxmax()
+    return Ratio(int(lo), int(hi), float(rates[lo]), float(rates[hi]))
+
+
+def voice_gap(lsoas: pd.DataFrame, counts: pd.DataFrame, threshold: int,
+              gap_scores: pd.Series | None = None, top_gap: int = 20) -> pd.DataFrame:
+    """High-need LSOAs (IMD deciles 1-3, or the ``top_gap`` highest gap scores) where fewer
+    than ``threshold`` people took part. Counts are never listed: "little or none" only, so the
+    list leaks nothing the protected tables hide. ``lsoas`` has imd_decile and residents."""
+    total = counts.sum(axis=1).reindex(lsoas.index, fill_value=0)
+    high = lsoas["imd_decile"].isin(HIGH_NEED_DECILES)
+    if gap_scores is not None and len(gap_scores):
+        high |= lsoas.index.isin(gap_scores.nlargest(top_gap).index)
+    out = lsoas[high & (total < threshold)].copy()
+    out["participation"] = ["none" if total[c] == 0 else "little" for c in out.index]
+    return out.sort_values(["imd_decile", "residents"], ascending=[True, False])
+
+
+# --- Loaders: the only I/O here -------------------------------------------------------------
+
+def _has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    return bool(con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name]).fetchone()[0])
+
+
+def participation_counts(store: UserStore, lsoas: list[str]) -> pd.DataFrame:
+    """LSOA x kind counts of approved participation (zeros filled). Ballots are counted when a
+    ``ballots`` table (priorities rounds) with an ``lsoa21_code`` column exists."""
+    con = store.read()
+    parts = {
+        "reports": "SELECT lsoa21_code, count(*) FROM needs WHERE status = 'approved' GROUP BY 1",
+        "affects_me_too": "SELECT n.lsoa21_code, count(*) FROM need_support s JOIN needs n "
+                          "ON n.id = s.need_id WHERE n.status = 'approved' GROUP BY 1",
+        "notes": "SELECT area_code, count(*) FROM annotations WHERE status = 'approved' "
+                 "AND area_level = 'lsoa' GROUP BY 1",
+    }
+    if _has_table(con, "ballots"):
+        parts["ballots"] = "SELECT lsoa21_code, count(*) FROM ballots GROUP BY 1"
+    out = pd.DataFrame(0, index=pd.Index(lsoas, name="lsoa21_code"), columns=list(KINDS), dtype="int64")
+    for kind, sql in parts.items():
+        for code, n in con.execute(sql).fetchall():
+            if code in out.index:
+                out.loc[code, kind] = int(n)
+    return out
+
+
+def area_frame(con: duckdb.DuckDBPyConnection, lad_code: str | None = None) -> pd.DataFrame:
+    """Each LSOA 2021 (of an authority, or all): ward, IMD decile (IoD2025) and Census 2021
+    residents, from the reference store."""
+    where, params = ("WHERE l.lad_code = ?", [lad_code]) if lad_code else ("", [])
+    return con.execute(
+        f"""
+        SELECT l.lsoa21_code, l.lsoa21_name, l.ward_code, l.ward_name, d.decile AS imd_decile,
+               p.total AS residents
+        FROM lsoa21_lookup l
+        LEFT JOIN population p ON p.lsoa21_code = l.lsoa21_code
+        LEFT JOIN iod_domain d ON d.release = ? AND d.lsoa_code = l.lsoa21_code AND d.domain = 'imd'
+        {where} ORDER BY l.lsoa21_code
+        """, [IMD_RELEASE, *params]).df().set_index("lsoa21_code")
+
+
+@dataclass(frozen=True)
+class Heard:
+    """Everything the page and the commissioning pack show, already protected."""
+    lsoa: Breakdown
+    ward: Breakdown
+    decile: Breakdown
+    ratio: Ratio | None
+    gap: pd.DataFrame
+    threshold: int
+
+
+def build(areas: pd.DataFrame, counts: pd.DataFrame, threshold: int,
+          gap_scores: pd.Series | None = None) -> Heard:
+    """All breakdowns from one area frame and one count table (pure)."""
+    counts = counts.reindex(areas.index, fill_value=0)
+    residents = areas["residents"].fillna(0).astype("int64")
+    deciles = breakdown(counts, residents, "decile", threshold, groups=areas["imd_decile"])
+    return Heard(
+        lsoa=breakdown(counts, residents, "lsoa", threshold),
+        ward=breakdown(counts, residents, "ward", threshold, groups=areas["ward_code"]),
+        decile=deciles,
+        ratio=decile_ratio(deciles),
+        gap=voice_gap(areas, counts, threshold, gap_scores),
+        threshold=threshold,
+    )

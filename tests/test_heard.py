@@ -1,0 +1,89 @@
+"""Who has been heard: rates, the decile ratio, suppression and the voice gap, on hand-made counts."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from needsmap.voice import disclosure, heard
+
+
+def areas_frame() -> pd.DataFrame:
+    """Six LSOAs in two wards, deciles 1, 1, 2, 5, 10, 10."""
+    return pd.DataFrame(
+        {"ward_code": ["W1", "W1", "W1", "W2", "W2", "W2"],
+         "imd_decile": [1, 1, 2, 5, 10, 10],
+         "residents": [1000, 2000, 1500, 1200, 1000, 1000]},
+        index=pd.Index([f"E0100000{i}" for i in range(1, 7)], name="lsoa21_code"))
+
+
+def counts_frame(rows: list[list[int]]) -> pd.DataFrame:
+    a = areas_frame()
+    return pd.DataFrame(rows, index=a.index, columns=list(heard.KINDS)).astype("int64")
+
+
+def test_rate_per_thousand_is_hidden_with_its_count() -> None:
+    r = heard.rate(pd.Series([30, pd.NA, 5], dtype="Int64"), pd.Series([1500, 1000, 0]))
+    assert r.iloc[0] == pytest.approx(20.0)
+    assert r.isna().tolist() == [False, True, True]
+
+
+def test_decile_rates_and_ratio_in_words() -> None:
+    # decile 1: 30 over 3000 residents = 10 per 1,000; decile 10: 60 over 2000 = 30 per 1,000
+    c = counts_frame([[10, 0, 0, 0], [20, 0, 0, 0], [15, 0, 0, 0],
+                      [24, 0, 0, 0], [30, 0, 0, 0], [30, 0, 0, 0]])
+    h = heard.build(areas_frame(), c, threshold=10)
+    shown = h.decile.shown()
+    assert shown.loc[1, "rate_per_1000"] == pytest.approx(10.0)
+    assert shown.loc[10, "rate_per_1000"] == pytest.approx(30.0)
+    assert (h.ratio.low_decile, h.ratio.high_decile) == (1, 10)
+    assert h.ratio.value == pytest.approx(1 / 3)
+    words = h.ratio.words()
+    assert "most deprived tenth" in words and "a third" in words and "least deprived tenth" in words
+
+
+def test_fraction_words() -> None:
+    assert heard.fraction_words(0.5) == "half"
+    assert heard.fraction_words(0.26) == "a quarter"
+    assert heard.fraction_words(0.43) == "43%"
+    assert heard.fraction_words(1.0) == "the same"
+
+
+def test_small_counts_hidden_and_not_recoverable_from_totals() -> None:
+    c = counts_frame([[3, 0, 0, 0], [20, 12, 0, 0], [15, 0, 0, 0],
+                      [24, 0, 0, 0], [30, 11, 0, 0], [30, 0, 0, 0]])
+    h = heard.build(areas_frame(), c, threshold=10)
+    for b in (h.lsoa, h.ward, h.decile):
+        t = b.table
+        # primary: no shown count between 1 and 9
+        shown = t.shown()
+        vals = shown.to_numpy(dtype="float64", na_value=np.nan)
+        assert not ((vals > 0) & (vals < 10)).any()
+    lsoa = h.lsoa.shown()
+    assert pd.isna(lsoa.loc["E01000001", "reports"])
+    # secondary: the reports column total is shown, so another reports cell must be hidden too
+    assert lsoa["reports"].isna().sum() >= 2
+    # and the hidden small cell's rate is hidden too
+    assert pd.isna(lsoa.loc["E01000001", "rate_per_1000"])
+
+
+def test_voice_gap_lists_high_need_areas_with_little_or_no_participation() -> None:
+    c = counts_frame([[0, 0, 0, 0], [4, 0, 0, 0], [15, 0, 0, 0],
+                      [0, 0, 0, 0], [30, 0, 0, 0], [0, 0, 0, 0]])
+    gap = heard.voice_gap(areas_frame(), c, threshold=10)
+    assert list(gap.index) == ["E01000002", "E01000001"]   # decile 1, more residents first
+    assert gap.loc["E01000001", "participation"] == "none"
+    assert gap.loc["E01000002", "participation"] == "little"
+    # a top gap score brings in a decile-10 area with no participation
+    scored = heard.voice_gap(areas_frame(), c, threshold=10,
+                             gap_scores=pd.Series({"E01000006": 9.0}), top_gap=1)
+    assert "E01000006" in scored.index
+
+
+def test_ward_counts_sum_lsoas() -> None:
+    c = counts_frame([[10, 1, 0, 0], [20, 0, 0, 0], [15, 0, 0, 0],
+                      [24, 0, 0, 0], [30, 0, 0, 0], [30, 0, 0, 0]])
+    wards = heard.group_counts(c, areas_frame()["ward_code"])
+    assert wards.loc["W1", "reports"] == 45 and wards.loc["W2", "reports"] == 84
+    assert disclosure.SUPPRESSED_MARK == disclosure.show(pd.NA)
