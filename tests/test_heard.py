@@ -87,3 +87,39 @@ def test_ward_counts_sum_lsoas() -> None:
     wards = heard.group_counts(c, areas_frame()["ward_code"])
     assert wards.loc["W1", "reports"] == 45 and wards.loc["W2", "reports"] == 84
     assert disclosure.SUPPRESSED_MARK == disclosure.show(pd.NA)
+
+
+def test_loaders_count_approved_participation_against_trafford_census(user_store, trafford_store) -> None:
+    from needsmap.store import StoreReader
+    from needsmap.voice import needs
+    from needsmap.voice.accounts import User
+    from needsmap.voice.locate import locate_postcode
+
+    from conftest import trafford_points
+
+    moderator = User("mod", "moderator", "Mo")
+    group = User("grp", "community_group", "Youth", group_name="Stretford Youth Forum")
+    cur = StoreReader(trafford_store.store_path).cursor()
+    postcode, _, _, lsoa = trafford_points(trafford_store, 1)[0]
+    place = locate_postcode(cur, postcode)
+    ids = [needs.submit(user_store, needs.NeedReport("food", f"need {i}", place), session_id=f"s{i}")
+           for i in range(12)]
+    for i in ids[:11]:
+        needs.moderate(user_store, moderator, "need", i, "approve")
+    needs.add_support(user_store, ids[0], session_id="other")
+    note = needs.annotate(user_store, group, area_level="lsoa21", area_code=lsoa, body="a note")
+    needs.moderate(user_store, moderator, "annotation", note, "approve")
+    areas = heard.area_frame(cur, "E08000009")
+    assert len(areas) > 100 and areas["residents"].gt(0).all() and areas["imd_decile"].between(1, 10).all()
+    counts = heard.participation_counts(user_store, list(areas.index))
+    assert counts.loc[lsoa].tolist() == [11, 1, 1, 0]      # the pending report is not counted
+    assert counts.drop(lsoa).to_numpy().sum() == 0
+    h = heard.build(areas, counts, threshold=10)
+    row = h.lsoa.shown().loc[lsoa]
+    assert row["reports"] == 11 and pd.isna(row["notes"]) and pd.isna(row["affects_me_too"])
+    residents = int(areas.loc[lsoa, "residents"])
+    if not pd.isna(row["all_participation"]):
+        assert row["rate_per_1000"] == pytest.approx(round(13 * 1000 / residents, 2))
+    decile = int(areas.loc[lsoa, "imd_decile"])
+    assert h.decile.shown().loc[decile, "residents"] == areas.loc[areas["imd_decile"] == decile,
+                                                                  "residents"].sum()

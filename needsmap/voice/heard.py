@@ -145,7 +145,8 @@ def _has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
 
 
 def participation_counts(store: UserStore, lsoas: list[str]) -> pd.DataFrame:
-    """LSOA x kind counts of approved participation (zeros filled). Ballots are counted when a
+    """LSOA x kind counts of approved participation (zeros filled). Notes count where they are
+    pinned to an LSOA (a ward note cannot be placed in one of its LSOAs). Ballots are counted when a
     ``ballots`` table (priorities rounds) with an ``lsoa21_code`` column exists."""
     con = store.read()
     parts = {
@@ -153,7 +154,7 @@ def participation_counts(store: UserStore, lsoas: list[str]) -> pd.DataFrame:
         "affects_me_too": "SELECT n.lsoa21_code, count(*) FROM need_support s JOIN needs n "
                           "ON n.id = s.need_id WHERE n.status = 'approved' GROUP BY 1",
         "notes": "SELECT area_code, count(*) FROM annotations WHERE status = 'approved' "
-                 "AND area_level = 'lsoa' GROUP BY 1",
+                 "AND area_level = 'lsoa21' GROUP BY 1",
     }
     if _has_table(con, "ballots"):
         parts["ballots"] = "SELECT lsoa21_code, count(*) FROM ballots GROUP BY 1"
