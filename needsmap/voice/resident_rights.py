@@ -78,6 +78,7 @@ def erase(store: UserStore, moderator: User, ref: int) -> str:
         if con.execute("SELECT id FROM needs WHERE id = ?", [ref]).fetchone() is None:
             raise ValidationError(f"there is no report {ref}: it may have been erased already")
         con.execute("DELETE FROM need_support WHERE need_id = ?", [ref])
+        con.execute("DELETE FROM about_you WHERE need_id = ?", [ref])
         con.execute("DELETE FROM needs WHERE id = ?", [ref])
         con.execute("UPDATE moderation_log SET before_text = NULL, after_text = NULL, reason = NULL "
                     "WHERE item_type = 'need' AND item_id = ?", [ref])
