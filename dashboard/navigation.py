@@ -33,6 +33,7 @@ def sections(user: User) -> dict[str, list[st.Page]]:
         "Analysis": [
             st.Page(PAGES / "gaps.py", title="Gaps", url_path="gaps"),
             st.Page(PAGES / "reports.py", title="Reports", url_path="reports"),
+            st.Page(PAGES / "heard.py", title="Who has been heard", url_path="heard"),
         ],
         "About the data": [
             st.Page(PAGES / "sources.py", title="Sources", url_path="sources"),

@@ -31,7 +31,7 @@ from needsmap.config import load_settings
 from needsmap.errors import ValidationError
 from needsmap.store import areas
 from needsmap.terms import taxonomy
-from needsmap.voice import needs, privacy
+from needsmap.voice import about_you, needs, privacy
 from needsmap.voice.locate import locate_point, locate_postcode
 
 POINT = "report_point"      # the Location the resident clicked (private to this session)
@@ -58,6 +58,7 @@ if done:
     st.stop()
 
 settings = load_settings()
+about_questions = about_you.load_questions(settings.about_you_questions)
 user = current_user()
 
 st.subheader("1. Where is the need?")
@@ -124,6 +125,16 @@ with st.form(f"{FORM}-{st.session_state.get(FORM, 0)}"):
     contact = st.text_input("Your email or phone number, if we may contact you (optional)",
                             help=f"Up to {needs.MAX_CONTACT} characters.")
     st.caption(privacy.CONTACT_NOTE)
+    st.markdown("**About you (optional)**")
+    st.caption("This helps us see whose voices are missing. It is kept apart from your report, "
+               "is only ever shown as totals for many people, and is deleted with your contact "
+               "details. You can leave it all empty.")
+    about_consent = st.checkbox("I agree that the answers below may be kept for this purpose")
+    age_band = st.selectbox("Your age (optional)", list(about_you.BAND_LABELS), index=None,
+                            format_func=about_you.BAND_LABELS.get, placeholder="Prefer not to say")
+    answers = {q.id: st.selectbox(f"{q.text} (optional)", q.options, index=None,
+                                  placeholder="Prefer not to say", key=f"about-{q.id}")
+               for q in about_questions}
     sent = st.form_submit_button("Send report", type="primary")
 
 if sent:
@@ -143,6 +154,9 @@ if sent:
                               int(people) if people is not None else None, tuple(ages),
                               contact=contact or None)
     problems += needs.check_report(report)
+    about = about_you.AboutYou(age_band, {k: v for k, v in answers.items() if v}, about_consent)
+    if not about.consent and not about_you.is_empty(about):
+        problems.append("tick 'I agree' under About you to keep those answers, or leave them empty")
     if problems:
         show_problems(ValidationError("your report was not sent yet", problems))
     elif needs.recent_reports(user_store(), session_id=session_id(),
@@ -160,6 +174,7 @@ if sent:
         except REFUSED as exc:
             show_problems(exc)
         else:
+            about_you.save(user_store(), ref, about, about_questions)
             forget_submission(form)
             st.session_state[DONE] = ref
             st.session_state[FORM] = st.session_state.get(FORM, 0) + 1

@@ -166,10 +166,14 @@ def participation_counts(store: UserStore, lsoas: list[str]) -> pd.DataFrame:
     return out
 
 
-def area_frame(con: duckdb.DuckDBPyConnection, lad_code: str | None = None) -> pd.DataFrame:
-    """Each LSOA 2021 (of an authority, or all): ward, IMD decile (IoD2025) and Census 2021
-    residents, from the reference store."""
-    where, params = ("WHERE l.lad_code = ?", [lad_code]) if lad_code else ("", [])
+def area_frame(con: duckdb.DuckDBPyConnection, lad_code: str | None = None, *,
+               lsoas: list[str] | None = None) -> pd.DataFrame:
+    """Each LSOA 2021 (of an authority, of ``lsoas``, or all): ward, IMD decile (IoD2025) and
+    Census 2021 residents, from the reference store."""
+    if lsoas is not None:
+        where, params = "WHERE l.lsoa21_code IN (SELECT unnest(?))", [list(lsoas)]
+    else:
+        where, params = ("WHERE l.lad_code = ?", [lad_code]) if lad_code else ("", [])
     return con.execute(
         f"""
         SELECT l.lsoa21_code, l.lsoa21_name, l.ward_code, l.ward_name, d.decile AS imd_decile,
