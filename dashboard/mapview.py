@@ -1,6 +1,7 @@
 """Folium pieces of the map: a base map per authority and the layers drawn on it.
 
-The base map (no tiles, plain background, scale bar, fitted to the authority) stays the same
+The base map (plain background, or the deploying organisation's tiles when NEEDSMAP_TILES_URL is
+set; scale bar; fitted to the authority) stays the same
 while the user changes the measure; the choropleth and overlays are sent as st_folium
 ``feature_group_to_add`` layers, so the browser swaps them in place and keeps zoom and centre.
 Overlays are listed in ``OVERLAYS``. Everything a tooltip or popup shows goes through
@@ -18,6 +19,7 @@ import pandas as pd
 from branca.element import Template
 
 from dashboard.assets import use_local_assets
+from needsmap.config import load_settings
 from needsmap.voice.privacy import escape_html
 
 use_local_assets()
@@ -45,6 +47,12 @@ _STYLE = (
     ".voice-popup td,.voice-popup th{padding:2px 10px 2px 0}"
     ".voice-popup ul{margin:.3em 0;padding-left:1.2em}.voice-popup li{margin:.3em 0}"
     ".voice-popup .small{color:#555;font-size:12px}"
+    # Names of wards (or authorities) written on a map with no tiles: small, dark, haloed in
+    # white so they read over any fill, centred on their point, never catching the mouse.
+    ".area-label{position:absolute;transform:translate(-50%,-50%);white-space:nowrap;"
+    "font:600 11px/1.1 sans-serif;color:#1a1a1a;pointer-events:none;"
+    "text-shadow:0 0 2px #fff,0 0 2px #fff,0 0 3px #fff,0 0 4px #fff}"
+    ".leaflet-marker-icon.area-label-icon{background:none;border:none;pointer-events:none}"
     "</style>"
 )
 
@@ -96,11 +104,24 @@ def _named(title: str) -> str:
             f"window.frameElement.setAttribute('aria-label', {text});")
 
 
+def tiles(url: str | None, attribution: str | None) -> folium.TileLayer | None:
+    """The configured base tiles (drawn under every layer) with the provider's credit, or None
+    when none are set (the offline default: the map asks nothing of any other server)."""
+    if not url:
+        return None
+    return folium.TileLayer(tiles=url, attr=attribution, name="Base map", overlay=False,
+                            control=False, max_zoom=18, min_zoom=6)
+
+
 def base_map(bounds: list[list[float]], title: str = "Map") -> folium.Map:
-    """An empty map fitted to ``bounds``; ``title`` says what it shows and where its text
-    alternative is."""
+    """An empty map fitted to ``bounds``, on the configured tiles if any; ``title`` says what
+    it shows and where its text alternative is."""
+    settings = load_settings()
+    layer = tiles(settings.tiles_url, settings.tiles_attribution)
     m = folium.Map(tiles=None, prefer_canvas=True, control_scale=True, zoom_snap=0.25,
-                   attribution_control=False)
+                   attribution_control=layer is not None)
+    if layer is not None:
+        layer.add_to(m)
     # With no tile layer Leaflet has no zoom limits; these keep the view to England-sized scales.
     m.options.update(max_zoom=18, min_zoom=6)
     m.fit_bounds(bounds)
@@ -333,6 +354,28 @@ def drawing_map(bounds: list[list[float]], lsoa_outlines: str, title: str = "Map
         edit_options={"edit": False, "remove": True},
     ).add_to(m)
     return m
+
+
+def labels(points: pd.DataFrame, name: str) -> folium.FeatureGroup:
+    """Each area's name written at its point (``name``, ``lat``, ``lon``): street context when
+    the map has no tiles. Listed in the layer list so a reader can turn them off."""
+    group = folium.FeatureGroup(name=name, show=True)
+    for row in points.itertuples():
+        folium.Marker(
+            [row.lat, row.lon], interactive=False, keyboard=False,
+            icon=folium.DivIcon(html=f'<div class="area-label">{escape_html(row.name)}</div>',
+                                icon_size=(0, 0), icon_anchor=(0, 0), class_name="area-label-icon"),
+        ).add_to(group)
+    return group
+
+
+def found_marker(lat: float, lon: float, label: str) -> folium.FeatureGroup:
+    """Where the "find a postcode or place" box zoomed to, marked and named."""
+    group = folium.FeatureGroup(name="Found", control=False)
+    folium.CircleMarker([lat, lon], radius=9, color="#000000", weight=3, fill=True,
+                        fill_color="#ffdd00", fill_opacity=0.9,
+                        tooltip=escape_html(label)).add_to(group)
+    return group
 
 
 def layer_control() -> folium.LayerControl:

@@ -154,6 +154,15 @@ class Settings:
     log_level: str = setting("NEEDSMAP_LOG_LEVEL", "WARNING",
                              "how much the app and the command log (DEBUG, INFO, WARNING, ERROR)", _log_level,
                              shown="WARNING")
+    tiles_url: str | None = setting(
+        "NEEDSMAP_TILES_URL", None,
+        "base map tiles drawn under every map, as an XYZ address with {z}/{x}/{y} (e.g. "
+        "https://tile.openstreetmap.org/{z}/{x}/{y}.png); needs NEEDSMAP_TILES_ATTRIBUTION",
+        _text, shown="unset (no tiles: the maps make no request off the machine)")
+    tiles_attribution: str | None = setting(
+        "NEEDSMAP_TILES_ATTRIBUTION", None,
+        "the credit the tile provider requires, shown on the map (e.g. "
+        "'© OpenStreetMap contributors'); HTML links allowed", _text, shown="unset")
     extra: dict[str, str] = field(default_factory=dict)  # test hooks (e.g. an Overpass URL)
 
     def __post_init__(self) -> None:
@@ -164,10 +173,27 @@ class Settings:
             value = getattr(self, name)
             object.__setattr__(self, name, Path(value if value is not None else data_dir / default)
                                .resolve())
+        check_tiles(self.tiles_url, self.tiles_attribution)
 
     @property
     def mirror_is_url(self) -> bool:
         return bool(self.mirror) and self.mirror.startswith(("http://", "https://"))
+
+
+def check_tiles(url: str | None, attribution: str | None) -> None:
+    """Refuse tiles with no credit (every tile provider requires one) or an address Leaflet
+    cannot fill in."""
+    if not url:
+        return
+    if not (attribution or "").strip():
+        raise ConfigError(
+            f"NEEDSMAP_TILES_URL is set ({url}) but NEEDSMAP_TILES_ATTRIBUTION is not: tile "
+            "providers require their credit on the map; set NEEDSMAP_TILES_ATTRIBUTION to it "
+            "(e.g. '© OpenStreetMap contributors'), or unset NEEDSMAP_TILES_URL")
+    if not all(part in url for part in ("{z}", "{x}", "{y}")):
+        raise ConfigError(
+            f"NEEDSMAP_TILES_URL must contain {{z}}, {{x}} and {{y}} (an XYZ tile address such as "
+            f"https://tile.openstreetmap.org/{{z}}/{{x}}/{{y}}.png), got {url!r}")
 
 
 def declared() -> list[tuple[str, str, str, str]]:

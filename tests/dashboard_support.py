@@ -193,6 +193,11 @@ def chromium_page(width: int = 1400, height: int = 1000) -> Iterator[Any]:
         yield offline_page(browser, (width, height))
 
 
+# How many small areas the map in this frame has filled (the choropleth has drawn).
+JS_COUNT_FILLED = """() => { let n = 0; window.map.eachLayer(l => {
+    if (l.feature && l.feature.properties.fill) n++; }); return n; }"""
+
+
 # The folium maps' iframes; run in the page, which shares their origin.
 FOLIUM = "iframe[title='streamlit_folium.st_folium']"
 # Index + 1 of the first map whose ``js(arg)``, run inside its frame, passes ``until``; 0 if none.

@@ -19,6 +19,7 @@ from needsmap.store import StoreReader
 
 from dashboard_support import (
     ARTIFACTS,
+    JS_COUNT_FILLED,
     TRAFFORD,
     choose,
     chromium_page,
@@ -37,8 +38,6 @@ pytestmark = pytest.mark.browser
 JS_FILL = """code => { let fill = null; window.map.eachLayer(l => {
     if (l.feature && l.feature.properties.code === code && l.feature.properties.fill)
         fill = l.options.fillColor; }); return fill; }"""
-JS_COUNT_FILLED = """() => { let n = 0; window.map.eachLayer(l => {
-    if (l.feature && l.feature.properties.fill) n++; }); return n; }"""
 JS_COUNT_DASHED = """() => { let n = 0; window.map.eachLayer(l => {
     if (l.options && l.options.dashArray === '4 3' && l.feature) n++; }); return n; }"""
 JS_VIEW = """() => { const c = window.map.getCenter();

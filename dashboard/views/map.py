@@ -19,8 +19,10 @@ from dashboard.common import (
     user_store,
 )
 from needsmap.analysis import coverage, maps
+from needsmap.config import load_settings
+from needsmap.errors import ValidationError
 from needsmap.terms import colours, iod
-from needsmap.voice import decisions
+from needsmap.voice import decisions, find
 
 st.title("Deprivation and services")
 
@@ -48,6 +50,23 @@ by = st.sidebar.radio("Colour areas by", ["decile", "score"], key="pick_by",
 title = f"{iod.DOMAIN_LABELS[domain]}, IoD{release}"
 
 
+def found_place(area_code: str) -> find.Found | None:
+    """The "find a postcode or place" box: what it found, or None (a message says what to type)."""
+    text = st.text_input("Find a postcode or place", key=f"find-{area_code}",
+                         placeholder="a postcode (M32 9AF) or a ward or area name",
+                         help="Type a postcode, or part of the name of a ward, authority or "
+                              "small area, and press Enter: the map zooms to it.")
+    if not text.strip():
+        return None
+    try:
+        found = read(find.find, text)
+    except ValidationError as exc:
+        st.warning(f"Not found: {exc}.")
+        return None
+    st.caption(f"Showing {found.label}: the yellow circle marks it.")
+    return found
+
+
 @st.fragment
 def map_panel(lad: maps.Place, release: int, domain: str, by: str) -> None:
     geojson = read(maps.choropleth_geojson, lad, release, domain, by)
@@ -65,15 +84,22 @@ def map_panel(lad: maps.Place, release: int, domain: str, by: str) -> None:
         decided = read(decisions.on_map, decisions.current(user_store(), lad))
         # wards for an authority; for a bigger area its authorities' edges are the useful lines
         outlines = read(maps.outlines_geojson, "ward", lad)
+        named = ("ward", "Ward names")
     else:
         svc = read(maps.services, lsoa_codes=list(lad))
         needs = notes = {"type": "FeatureCollection", "features": []}
         decided = None
         outlines = read(maps.outlines_geojson, "lad", lad)
+        named = ("lad", "Authority names")  # an ICB's wards would be too many names to read
     layers = mapview.authority_layers(geojson, title, svc, outlines,
                                       read(maps.authority_outline_geojson, lad), needs, notes)
     if decided is not None and not decided.empty:  # you said, we did: residents see what was decided where
         layers.append(mapview.decisions(decided))
+    if not load_settings().tiles_url:  # no street map under it: name the places instead
+        layers.append(mapview.labels(read(maps.label_points, named[0], lad), named[1]))
+    found = found_place(area_code)
+    if found is not None:
+        layers.append(mapview.found_marker(*found.centre, found.label))
     left, right = st.columns([3, 1])
     with left:
         out = st_folium(
@@ -84,6 +110,8 @@ def map_panel(lad: maps.Place, release: int, domain: str, by: str) -> None:
                              "the table below the map"),
             key=f"map-{area_code}-{release}",
             feature_group_to_add=layers,
+            center=found.centre if found else None,
+            zoom=found.zoom if found else None,
             layer_control=mapview.layer_control(),
             returned_objects=["last_active_drawing"],
             height=620,

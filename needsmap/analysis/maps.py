@@ -175,6 +175,21 @@ def outlines_geojson(con: duckdb.DuckDBPyConnection, level: str, lad_code: Place
     return feature_collection(rows, ["code", "name"])
 
 
+def label_points(con: duckdb.DuckDBPyConnection, level: str, lad_code: Place) -> pd.DataFrame:
+    """Name and a point inside each ward (or authority) of the place, to write its name on a map
+    with no tiles (a point on the surface, not the centroid: a curved ward's centroid can fall
+    outside it)."""
+    inside, params = _within(lad_code, level, alias="")
+    return con.execute(
+        f"""
+        SELECT name, ST_Y(ST_PointOnSurface(geom_display)) AS lat,
+               ST_X(ST_PointOnSurface(geom_display)) AS lon
+        FROM boundary WHERE level = ? AND {inside} ORDER BY code
+        """,
+        [level, *params],
+    ).df()
+
+
 def authority_outline_geojson(con: duckdb.DuckDBPyConnection, lad_code: Place, *,
                               full_precision: bool = False) -> str:
     """The authority's (or area's) edge drawn from its own LSOAs, so it lines up with the
