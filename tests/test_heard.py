@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -123,3 +125,60 @@ def test_loaders_count_approved_participation_against_trafford_census(user_store
     decile = int(areas.loc[lsoa, "imd_decile"])
     assert h.decile.shown().loc[decile, "residents"] == areas.loc[areas["imd_decile"] == decile,
                                                                   "residents"].sum()
+
+
+def test_voice_gap_geojson_classes_each_area_in_words() -> None:
+    c = counts_frame([[0, 0, 0, 0], [4, 0, 0, 0], [15, 0, 0, 0],
+                      [0, 0, 0, 0], [30, 0, 0, 0], [0, 0, 0, 0]])
+    gap = heard.voice_gap(areas_frame(), c, threshold=10)
+    features = [{"type": "Feature", "geometry": None,
+                 "properties": {"code": code, "decile": int(d), "fill": "#000000"}}
+                for code, d in areas_frame()["imd_decile"].items()]
+    features[-1]["properties"]["decile"] = None             # an area with no IMD figures
+    out = json.loads(heard.gap_geojson(json.dumps({"type": "FeatureCollection", "features": features}),
+                                       gap, threshold=10))
+    props = {f["properties"]["code"]: f["properties"] for f in out["features"]}
+    assert props["E01000001"]["fill"] == heard.GAP_COLOURS["none"]
+    assert props["E01000002"]["fill"] == heard.GAP_COLOURS["little"]
+    assert props["E01000002"]["heard"] == "High need, fewer than 10 people took part"
+    assert props["E01000003"]["fill"] == heard.GAP_COLOURS[""]          # decile 2, 15 took part
+    assert props["E01000006"]["fill"] == heard.NO_DATA_COLOUR
+    legend = heard.gap_legend(10)
+    assert [c.colour for c in legend] == list(heard.GAP_COLOURS.values())
+    assert {c.label for c in legend} >= {props["E01000001"]["heard"], props["E01000002"]["heard"]}
+
+
+def test_ward_table_names_wards_and_ranks_by_rate() -> None:
+    c = counts_frame([[10, 0, 0, 0], [20, 0, 0, 0], [15, 0, 0, 0],
+                      [24, 0, 0, 0], [30, 0, 0, 0], [30, 0, 0, 0]])
+    h = heard.build(areas_frame(), c, threshold=10)
+    table = heard.ward_table(h, pd.Series({"W1": "North", "W2": "South"}))
+    assert list(table["ward_name"]) == ["South", "North"]     # 84 / 3,200 above 45 / 4,500
+    assert table.loc["W1", "rate_per_1000"] == pytest.approx(10.0)
+
+
+def test_ratio_meaning_says_what_one_would_mean() -> None:
+    r = heard.Ratio(1, 10, 10.0, 30.0)
+    assert "0.33" in r.meaning() and "1 would mean" in r.meaning()
+    assert "least deprived tenth" in r.meaning()
+
+
+def test_ballots_counted_once_rounds_add_a_ballots_table(user_settings) -> None:
+    from needsmap.store.users import open_user_store
+
+    store = open_user_store(user_settings)
+    assert "ballots" not in heard.kinds_counted(store)
+
+    def add(con) -> None:  # noqa: ANN001 - what a priorities round's schema step would add
+        con.execute("CREATE TABLE ballots (id INTEGER, lsoa21_code VARCHAR)")
+        con.execute("INSERT INTO ballots VALUES (1, 'E01000001'), (2, 'E01000001'), (3, 'E01000002')")
+
+    store.write(add)
+    store.close()
+    store = open_user_store(user_settings)            # as after the schema step that adds it
+    try:
+        assert "ballots" in heard.kinds_counted(store)
+        counts = heard.participation_counts(store, ["E01000001", "E01000002"])
+        assert counts["ballots"].tolist() == [2, 1]
+    finally:
+        store.close()

@@ -10,7 +10,7 @@ from streamlit.testing.v1 import AppTest
 from needsmap.config import load_settings
 from needsmap.store import StoreReader
 from needsmap.store.users import open_user_store
-from needsmap.voice import about_you, needs
+from needsmap.voice import about_you, accounts, needs
 from needsmap.voice.accounts import User
 from needsmap.voice.locate import locate_postcode
 
@@ -33,17 +33,27 @@ def test_page_shows_participation_by_decile_and_age_with_small_counts_hidden(
         needs.moderate(store, mod, "need", ref, "approve")
         band = "age_35_49" if i < 11 else "age_65_plus"        # 11 shown, 3 hidden
         about_you.save(store, ref, about_you.AboutYou(band, {}, consent=True), [])
+    accounts.create_account(store, "com", "a long enough password", "commissioner", "Cam")
     store.close()
+    public = AppTest.from_file(APP, default_timeout=90)
+    public.run()
+    menu = [link.proto.label for link in public.get("page_link")]
+    assert "Gaps" in menu and "Who has been heard" not in menu      # not in a resident's menu
     at = AppTest.from_file(APP, default_timeout=90)
+    at.session_state["signed_in_username"] = "com"
     at.run()
     at.switch_page("views/heard.py").run()
     assert not at.exception, at.exception
+    assert "Who has been heard" in [link.proto.label for link in at.get("page_link")]
     assert at.title[0].value == "Who has been heard"
-    deciles, ages = at.dataframe[0].value, at.dataframe[1].value
+    deciles, wards, ages = (d.value for d in at.dataframe[:3])
     decile = int(cur.execute("SELECT decile FROM iod_domain WHERE release = 2025 AND domain = 'imd' "
                              "AND lsoa_code = ?", [lsoa]).fetchone()[0])
     row = deciles[deciles["Deprivation decile (1 = most deprived)"] == decile].iloc[0]
-    assert row["People who took part"] == "14"
+    assert row["All taking part"] == "14" and row["Approved reports"] == "14"
+    ward = cur.execute("SELECT ward_name FROM lsoa21_lookup WHERE lsoa21_code = ?", [lsoa]).fetchone()[0]
+    assert wards[wards["Ward"] == ward].iloc[0]["All taking part"] == "14"
+    assert set(wards[wards["Ward"] != ward]["All taking part"]) == {"0"}
     by_age = dict(zip(ages["Age"], ages["People who said their age"]))
     assert by_age["65 and over"] == "c" and by_age["35 to 49"] == "c"   # secondary: the total is shown
     assert set(ages["Share of those who took part"]) == {"c"}

@@ -12,6 +12,7 @@ The loaders at the bottom read the stores; everything above them is pure and tak
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -19,6 +20,7 @@ import duckdb
 import pandas as pd
 
 from needsmap.store.users import UserStore
+from needsmap.terms.colours import NO_DATA_COLOUR, LegendClass
 from needsmap.voice import disclosure
 
 KINDS = ("reports", "affects_me_too", "notes", "ballots")
@@ -27,6 +29,11 @@ KIND_LABELS = {"reports": "Approved reports", "affects_me_too": '"This affects m
 IMD_RELEASE = 2025
 HIGH_NEED_DECILES = (1, 2, 3)
 PER = 1000
+# Who may open the page: the roles that work with the evidence in detail (commissioners and
+# moderators). Everything on it is protected, so this is about purpose, not secrecy.
+PERMISSION = "see_exact"
+# Voice-gap map classes: dark where nobody has taken part, lighter where a few have.
+GAP_COLOURS = {"none": "#7a0177", "little": "#f768a1", "": "#f2f2f2"}
 
 
 @dataclass(frozen=True)
@@ -86,6 +93,14 @@ class Ratio:
                 f"of the rate of people in {decile_words(self.high_decile)} "
                 f"({self.low_rate:.1f} and {self.high_rate:.1f} per {PER:,} residents).")
 
+    def meaning(self) -> str:
+        """What the ratio says about the evidence, for readers who do not work with ratios."""
+        return (f"Ratio {self.value:.2f} (lowest to highest rate). 1 would mean people in every "
+                "kind of area took part equally; the further below 1, the more the reports and "
+                f"notes speak for people in {decile_words(self.high_decile)} and the less for "
+                f"people in {decile_words(self.low_decile)}, so weigh them with that in mind and "
+                "reach out where few have taken part.")
+
 
 def decile_words(decile: int) -> str:
     if decile == 1:
@@ -137,11 +152,49 @@ def voice_gap(lsoas: pd.DataFrame, counts: pd.DataFrame, threshold: int,
     return out.sort_values(["imd_decile", "residents"], ascending=[True, False])
 
 
+def gap_words(participation: str, threshold: int) -> str:
+    """A voice-gap class in plain words ("" = not a voice gap)."""
+    return {"none": "High need, nobody has taken part yet",
+            "little": f"High need, fewer than {threshold} people took part"}.get(
+        participation, "Not a voice gap (less deprived, or people have taken part)")
+
+
+def gap_legend(threshold: int) -> list[LegendClass]:
+    """The voice-gap map's key, each class in words."""
+    return [LegendClass(i, GAP_COLOURS[k], gap_words(k, threshold))
+            for i, k in enumerate(("none", "little", ""))]
+
+
+def gap_geojson(lsoa_geojson: str, gap: pd.DataFrame, threshold: int) -> str:
+    """The LSOA GeoJSON (features with a ``code``) refilled by voice-gap class, each feature
+    with the class in words; LSOAs with no IMD figures keep the no-data grey."""
+    data = json.loads(lsoa_geojson)
+    for f in data["features"]:
+        props = f["properties"]
+        kind = str(gap["participation"].get(props.get("code"), "")) if not gap.empty else ""
+        props["heard"] = gap_words(kind, threshold)
+        props["fill"] = GAP_COLOURS[kind] if props.get("decile") is not None or kind else NO_DATA_COLOUR
+    return json.dumps(data, separators=(",", ":"))
+
+
+def ward_table(result: Heard, names: pd.Series) -> pd.DataFrame:
+    """Wards with their protected participation, residents and rate, by name (most first)."""
+    out = result.ward.shown()
+    out.insert(0, "ward_name", names.reindex(out.index).fillna(pd.Series(out.index, index=out.index)))
+    return out.sort_values(["rate_per_1000", "ward_name"], ascending=[False, True], na_position="last")
+
+
 # --- Loaders: the only I/O here -------------------------------------------------------------
 
 def _has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
     return bool(con.execute(
         "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name]).fetchone()[0])
+
+
+def kinds_counted(store: UserStore) -> tuple[str, ...]:
+    """The kinds of participation this store records (ballots only once rounds exist)."""
+    has_ballots = _has_table(store.read(), "ballots")
+    return tuple(k for k in KINDS if k != "ballots" or has_ballots)
 
 
 def participation_counts(store: UserStore, lsoas: list[str]) -> pd.DataFrame:
