@@ -27,7 +27,7 @@ from needsmap.store import areas, provenance
 from needsmap.store.areas import Area
 from needsmap.store.users import UserStore
 from needsmap.terms import colours, iod, taxonomy
-from needsmap.voice import blurred_needs, decisions, disclosure, needs
+from needsmap.voice import blurred_needs, decisions, disclosure, heard, needs
 from needsmap.voice.privacy import visible_text
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -64,6 +64,7 @@ class AreaReport:
     pack: bool = False
     notes_on_method: list[str] = field(default_factory=list)
     no_provision: list[str] = field(default_factory=list)  # "No provision data for food in X"
+    heard_summary: heard.Summary | None = None  # who has been heard (the pack only)
 
     @property
     def title(self) -> str:
@@ -296,6 +297,8 @@ def build(con: duckdb.DuckDBPyConnection, user_store: UserStore, area: Area,
         notes_on_method=[gaps.METHOD, summaries.METHOD, gaps.CENTRE_NOTE, *colours.CAVEATS],
         no_provision=[t["reasons"].iloc[0] for t in ev.gaps.values() if gaps.ranks_nothing(t)],
     )
+    if pack:
+        report.heard_summary = heard.summarise(con, user_store, list(area.lsoas), ev.threshold)
     if with_map:
         report.map_png = static_map.render(con, area, ev.blurred, services=services,
                                            attribution=_map_source_line(report))
@@ -336,6 +339,7 @@ def _environment() -> Environment:
     env.filters["pct"] = lambda v: "" if v is None or pd.isna(v) else f"{100 * float(v):.0f}%"
     env.filters["num"] = lambda v, d=1: "" if v is None or pd.isna(v) else f"{float(v):,.{d}f}"
     env.filters["count"] = disclosure.show
+    env.filters["rate"] = lambda v: disclosure.SUPPRESSED_MARK if v is None or pd.isna(v) else f"{float(v):,.1f}"
     env.filters["day"] = lambda v: "" if v is None or pd.isna(v) else pd.Timestamp(v).strftime("%-d %b %Y")
     env.filters["records"] = lambda f: [] if f is None or f.empty else f.to_dict("records")
     return env

@@ -21,7 +21,7 @@ import pandas as pd
 
 from needsmap.store.users import UserStore
 from needsmap.terms.colours import NO_DATA_COLOUR, LegendClass
-from needsmap.voice import disclosure
+from needsmap.voice import about_you, disclosure
 
 KINDS = ("reports", "affects_me_too", "notes", "ballots")
 KIND_LABELS = {"reports": "Approved reports", "affects_me_too": '"This affects me too"',
@@ -263,3 +263,31 @@ def build(areas: pd.DataFrame, counts: pd.DataFrame, threshold: int,
         gap=voice_gap(areas, counts, threshold, gap_scores),
         threshold=threshold,
     )
+
+
+@dataclass(frozen=True)
+class Summary:
+    """What the commissioning pack prints about who has been heard in an area (protected)."""
+    heard: Heard
+    wards: pd.DataFrame        # ward_table()
+    ages: pd.DataFrame         # about_you.compare()
+    kinds: tuple[str, ...]     # kinds of participation this store records
+
+    def kind_labels(self) -> list[tuple[str, str]]:
+        return [(k, KIND_LABELS[k]) for k in self.kinds]
+
+    def age_words(self) -> str:
+        """The oldest band against the census, the comparison commissioners ask first."""
+        return about_you.comparison_words(self.ages.loc["age_65_plus"])
+
+
+def summarise(con: duckdb.DuckDBPyConnection, store: UserStore, lsoas: list[str],
+              threshold: int) -> Summary:
+    """Participation by decile and ward, the ratio, the voice gap and ages against the census,
+    for the LSOAs of one area, read from both stores."""
+    areas = area_frame(con, lsoas=lsoas)
+    result = build(areas, participation_counts(store, list(areas.index)), threshold)
+    names = areas.drop_duplicates("ward_code").set_index("ward_code")["ward_name"]
+    ages = about_you.compare(about_you.band_counts(store, lsoas),
+                             about_you.census_profile(con, lsoas), threshold)
+    return Summary(result, ward_table(result, names), ages, kinds_counted(store))
