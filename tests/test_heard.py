@@ -161,6 +161,9 @@ def test_ratio_meaning_says_what_one_would_mean() -> None:
     r = heard.Ratio(1, 10, 10.0, 30.0)
     assert "0.33" in r.meaning() and "1 would mean" in r.meaning()
     assert "least deprived tenth" in r.meaning()
+    nobody = heard.Ratio(1, 10, 0.0, 30.0)
+    assert nobody.words().startswith("Nobody in the most deprived tenth of areas has taken part yet")
+    assert "Ratio 0.00" in nobody.meaning()
 
 
 def test_ballots_counted_once_rounds_add_a_ballots_table(user_settings) -> None:

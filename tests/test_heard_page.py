@@ -46,7 +46,7 @@ def test_page_shows_participation_by_decile_and_age_with_small_counts_hidden(
     assert not at.exception, at.exception
     assert "Who has been heard" in [link.proto.label for link in at.get("page_link")]
     assert at.title[0].value == "Who has been heard"
-    deciles, wards, ages = (d.value for d in at.dataframe[:3])
+    (deciles, ages), wards = (t.value for t in at.table[:2]), at.dataframe[0].value
     decile = int(cur.execute("SELECT decile FROM iod_domain WHERE release = 2025 AND domain = 'imd' "
                              "AND lsoa_code = ?", [lsoa]).fetchone()[0])
     row = deciles[deciles["Deprivation decile (1 = most deprived)"] == decile].iloc[0]

@@ -36,7 +36,7 @@ def participation_table(shown: pd.DataFrame, first: dict[str, pd.Series],
     for kind in kinds:
         out[heard.KIND_LABELS[kind]] = shown[kind].map(count_text).to_numpy()
     out["All taking part"] = shown["all_participation"].map(count_text).to_numpy()
-    out["Residents"] = shown["residents"].to_numpy()
+    out["Residents"] = shown["residents"].map(lambda v: f"{int(v):,}").to_numpy()
     out["Per 1,000 residents"] = shown["rate_per_1000"].map(rate_text).to_numpy()
     return out
 
@@ -65,9 +65,9 @@ if result.ratio is not None:
 else:
     st.markdown("Too few people have taken part yet to compare deprived and less deprived areas.")
 deciles = result.decile.shown()
-st.dataframe(participation_table(deciles, {
+st.table(participation_table(deciles, {
     "Deprivation decile (1 = most deprived)": pd.Series(deciles.index.astype(int))}, kinds),
-    hide_index=True, width="stretch")
+    hide_index=True)
 st.caption(f"Each row adds up the small areas of {escape_markdown(area.name)} in one national "
            f"deprivation decile. {source} {rule}")
 
@@ -81,13 +81,13 @@ st.caption(f"{source} {rule}")
 st.subheader("Taking part by age", anchor=False)
 bands = about_you.compare(about_you.band_counts(store, lsoas),
                           read(about_you.census_profile, lsoas), threshold)
-st.dataframe(pd.DataFrame({
+st.table(pd.DataFrame({
     "Age": bands["age_band"],
     "Share of residents": bands["share_of_residents"].map(lambda v: f"{v:.0%}"),
     "People who said their age": bands["took_part"].map(count_text),
     "Share of those who took part": bands["share_of_took_part"].map(
         lambda v: "c" if pd.isna(v) else f"{float(v):.0%}"),
-}), hide_index=True, width="stretch")
+}), hide_index=True)
 st.markdown(about_you.comparison_words(bands.loc["age_65_plus"]))
 st.caption("Source: the optional 'About you' answers residents gave with approved reports; "
            f"residents by age from Census 2021 (ONS). Shares of those who took part are shown only "

@@ -89,6 +89,9 @@ class Ratio:
 
     def words(self) -> str:
         """The ratio in plain words, naming the two deciles."""
+        if self.low_rate == 0:
+            return (f"Nobody in {decile_words(self.low_decile)} has taken part yet, against "
+                    f"{self.high_rate:.1f} per {PER:,} residents in {decile_words(self.high_decile)}.")
         return (f"People in {decile_words(self.low_decile)} took part at {fraction_words(self.value)} "
                 f"of the rate of people in {decile_words(self.high_decile)} "
                 f"({self.low_rate:.1f} and {self.high_rate:.1f} per {PER:,} residents).")
