@@ -148,13 +148,16 @@ def test_voice_gap_geojson_classes_each_area_in_words() -> None:
     assert {c.label for c in legend} >= {props["E01000001"]["heard"], props["E01000002"]["heard"]}
 
 
-def test_ward_table_names_wards_and_ranks_by_rate() -> None:
+def test_ward_table_names_wards_and_ranks_by_rate(monkeypatch) -> None:
     c = counts_frame([[10, 0, 0, 0], [20, 0, 0, 0], [15, 0, 0, 0],
                       [24, 0, 0, 0], [30, 0, 0, 0], [30, 0, 0, 0]])
     h = heard.build(areas_frame(), c, threshold=10)
     table = heard.ward_table(h, pd.Series({"W1": "North", "W2": "South"}))
     assert list(table["ward_name"]) == ["South", "North"]     # 84 / 3,200 above 45 / 4,500
     assert table.loc["W1", "rate_per_1000"] == pytest.approx(10.0)
+    many = heard.build(areas_frame().assign(ward_code=[f"W{i}" for i in range(6)]), c, threshold=10)
+    monkeypatch.setattr(heard, "MAX_WARDS", 5)
+    assert heard.ward_table(many, pd.Series(dtype=str)) is None        # too many to protect quickly
 
 
 def test_ratio_meaning_says_what_one_would_mean() -> None:

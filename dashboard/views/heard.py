@@ -74,8 +74,12 @@ st.caption(f"Each row adds up the small areas of {escape_markdown(area.name)} in
 st.subheader("Taking part by ward", anchor=False)
 names = frame.drop_duplicates("ward_code").set_index("ward_code")["ward_name"]
 wards = heard.ward_table(result, names)
-st.dataframe(participation_table(wards, {"Ward": wards["ward_name"]}, kinds),
-             hide_index=True, width="stretch")
+if wards is None:
+    st.markdown(f"{escape_markdown(area.name)} has more than {heard.MAX_WARDS:,} wards: choose an "
+                "authority, an NHS area or a region to see them ward by ward.")
+else:
+    st.dataframe(participation_table(wards, {"Ward": wards["ward_name"]}, kinds),
+                 hide_index=True, width="stretch")
 st.caption(f"{source} {rule}")
 
 st.subheader("Taking part by age", anchor=False)
@@ -96,7 +100,7 @@ st.caption("Source: the optional 'About you' answers residents gave with approve
 st.subheader("Voice gap: high-need areas with little or no participation", anchor=False)
 gap = result.gap
 place = map_place(area)
-title = (f"Voice-gap map of {area.name}: small areas in the most deprived three tenths where few "
+title = (f"Map of the voice gap in {area.name}: small areas in the most deprived three tenths where few "
          "or none have taken part; the same areas are listed in the table below the map")
 left, right = st.columns([3, 1])
 with left:

@@ -108,9 +108,9 @@ def band_counts(store: UserStore, lsoas: list[str]) -> pd.Series:
     if not lsoas:
         return out
     rows = store.read().execute(
-        f"SELECT a.age_band, count(*) FROM about_you a JOIN needs n ON n.id = a.need_id "
-        f"WHERE n.status = 'approved' AND a.age_band IS NOT NULL "
-        f"AND n.lsoa21_code IN ({', '.join('?' * len(lsoas))}) GROUP BY 1", list(lsoas)).fetchall()
+        "SELECT a.age_band, count(*) FROM about_you a JOIN needs n ON n.id = a.need_id "
+        "WHERE n.status = 'approved' AND a.age_band IS NOT NULL "
+        "AND n.lsoa21_code IN (SELECT unnest(?)) GROUP BY 1", [list(lsoas)]).fetchall()
     for band, n in rows:
         if band in out.index:
             out[band] = int(n)

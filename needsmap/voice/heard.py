@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from functools import cached_property
 from fractions import Fraction
 
 import duckdb
@@ -29,6 +30,10 @@ KIND_LABELS = {"reports": "Approved reports", "affects_me_too": '"This affects m
 IMD_RELEASE = 2025
 HIGH_NEED_DECILES = (1, 2, 3)
 PER = 1000
+# Above this many wards the protected ward table is not built: secondary suppression over one
+# table of every ward in England (6,784) takes minutes (bench/heard.py); an ICB's few hundred
+# take well under a second.
+MAX_WARDS = 500
 # Who may open the page: the roles that work with the evidence in detail (commissioners and
 # moderators). Everything on it is protected, so this is about purpose, not secrecy.
 PERMISSION = "see_exact"
@@ -180,8 +185,11 @@ def gap_geojson(lsoa_geojson: str, gap: pd.DataFrame, threshold: int) -> str:
     return json.dumps(data, separators=(",", ":"))
 
 
-def ward_table(result: Heard, names: pd.Series) -> pd.DataFrame:
-    """Wards with their protected participation, residents and rate, by name (most first)."""
+def ward_table(result: Heard, names: pd.Series) -> pd.DataFrame | None:
+    """Wards with their protected participation, residents and rate, by name (most first);
+    None for an area of more than ``MAX_WARDS`` wards."""
+    if result.areas["ward_code"].nunique() > MAX_WARDS:
+        return None
     out = result.ward.shown()
     out.insert(0, "ward_name", names.reindex(out.index).fillna(pd.Series(out.index, index=out.index)))
     return out.sort_values(["rate_per_1000", "ward_name"], ascending=[False, True], na_position="last")
@@ -216,9 +224,9 @@ def participation_counts(store: UserStore, lsoas: list[str]) -> pd.DataFrame:
         parts["ballots"] = "SELECT lsoa21_code, count(*) FROM ballots GROUP BY 1"
     out = pd.DataFrame(0, index=pd.Index(lsoas, name="lsoa21_code"), columns=list(KINDS), dtype="int64")
     for kind, sql in parts.items():
-        for code, n in con.execute(sql).fetchall():
-            if code in out.index:
-                out.loc[code, kind] = int(n)
+        found = dict(con.execute(sql).fetchall())
+        if found:
+            out[kind] = pd.Series(found, dtype="int64").reindex(out.index, fill_value=0).to_numpy()
     return out
 
 
@@ -243,13 +251,28 @@ def area_frame(con: duckdb.DuckDBPyConnection, lad_code: str | None = None, *,
 
 @dataclass(frozen=True)
 class Heard:
-    """Everything the page and the commissioning pack show, already protected."""
-    lsoa: Breakdown
-    ward: Breakdown
+    """Everything the page and the commissioning pack show, already protected. The ward and
+    small-area breakdowns are protected when first asked for: the decile figures for all of
+    England need only ten rows, the small-area table has one per LSOA."""
     decile: Breakdown
     ratio: Ratio | None
     gap: pd.DataFrame
     threshold: int
+    counts: pd.DataFrame       # LSOA x kind, unprotected: never shown, only summed and protected
+    areas: pd.DataFrame
+
+    @cached_property
+    def residents(self) -> pd.Series:
+        return self.areas["residents"].fillna(0).astype("int64")
+
+    @cached_property
+    def lsoa(self) -> Breakdown:
+        return breakdown(self.counts, self.residents, "lsoa", self.threshold)
+
+    @cached_property
+    def ward(self) -> Breakdown:
+        return breakdown(self.counts, self.residents, "ward", self.threshold,
+                         groups=self.areas["ward_code"])
 
 
 def build(areas: pd.DataFrame, counts: pd.DataFrame, threshold: int,
@@ -258,21 +281,16 @@ def build(areas: pd.DataFrame, counts: pd.DataFrame, threshold: int,
     counts = counts.reindex(areas.index, fill_value=0)
     residents = areas["residents"].fillna(0).astype("int64")
     deciles = breakdown(counts, residents, "decile", threshold, groups=areas["imd_decile"])
-    return Heard(
-        lsoa=breakdown(counts, residents, "lsoa", threshold),
-        ward=breakdown(counts, residents, "ward", threshold, groups=areas["ward_code"]),
-        decile=deciles,
-        ratio=decile_ratio(deciles),
-        gap=voice_gap(areas, counts, threshold, gap_scores),
-        threshold=threshold,
-    )
+    return Heard(decile=deciles, ratio=decile_ratio(deciles),
+                 gap=voice_gap(areas, counts, threshold, gap_scores), threshold=threshold,
+                 counts=counts, areas=areas)
 
 
 @dataclass(frozen=True)
 class Summary:
     """What the commissioning pack prints about who has been heard in an area (protected)."""
     heard: Heard
-    wards: pd.DataFrame        # ward_table()
+    wards: pd.DataFrame | None  # ward_table(): None for an area of very many wards
     ages: pd.DataFrame         # about_you.compare()
     kinds: tuple[str, ...]     # kinds of participation this store records
 
