@@ -25,6 +25,7 @@ from dashboard_support import (
     chromium,
     map_frame,
     offline_page,
+    open_tab,
     serve,
     sign_in,
     store_with_services,
@@ -86,6 +87,7 @@ def test_commissioner_sees_who_has_been_heard_by_decile_and_age(trafford_store, 
     users = open_user_store(settings)
     try:
         accounts.create_account(users, "com", PASSWORD, "commissioner", "Cam Missioner")
+        accounts.create_account(users, "grp", PASSWORD, "community_group", "Gee", "Test Forum")
         place = locate_postcode(cur, first[0])
         for i in range(23):        # 12 people aged 35 to 49 and 11 aged 50 to 64 said so
             ref = needs.submit(users, needs.NeedReport("food", f"Seeded need {i}", place),
@@ -124,17 +126,42 @@ def test_commissioner_sees_who_has_been_heard_by_decile_and_age(trafford_store, 
         # Residents do not have the page in their menu.
         assert pg.get_by_role("link", name="Who has been heard").count() == 0
 
+        # At a workshop: the teller's own age is kept only with its own consent tick.
+        grp = offline_page(browser)
+        sign_in(grp, url, "grp", PASSWORD)
+        grp.get_by_role("link", name="Workshop entry").click()
+        typed = open_tab(grp, "Type them in")
+        grp.get_by_label("Need 1: postcode of the place it is about").fill(first[0])
+        grp.get_by_label("Need 1: what they said").fill("Workshop: the lunch club closed")
+        choose(grp, "Need 1: what kind of need", "Food")
+        choose(grp, "Need 1: the age of the person who told you", "65")
+        typed.get_by_text("Everyone listed agreed").click()
+        save_needs = grp.get_by_role("button", name="Check and save these needs")
+        save_needs.click()
+        grp.get_by_text("tick the box under the needs to keep the ages").wait_for()
+        typed.get_by_text("Those who gave their age agreed").click()
+        wait_idle(grp)
+        save_needs.click()
+        grp.get_by_text("Saved 1 need from the form").wait_for()
+        ref_workshop = int(grp.get_by_text("Saved 1 need from the form").inner_text()
+                           .split("(reference ")[1].split(")")[0])
+        grp.context.close()
+
     # The app owns the DuckDB user store while it runs: moderate between two runs of it.
     users = open_user_store(settings)
     try:
         for ref in (ref_old, ref_other):
             needs.moderate(users, MODERATOR, "need", ref, "approve")
-        kept = users.read().execute("SELECT need_id, age_band FROM about_you WHERE need_id IN (?, ?)",
-                                    [ref_old, ref_other]).fetchall()
+        kept = users.read().execute("SELECT need_id, age_band FROM about_you WHERE need_id IN (?, ?, ?) "
+                                    "ORDER BY need_id", [ref_old, ref_other, ref_workshop]).fetchall()
+        channel = users.read().execute("SELECT channel, description FROM needs WHERE id = ?",
+                                       [ref_workshop]).fetchone()
         text = users.read().execute("SELECT description FROM needs WHERE id = ?", [ref_old]).fetchone()
     finally:
         users.close()
-    assert kept == [(ref_old, "age_65_plus")] and text == ("No food bank open on Saturdays",)
+    assert kept == [(ref_old, "age_65_plus"), (ref_workshop, "age_65_plus")]
+    assert text == ("No food bank open on Saturdays",)
+    assert channel == ("workshop", "Workshop: the lunch club closed")     # still pending
 
     with serve(tmp_path, **env) as url, chromium() as browser:
         pg = offline_page(browser)
