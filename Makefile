@@ -11,7 +11,7 @@ PORT   ?= 8501
 NEEDSMAP_MIRROR ?= $(if $(wildcard ../shared/data/MANIFEST.md),$(abspath ../shared/data),)
 export NEEDSMAP_MIRROR
 
-.PHONY: demo test install assets store serve bench bench-map bench-gaps bench-geocode bench-england check-areas bench-national clean
+.PHONY: demo test install assets store serve bench bench-map bench-gaps bench-geocode bench-england check-areas bench-national bench-heard clean
 
 install: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
@@ -70,6 +70,9 @@ bench-england: install assets
 
 bench-national: install
 	$(BIN)/python bench/national_services.py
+
+bench-heard: install
+	$(BIN)/python bench/heard.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info dashboard/static/vendor test-artifacts

@@ -49,6 +49,15 @@ def build_store(workdir: Path) -> Path:
     return settings.store_path
 
 
+def england_store(given: Path | None, workdir: Path) -> Path:
+    """A copy of ``given`` in ``workdir`` (never changed), or a new England store built there."""
+    if given is None:
+        return build_store(workdir)
+    store = workdir / "england.duckdb"
+    shutil.copyfile(given, store)
+    return store
+
+
 def add_points(con, n: int, seed: int = 20251125) -> None:  # noqa: ANN001
     """``n`` live England postcodes as services of CATEGORY, placed in their LSOA 2021."""
     from needsmap.sources import registry
@@ -110,13 +119,7 @@ def main() -> None:
     from needsmap.store import db
 
     with tempfile.TemporaryDirectory() as tmp:
-        workdir = Path(tmp)
-        if args.store:
-            store = workdir / "england.duckdb"
-            shutil.copyfile(args.store, store)
-        else:
-            store = build_store(workdir)
-        con = db.connect(store)
+        con = db.connect(england_store(args.store, Path(tmp)))
         con.execute("SET threads = ?", [os.cpu_count()])
         add_points(con, args.points)
         lsoas = con.execute("SELECT count(*) FROM boundary WHERE level = 'lsoa21'").fetchone()[0]

@@ -330,6 +330,15 @@ def bivariate(geojson: str, title: str) -> folium.FeatureGroup:
     ), 0.9)
 
 
+def voice_gap(geojson: str, title: str) -> folium.FeatureGroup:
+    """LSOAs filled by voice-gap class (``heard.gap_geojson``), the class in words on hover."""
+    return _filled_areas(_escaped(geojson, ("name", "heard")), title, folium.GeoJsonTooltip(
+        fields=["name", "code", "decile", "heard"],
+        aliases=["Area", "Code", "Deprivation decile (1 = most deprived)", "Taking part"],
+        style="max-width:360px;white-space:normal",
+    ), 0.85)
+
+
 def service_points(frame: pd.DataFrame, name: str) -> folium.FeatureGroup:
     """Services of one category: filled dots inside the authority, hollow ones just outside."""
     group = folium.FeatureGroup(name=name)

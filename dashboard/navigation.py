@@ -15,6 +15,7 @@ from pathlib import Path
 import streamlit as st
 
 from dashboard import auth
+from needsmap.voice import heard
 from needsmap.voice.accounts import User
 
 PAGES = Path(__file__).resolve().parent / "views"
@@ -33,6 +34,8 @@ def sections(user: User) -> dict[str, list[st.Page]]:
         "Analysis": [
             st.Page(PAGES / "gaps.py", title="Gaps", url_path="gaps"),
             st.Page(PAGES / "reports.py", title="Reports", url_path="reports"),
+            *([st.Page(PAGES / "heard.py", title="Who has been heard", url_path="heard")]
+              if user.can(heard.PERMISSION) else []),
         ],
         "About the data": [
             st.Page(PAGES / "sources.py", title="Sources", url_path="sources"),

@@ -37,11 +37,19 @@ PEOPLE = "How many people does it affect, roughly? (you can leave this out)"
 AGES, AGES_PLACEHOLDER = "Which age groups? (you can leave this out)", "Choose any that fit"
 CONTACT = "Your email or phone number, if we may contact you (you can leave this out)"
 CONTACT_HELP = f"Up to {needs.MAX_CONTACT} characters."
+ABOUT_YOU = "About you (you can leave this out)"
+ABOUT_YOU_NOTE = ("This helps us see whose voices are missing. We keep it apart from your "
+                  "report. We only show it as totals for many people. We delete it with your "
+                  "contact details. You can leave it all empty.")
+ABOUT_YOU_CONSENT = "I agree that you may keep my answers below for this"
+YOUR_AGE = "Your age (you can leave this out)"
+NOT_SAY = "Prefer not to say"
 SEND = "Send report"
 
 # What a resident is told when the report is not sent; each says what to do.
 NOT_SENT = "your report was not sent yet"
 OR_MAP = "{problem}, or click on the map to show the place"
+ABOUT_YOU_NO_CONSENT = "tick 'I agree' under About you to keep those answers, or leave them empty"
 NO_POINT = "click the map to show where the need is, or choose 'Typing a postcode'"
 BUSY = ("Many reports have reached us in the last few minutes, so the app is taking a short "
         "pause. Please try again in a few minutes: your text is still here.")

@@ -147,6 +147,10 @@ class Settings:
         "NEEDSMAP_PRIVACY_NOTICE", None,
         "a Markdown file with the deploying organisation's privacy notice", _path,
         shown="the notice shipped with needsmap")
+    about_you_questions: Path | None = setting(
+        "NEEDSMAP_ABOUT_YOU_QUESTIONS", None,
+        "a JSON file of the deploying organisation's own optional 'about you' questions "
+        "(asked after the age band, never required)", _path, shown="unset (age band only)")
     log_level: str = setting("NEEDSMAP_LOG_LEVEL", "WARNING",
                              "how much the app and the command log (DEBUG, INFO, WARNING, ERROR)", _log_level,
                              shown="WARNING")

@@ -41,14 +41,15 @@ PUBLIC_PAGES = {"Map": "Deprivation and services", "Area": "Area detail",
                 "Privacy notice": "Privacy notice", "Gaps": "Gaps: where need is high and provision is low",
                 "Reports": "Reports and data", "Sources": "Sources", "Sign in": "Sign in"}
 ACCOUNT = {"Your account": "Your account"}
+HEARD = {"Who has been heard": "Who has been heard"}  # commissioners and moderators only
 # Role -> (username, its pages: links and headings). Signed in, pages are opened from the
 # navigation (an address typed in would start a new, signed-out session).
 ROLES: dict[str, tuple[str | None, dict[str, str]]] = {
     "public": (None, PUBLIC_PAGES),
     "community_group": ("grp", {**PUBLIC_PAGES, "Workshop entry": "Workshop entry", **ACCOUNT}),
     "moderator": ("mod", {**PUBLIC_PAGES, "Workshop entry": "Workshop entry",
-                          "Moderation": "Moderation", **ACCOUNT}),
-    "commissioner": ("com", {**PUBLIC_PAGES, "Workshop entry": "Workshop entry", **ACCOUNT}),
+                          "Moderation": "Moderation", **HEARD, **ACCOUNT}),
+    "commissioner": ("com", {**PUBLIC_PAGES, "Workshop entry": "Workshop entry", **HEARD, **ACCOUNT}),
 }
 # Every folium map's frame, with axe's result once Leaflet has drawn something.
 MAP_FRAME = "streamlit_folium"

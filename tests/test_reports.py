@@ -242,3 +242,47 @@ def test_the_report_shows_hidden_characters_in_notes_and_links(con, user_store, 
     text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True,
                           check=True).stdout
     assert "[U+202E]gpj.exe" in text and "\u202e" not in text
+
+
+def test_the_pack_says_who_has_been_heard_by_decile_ward_and_age(con, user_store, settings,
+                                                                  seeded) -> None:  # noqa: ANN001
+    import re
+
+    from needsmap.voice import about_you
+
+    approved = [i for (i,) in user_store.read().execute(
+        "SELECT id FROM needs WHERE status = 'approved' AND lsoa21_code = ? ORDER BY id",
+        [seeded.lsoa_a]).fetchall()]
+    for i in approved[:12]:            # twelve people aged 35 to 49 said so; the rest did not answer
+        about_you.save(user_store, i, about_you.AboutYou("age_35_49", {}, consent=True), [])
+    area = areas.resolve_area(con, "Trafford")
+    report = reports.build(con, user_store, area, settings, pack=True, with_map=False)
+    html = reports.render_html(report)
+    assert reports.render_html(reports.build(con, user_store, area, settings, with_map=False)).count(
+        "Who has been heard") == 0                                   # the pack only
+    section = html[html.index("<h2>Who has been heard</h2>"):]
+    section = section[:section.index("</section>")]
+    # the approved reports' deciles, from the two stores
+    placed = user_store.read().execute("SELECT lsoa21_code, count(*) FROM needs WHERE status = "
+                                       "'approved' GROUP BY 1").fetchall()
+    decile = dict(con.execute("SELECT lsoa_code, decile FROM iod_domain WHERE release = 2025 AND "
+                              "domain = 'imd' AND lsoa_code IN (SELECT unnest(?))",
+                              [[code for code, _ in placed]]).fetchall())
+    per_decile: dict[int, int] = {}
+    for lsoa, n in placed:
+        per_decile[decile[lsoa]] = per_decile.get(decile[lsoa], 0) + n
+    assert sum(per_decile.values()) == 17
+    rows = {int(m[0]): re.findall(r'<td class="n">(?:<strong>)?([^<]*)', m[1])
+            for m in re.findall(r'<tr><td class="n">(\d+)</td>(.*?)</tr>', section, re.S)}
+    for d, n in per_decile.items():
+        expected = str(n) if n >= settings.suppress_below else "c"
+        assert rows[d][3] == expected, (d, rows[d])   # reports, affects me too, notes, all
+    for cells in rows.values():                      # no count from 1 to 9 anywhere in the table
+        assert not any(c.isdigit() and 0 < int(c) < settings.suppress_below for c in cells[:4])
+    assert seeded.ward_name.replace("&", "&amp;") in section
+    # ages: 12 said 35 to 49, nobody else answered, so shares are shown; 65+ against the census
+    share = con.execute("SELECT sum(age_65_plus) / sum(total) FROM population p JOIN lsoa21_lookup l "
+                        "USING (lsoa21_code) WHERE l.lad_code = 'E08000009'").fetchone()[0]
+    assert f"People aged 65 and over are {share:.0%} of residents and 0% of those who took part." in section
+    assert ">100%<" in section
+    assert "Voice gap" in section and "Census 2021" in section and "Resident counts from 1 to 9" in section

@@ -181,6 +181,7 @@ def test_table_entry_skips_blank_rows_and_names_bad_ones(user_store: UserStore, 
     parsed = workshop.parse_table([good, blank, outside], locate_postcode=locate, consent=True,
                                source_note="Drop-in, 3 March")
     assert len(parsed.reports) == 1 and parsed.reports[0].age_groups == ("older people (65+)",)
+    assert workshop.filled_rows([good, blank, outside]) == [1, 3]   # the rows parse_table reads
     assert parsed.problems == ["table row 3, column 'postcode': M1 1AE is outside the area this "
                                "map covers (Trafford). Give a postcode inside it"]
     assert workshop.parse_table([good], locate_postcode=locate, consent=False).problems == [

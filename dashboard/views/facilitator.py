@@ -3,19 +3,24 @@ imported from the CSV template; consent is recorded, and all rows are saved or n
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import streamlit as st
 
 from dashboard.auth import current_user, page_for
 from dashboard.common import REFUSED, reader, session_id, show_problems, submission_key, user_store
 from needsmap.errors import ValidationError
 from needsmap.terms import taxonomy
-from needsmap.voice import needs, workshop
+from needsmap.voice import about_you, needs, workshop
 from needsmap.voice.locate import locate_postcode
 
 BATCH = "workshop_batch"   # a counter: a new number gives an empty table and uploader
 FLASH = "workshop_flash"
 CONSENT = ("Everyone listed agreed to their need being recorded here and shown, without their "
            "name, on the map and in reports.")
+ABOUT_CONSENT = ("Those who gave their age agreed to it being kept, apart from their need, to see "
+                 "whose voices are missing (shown only as totals for many people).")
+OWN_AGE = "own_age"  # the teller's Census 2021 age band: not a column of the need
 
 user = page_for(current_user(), "facilitate",
                 "community groups, moderators and commissioners entering needs on others' behalf")
@@ -31,8 +36,10 @@ source_note = st.text_input("Where and when were these gathered?", max_chars=nee
                             key=f"source-{batch}")
 
 
-def save(parsed: workshop.CsvImport, what: str) -> None:
-    """Save every row or none; show each problem with its row and column."""
+def save(parsed: workshop.CsvImport, what: str,
+         after: Callable[[list[int]], None] | None = None) -> None:
+    """Save every row or none; show each problem with its row and column. ``after`` gets the
+    new references (in row order) once the rows are saved."""
     if parsed.problems:
         show_problems(ValidationError(f"nothing was saved: {what} has "
                                       f"{len(parsed.problems)} problem(s) to fix",
@@ -44,6 +51,8 @@ def save(parsed: workshop.CsvImport, what: str) -> None:
     except REFUSED as exc:
         show_problems(exc)
         return
+    if after is not None:
+        after(ids)
     refs = f"reference {ids[0]}" if len(ids) == 1 else f"references {ids[0]} to {ids[-1]}"
     st.session_state[FLASH] = (f"Saved {len(ids)} need{'' if len(ids) == 1 else 's'} from {what} "
                                f"({refs}); {'it waits' if len(ids) == 1 else 'they wait'} for a "
@@ -80,8 +89,12 @@ def need_fields(n: int, batch: int) -> dict[str, object]:
                                    key=f"people-{batch}-{n}")
         ages = right.multiselect(f"Need {n}: age groups (optional)", list(needs.AGE_GROUPS),
                                  key=f"ages-{batch}-{n}")
+        own = st.selectbox(f"Need {n}: the age of the person who told you (optional)",
+                           list(about_you.BAND_LABELS), index=None,
+                           format_func=about_you.BAND_LABELS.get, placeholder="Not asked or not said",
+                           key=f"own-age-{batch}-{n}")
     return {"category": category, "description": description, "people_affected": people,
-            "age_groups": ages, "postcode": postcode}
+            "age_groups": ages, "postcode": postcode, OWN_AGE: own}
 
 
 typed, upload = st.tabs(["Type them in", "Import a CSV file"])
@@ -94,6 +107,7 @@ with typed:
         st.caption("Needs left blank are left out. For more than "
                    f"{workshop.MAX_TYPED_ROWS} at once, use the CSV file.")
         consent_typed = st.checkbox(CONSENT, key=f"consent-table-{batch}")
+        consent_about = st.checkbox(ABOUT_CONSENT, key=f"consent-about-{batch}")
         save_left, more_right = st.columns(2)
         save_typed = save_left.form_submit_button("Check and save these needs", type="primary")
         more = more_right.form_submit_button("Add another need",
@@ -102,8 +116,19 @@ with typed:
         st.session_state[f"{ENTRIES}-{batch}"] = count + 1
         st.rerun()
     if save_typed:
-        save(workshop.parse_table(rows, locate_postcode=locate, consent=consent_typed,
-                                  source_note=source_note, row_label="need"), "the form")
+        own_ages = [r.pop(OWN_AGE) for r in rows]          # kept apart from the needs
+        given = [own_ages[i - 1] for i in workshop.filled_rows(rows)]
+        if any(given) and not consent_about:
+            show_problems(ValidationError("nothing was saved", [
+                "tick the box under the needs to keep the ages people gave, or leave them empty"]))
+        else:
+            def keep_ages(ids: list[int]) -> None:
+                for ref, band in zip(ids, given):
+                    about_you.save(user_store(), ref, about_you.AboutYou(band, {}, consent_about), [])
+
+            save(workshop.parse_table(rows, locate_postcode=locate, consent=consent_typed,
+                                      source_note=source_note, row_label="need"), "the form",
+                 after=keep_ages)
 
 with upload:
     st.download_button("Download the CSV template", workshop.csv_template(),

@@ -32,7 +32,7 @@ from needsmap.config import load_settings
 from needsmap.errors import ValidationError
 from needsmap.store import areas
 from needsmap.terms import taxonomy
-from needsmap.voice import needs, privacy
+from needsmap.voice import about_you, needs, privacy
 from needsmap.voice.locate import locate_point, locate_postcode
 
 POINT = "report_point"      # the Location the resident clicked (private to this session)
@@ -54,6 +54,7 @@ if done:
     st.stop()
 
 settings = load_settings()
+about_questions = about_you.load_questions(settings.about_you_questions)
 user = current_user()
 
 st.subheader(words.WHERE)
@@ -111,6 +112,15 @@ with st.form(f"{FORM}-{st.session_state.get(FORM, 0)}"):
     ages = right.multiselect(words.AGES, needs.AGE_GROUPS, placeholder=words.AGES_PLACEHOLDER)
     contact = st.text_input(words.CONTACT, help=words.CONTACT_HELP)
     st.caption(privacy.CONTACT_NOTE)
+    st.markdown(f"**{words.ABOUT_YOU}**")
+    st.caption(words.ABOUT_YOU_NOTE)
+    about_consent = st.checkbox(words.ABOUT_YOU_CONSENT)
+    age_band = st.selectbox(words.YOUR_AGE, list(about_you.BAND_LABELS), index=None,
+                            format_func=about_you.BAND_LABELS.get,
+                            placeholder=words.NOT_SAY)
+    answers = {q.id: st.selectbox(f"{q.text} (optional)", q.options, index=None,
+                                  placeholder=words.NOT_SAY, key=f"about-{q.id}")
+               for q in about_questions}
     sent = st.form_submit_button(words.SEND, type="primary")
 
 if sent:
@@ -130,6 +140,9 @@ if sent:
                               int(people) if people is not None else None, tuple(ages),
                               contact=contact or None)
     problems += needs.check_report(report)
+    about = about_you.AboutYou(age_band, {k: v for k, v in answers.items() if v}, about_consent)
+    if not about.consent and not about_you.is_empty(about):
+        problems.append(words.ABOUT_YOU_NO_CONSENT)
     if problems:
         show_problems(ValidationError(words.NOT_SENT, problems))
     elif needs.recent_reports(user_store(), session_id=session_id(),
@@ -146,6 +159,7 @@ if sent:
         except REFUSED as exc:
             show_problems(exc)
         else:
+            about_you.save(user_store(), ref, about, about_questions)
             forget_submission(form)
             st.session_state[DONE] = ref
             st.session_state[FORM] = st.session_state.get(FORM, 0) + 1

@@ -27,7 +27,7 @@ from needsmap.store import areas, provenance
 from needsmap.store.areas import Area
 from needsmap.store.users import UserStore
 from needsmap.terms import colours, iod, taxonomy
-from needsmap.voice import blurred_needs, decisions, disclosure, needs
+from needsmap.voice import blurred_needs, decisions, disclosure, heard, needs
 from needsmap.voice.privacy import visible_text
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -67,6 +67,7 @@ class AreaReport:
     compared_with: str = ""        # the name of the area figures are compared and ranked within
     operating: list[dict[str, object]] = field(default_factory=list)  # charities working here
     operating_source: str = ""
+    heard_summary: heard.Summary | None = None  # who has been heard (the pack only)
 
     @property
     def title(self) -> str:
@@ -314,6 +315,8 @@ def build(con: duckdb.DuckDBPyConnection, user_store: UserStore, area: Area,
         operating=coverage.operating_table(con, list(area.authorities)),
         operating_source=coverage.operating_source(con) or "",
     )
+    if pack:
+        report.heard_summary = heard.summarise(con, user_store, list(area.lsoas), ev.threshold)
     if with_map:
         report.map_png = static_map.render(con, area, ev.blurred, services=services,
                                            attribution=_map_source_line(report))
@@ -371,6 +374,7 @@ def _environment() -> Environment:
     env.filters["pct"] = lambda v: "" if v is None or pd.isna(v) else f"{100 * float(v):.0f}%"
     env.filters["num"] = lambda v, d=1: "" if v is None or pd.isna(v) else f"{float(v):,.{d}f}"
     env.filters["count"] = disclosure.show
+    env.filters["rate"] = lambda v: disclosure.SUPPRESSED_MARK if v is None or pd.isna(v) else f"{float(v):,.1f}"
     env.filters["day"] = lambda v: "" if v is None or pd.isna(v) else pd.Timestamp(v).strftime("%-d %b %Y")
     env.filters["records"] = lambda f: [] if f is None or f.empty else f.to_dict("records")
     return env

@@ -55,8 +55,11 @@ def export(store: UserStore, moderator: User, ref: int) -> dict[str, object]:
         "SELECT created_at FROM need_support WHERE need_id = ? ORDER BY created_at", [ref]).fetchall()]
     log = _rows(cur.execute(f"SELECT {_LOG_COLUMNS} FROM moderation_log WHERE item_type = 'need' "
                             "AND item_id = ? ORDER BY id", [ref]))
+    about = _rows(cur.execute("SELECT age_band, answers, consented_at FROM about_you WHERE need_id = ?",
+                              [ref]))
     return {"reference": ref, "report": report,
             "support": {"count": len(support), "dates": support},
+            "about_you": about[0] if about else None,
             "moderation_log": log}
 
 
@@ -78,6 +81,7 @@ def erase(store: UserStore, moderator: User, ref: int) -> str:
         if con.execute("SELECT id FROM needs WHERE id = ?", [ref]).fetchone() is None:
             raise ValidationError(f"there is no report {ref}: it may have been erased already")
         con.execute("DELETE FROM need_support WHERE need_id = ?", [ref])
+        con.execute("DELETE FROM about_you WHERE need_id = ?", [ref])
         con.execute("DELETE FROM needs WHERE id = ?", [ref])
         con.execute("UPDATE moderation_log SET before_text = NULL, after_text = NULL, reason = NULL "
                     "WHERE item_type = 'need' AND item_id = ?", [ref])

@@ -8,6 +8,8 @@ Two rules, each a setting:
 - the browser each report and "this affects me too" came from (a hash of its cookie's random
   token) is forgotten after the same ``NEEDSMAP_CONTACT_RETENTION_DAYS``, when the cookie, set
   for that many days, has expired too;
+- the optional "about you" answers (age band and the organisation's own questions) are removed
+  with the contact details, and as soon as their report is rejected;
 - a rejected report's text (and its contact details, postcode and point) is removed
   ``NEEDSMAP_REJECTED_RETENTION_DAYS`` (90) after it was rejected, also from the text the
   moderation log kept of it. Its category, area and the reason for rejecting it stay.
@@ -122,6 +124,13 @@ def _forget_browsers(con: Connection, cut: datetime) -> None:
                 [FORGOTTEN_BROWSER, cut, FORGOTTEN_BROWSER + "%"])
 
 
+def _forget_about_you(con: Connection, cut: datetime) -> None:
+    """The optional "about you" answers go with the contact details (past the contact period)
+    and with a rejected report: they are personal data, kept only while the report is fresh."""
+    con.execute("DELETE FROM about_you WHERE need_id IN (SELECT id FROM needs WHERE created_at < ? "
+                "OR status = 'rejected')", [cut])
+
+
 def _remove(con: Connection, rule: Rule, now: datetime) -> Outcome:
     """Both rules in the caller's transaction, and the log entry; counts of what was removed."""
     contact_cut, rejected_cut = _cutoffs(rule, now)
@@ -137,6 +146,7 @@ def _remove(con: Connection, rule: Rule, now: datetime) -> Outcome:
         f"UPDATE needs SET {_CLEAR_PERSONAL} WHERE {_CONTACTS_DUE} RETURNING id",
         [contact_cut]).fetchall())
     _forget_browsers(con, contact_cut)
+    _forget_about_you(con, contact_cut)
     outcome = Outcome(contacts, rejected, True, now)
     if contacts or rejected:
         con.execute(

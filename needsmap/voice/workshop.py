@@ -130,6 +130,12 @@ def parse_csv(data: bytes, *, filename: str, locate_postcode,  # noqa: ANN001
     return result
 
 
+def filled_rows(rows: list[dict[str, object]]) -> list[int]:
+    """The numbers (from 1) of the typed rows that are not blank: those ``parse_table`` turns
+    into reports, in the same order (so answers kept beside the rows can follow them)."""
+    return [i for i, r in enumerate(rows, start=1) if any(_cell(v) for v in r.values())]
+
+
 def parse_table(rows: list[dict[str, object]], *, locate_postcode, consent: bool,  # noqa: ANN001
                 source_note: str | None = None, row_label: str = "table row") -> CsvImport:
     """Needs typed into the facilitator's form (fields as in the CSV template, without consent).
@@ -138,8 +144,7 @@ def parse_table(rows: list[dict[str, object]], *, locate_postcode, consent: bool
     problems name each row as ``row_label`` and its number ("need 2, column 'postcode': ...").
     """
     result = CsvImport()
-    filled = [(i, {k: _cell(v) for k, v in r.items()}) for i, r in enumerate(rows, start=1)]
-    filled = [(i, r) for i, r in filled if any(r.values())]
+    filled = [(i, {k: _cell(v) for k, v in rows[i - 1].items()}) for i in filled_rows(rows)]
     if not filled:
         result.problems.append("nothing to save: type at least one need")
     if len(filled) > MAX_CSV_ROWS:

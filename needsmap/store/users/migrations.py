@@ -100,4 +100,16 @@ USER_MIGRATIONS: list[tuple[int, str, str]] = [
         );
         """,
     ),
+    (
+        7,
+        "about you: a resident's optional age band and answers, kept apart from the report text",
+        """
+        CREATE TABLE IF NOT EXISTS about_you (
+            need_id INTEGER PRIMARY KEY,     -- the report reference: the only link to the report
+            age_band VARCHAR,                -- a Census 2021 band (needsmap.ingest.population)
+            answers VARCHAR,                 -- JSON of the deploying organisation's own questions
+            consented_at TIMESTAMP NOT NULL  -- when the resident ticked the consent box
+        );
+        """,
+    ),
 ]
