@@ -33,7 +33,7 @@ from needsmap.store import StoreReader, geocode
 from needsmap.terms import charity_classification as cc
 from needsmap.terms import taxonomy
 from needsmap.testing import loopback_server
-from tests.conftest import make_settings
+from conftest import make_settings
 
 # The charity table's fields, in the published order.
 CHARITY_FIELDS = [

@@ -13,7 +13,7 @@ from needsmap import ingest
 from needsmap.config import Settings
 from needsmap.errors import ValidationError
 from needsmap.store import StoreReader, geocode
-from tests.conftest import make_settings
+from conftest import make_settings
 
 NATIONAL = "england/services"
 

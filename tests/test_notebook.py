@@ -15,7 +15,7 @@ from needsmap.analysis import gaps
 from needsmap.publish import reports
 from needsmap.store import StoreReader, areas
 from needsmap.voice import needs
-from tests.conftest import user_store_env
+from conftest import user_store_env
 
 from reports_support import seed
 

@@ -13,7 +13,7 @@ from needsmap.analysis import coverage, gaps
 from needsmap.cli import main
 from needsmap.config import Settings
 from needsmap.store import StoreReader
-from tests.conftest import make_settings
+from conftest import make_settings
 
 BIRMINGHAM = "E08000025"
 

@@ -12,7 +12,7 @@ from needsmap.errors import DownloadError
 from needsmap.sources._http import sha256_file
 from needsmap.store import StoreReader
 from needsmap.testing import loopback_server
-from tests.conftest import make_settings
+from conftest import make_settings
 
 
 def _services(s: Settings) -> list[tuple]:

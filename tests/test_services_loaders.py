@@ -11,7 +11,7 @@ import pytest
 from needsmap import ingest
 from needsmap.config import Settings
 from needsmap.store import StoreReader, db, geocode
-from tests.conftest import make_settings
+from conftest import make_settings
 
 SERVICES = "trafford/services"
 

@@ -11,7 +11,7 @@ from needsmap import ingest
 from needsmap.config import Settings
 from needsmap.store import StoreReader, db, geocode
 from needsmap.testing import loopback_server
-from tests.conftest import make_settings, trafford_points
+from conftest import make_settings, trafford_points
 
 
 def _answer(request: Any, body: Any) -> bool:

@@ -25,7 +25,7 @@ from needsmap.ingest.services import oruk
 from needsmap.sources import oruk as _oruk
 from needsmap.store import StoreReader
 from needsmap.testing import loopback_server
-from tests.conftest import make_settings, trafford_points
+from conftest import make_settings, trafford_points
 
 EXAMPLES = "formats/oruk_uk_profile_examples"
 

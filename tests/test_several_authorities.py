@@ -25,8 +25,8 @@ from needsmap.store.users import open_user_store
 from needsmap.terms import taxonomy
 from needsmap.voice import accounts, needs
 from needsmap.voice.locate import locate_postcode
-from tests.conftest import make_settings
-from tests.test_charity_register import Scenario, write_register
+from conftest import make_settings
+from test_charity_register import Scenario, write_register
 
 AREA = "Trafford, Stockport"
 TRAFFORD, STOCKPORT = "E08000009", "E08000007"
