@@ -79,7 +79,9 @@ def representativeness(con, users):  # noqa: ANN001, ANN201
 
 def bare_query(con, user_path: Path):  # noqa: ANN001, ANN201
     """The baseline: per-decile participation and rates in one DuckDB query, nothing protected."""
-    con.execute(f"ATTACH IF NOT EXISTS '{user_path}' AS u (READ_ONLY)")
+    from needsmap.store.users.recovery import path_literal
+
+    con.execute(f"ATTACH IF NOT EXISTS {path_literal(user_path)} AS u (READ_ONLY)")
     return con.execute(
         """
         WITH p AS (
