@@ -340,6 +340,9 @@ def test_workshop_csv_import_explains_bad_files_and_saves_good_ones(site, browse
          "outside.csv row 2, column 'postcode': M1 1AE is outside the area"),
         ("good.csv", template.encode(), "Saved 1 need from good.csv"),
     ):
+        # once the app is idle: the consent tick (or the last check) reruns the page, and a
+        # file given to the uploader while that run redraws it can be dropped
+        wait_idle(pg)
         pg.locator("input[type=file]").set_input_files(
             {"name": name, "mimeType": "text/csv", "buffer": data})
         # the run that holds this file says so: only then does "Check" read it
