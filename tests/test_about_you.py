@@ -90,3 +90,29 @@ def test_comparison_hides_small_counts_and_shares() -> None:
     assert big.loc["age_65_plus", "share_of_took_part"] == pytest.approx(0.1)
     assert about_you.comparison_words(big.loc["age_65_plus"]) == (
         "People aged 65 and over are 50% of residents and 10% of those who took part.")
+
+
+def test_a_report_and_its_answers_are_saved_together_or_not_at_all(
+        user_store: UserStore, trafford_store: Settings) -> None:
+    cur = StoreReader(trafford_store.store_path).cursor()
+    place = locate_postcode(cur, trafford_points(trafford_store, 1)[0][0])
+    kept = about_you.kept_values(about_you.AboutYou("age_65_plus", {}, consent=True), [])
+
+    def count(table: str) -> int:
+        return user_store.read().execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+
+    def broken(con, ref: int) -> None:  # noqa: ANN001 - the store's connection
+        about_you.insert(con, [(ref, kept)])
+        raise RuntimeError("the disk filled up")
+
+    with pytest.raises(RuntimeError):
+        needs.submit(user_store, needs.NeedReport("food", "lost", place), session_id="s", also=broken)
+    assert (count("needs"), count("about_you")) == (0, 0)
+    ref = needs.submit(user_store, needs.NeedReport("food", "kept", place), session_id="s",
+                       submission_key="k", also=lambda con, r: about_you.insert(con, [(r, kept)]))
+    # sent again (a double click): one report, one set of answers
+    assert needs.submit(user_store, needs.NeedReport("food", "kept", place), session_id="s",
+                        submission_key="k", also=lambda con, r: about_you.insert(con, [(r, kept)])) == ref
+    assert (count("needs"), count("about_you")) == (1, 1)
+    with pytest.raises(ValidationError, match="Census 2021"):
+        about_you.kept_values(about_you.AboutYou("age_70", {}, consent=True), [])

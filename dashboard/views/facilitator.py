@@ -10,6 +10,7 @@ import streamlit as st
 from dashboard.auth import current_user, page_for
 from dashboard.common import REFUSED, reader, session_id, show_problems, submission_key, user_store
 from needsmap.errors import ValidationError
+from needsmap.store.users import Connection
 from needsmap.terms import taxonomy
 from needsmap.voice import about_you, needs, workshop
 from needsmap.voice.locate import locate_postcode
@@ -37,9 +38,9 @@ source_note = st.text_input("Where and when were these gathered?", max_chars=nee
 
 
 def save(parsed: workshop.CsvImport, what: str,
-         after: Callable[[list[int]], None] | None = None) -> None:
-    """Save every row or none; show each problem with its row and column. ``after`` gets the
-    new references (in row order) once the rows are saved."""
+         also: Callable[[Connection, list[int]], None] | None = None) -> None:
+    """Save every row or none; show each problem with its row and column. ``also`` writes
+    what belongs with the rows (the tellers' ages) in the same transaction."""
     if parsed.problems:
         show_problems(ValidationError(f"nothing was saved: {what} has "
                                       f"{len(parsed.problems)} problem(s) to fix",
@@ -47,12 +48,11 @@ def save(parsed: workshop.CsvImport, what: str,
         return
     try:
         ids = workshop.submit_many(user_store(), parsed.reports, facilitator=user,
-                                session_id=session_id(), submission_key=submission_key(f"workshop-{batch}"))
+                                session_id=session_id(), submission_key=submission_key(f"workshop-{batch}"),
+                                also=also)
     except REFUSED as exc:
         show_problems(exc)
         return
-    if after is not None:
-        after(ids)
     refs = f"reference {ids[0]}" if len(ids) == 1 else f"references {ids[0]} to {ids[-1]}"
     st.session_state[FLASH] = (f"Saved {len(ids)} need{'' if len(ids) == 1 else 's'} from {what} "
                                f"({refs}); {'it waits' if len(ids) == 1 else 'they wait'} for a "
@@ -122,13 +122,15 @@ with typed:
             show_problems(ValidationError("nothing was saved", [
                 "tick the box under the needs to keep the ages people gave, or leave them empty"]))
         else:
-            def keep_ages(ids: list[int]) -> None:
-                for ref, band in zip(ids, given):
-                    about_you.save(user_store(), ref, about_you.AboutYou(band, {}, consent_about), [])
+            kept = [about_you.kept_values(about_you.AboutYou(band, {}, consent_about), [])
+                    for band in given]
+
+            def keep_ages(con: Connection, ids: list[int]) -> None:
+                about_you.insert(con, [(ref, k) for ref, k in zip(ids, kept) if k is not None])
 
             save(workshop.parse_table(rows, locate_postcode=locate, consent=consent_typed,
                                       source_note=source_note, row_label="need"), "the form",
-                 after=keep_ages)
+                 also=keep_ages)
 
 with upload:
     st.download_button("Download the CSV template", workshop.csv_template(),

@@ -141,8 +141,14 @@ if sent:
                               contact=contact or None)
     problems += needs.check_report(report)
     about = about_you.AboutYou(age_band, {k: v for k, v in answers.items() if v}, about_consent)
+    kept = None
     if not about.consent and not about_you.is_empty(about):
         problems.append(words.ABOUT_YOU_NO_CONSENT)
+    else:
+        try:
+            kept = about_you.kept_values(about, about_questions)
+        except ValidationError as exc:
+            problems += exc.problems
     if problems:
         show_problems(ValidationError(words.NOT_SENT, problems))
     elif needs.recent_reports(user_store(), session_id=session_id(),
@@ -155,11 +161,12 @@ if sent:
         form = f"report-{st.session_state.get(FORM, 0)}"
         try:
             ref = needs.submit(user_store(), report, session_id=session_id(), user=user,
-                               submission_key=submission_key(form))
+                               submission_key=submission_key(form),
+                               also=None if kept is None else
+                               lambda con, ref: about_you.insert(con, [(ref, kept)]))
         except REFUSED as exc:
             show_problems(exc)
         else:
-            about_you.save(user_store(), ref, about, about_questions)
             forget_submission(form)
             st.session_state[DONE] = ref
             st.session_state[FORM] = st.session_state.get(FORM, 0) + 1

@@ -83,22 +83,37 @@ def is_empty(about: AboutYou) -> bool:
     return about.age_band is None and not about.answers
 
 
-def save(store: UserStore, need_id: int, about: AboutYou, questions: list[Question]) -> bool:
-    """Keep the answers for report ``need_id``; nothing is kept without the consent tick or
-    when every question was left unanswered. True when a row was written."""
+def kept_values(about: AboutYou, questions: list[Question]) -> tuple[object, ...] | None:
+    """What ``insert`` keeps for one report (age band, answers as JSON, consent time); None
+    without the consent tick or when every question was left unanswered. Checked before the
+    report is saved, so answers the questions do not allow refuse the report, not half of it."""
     if not about.consent or is_empty(about):
-        return False
+        return None
     problems = check(about, questions)
     if problems:
         raise ValidationError("about you: " + "; ".join(problems), problems)
     now = datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
+    return (about.age_band, json.dumps(about.answers, sort_keys=True), now)
 
-    def write(con: Connection) -> None:
-        con.execute("INSERT INTO about_you (need_id, age_band, answers, consented_at) VALUES (?, ?, ?, ?) "
-                    "ON CONFLICT (need_id) DO NOTHING",
-                    [need_id, about.age_band, json.dumps(about.answers, sort_keys=True), now])
 
-    store.write(write)
+def insert(con: Connection, kept: list[tuple[int, tuple[object, ...]]]) -> None:
+    """Keep ``(need_id, kept_values)`` pairs in one statement, inside the caller's transaction
+    (the one that saves the reports); a report sent again keeps its first answers."""
+    if not kept:
+        return
+    marks = ", ".join("(?, ?, ?, ?)" for _ in kept)
+    con.execute(f"INSERT INTO about_you (need_id, age_band, answers, consented_at) VALUES {marks} "
+                "ON CONFLICT (need_id) DO NOTHING",
+                [v for need_id, values in kept for v in (need_id, *values)])
+
+
+def save(store: UserStore, need_id: int, about: AboutYou, questions: list[Question]) -> bool:
+    """Keep the answers for report ``need_id`` already saved (its own transaction); True when
+    a row was written."""
+    values = kept_values(about, questions)
+    if values is None:
+        return False
+    store.write(lambda con: insert(con, [(need_id, values)]), idempotent=True)
     return True
 
 

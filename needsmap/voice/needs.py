@@ -12,7 +12,7 @@ import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
@@ -138,19 +138,28 @@ class RateLimiter:
 
 
 def submit(store: UserStore, report: NeedReport, *, session_id: str, user: User | None = None,
-           entered_by: str | None = None, submission_key: str | None = None) -> int:
+           entered_by: str | None = None, submission_key: str | None = None,
+           also: Callable[[Connection, int], None] | None = None) -> int:
     """Save a report as pending moderation; return its id.
 
     Sent again with the same ``submission_key`` (after a temporary error, a double click, or
-    from another app process), the report is saved once and its first id returned.
+    from another app process), the report is saved once and its first id returned. ``also``
+    writes what belongs with the report (its "about you" answers) in the same transaction, so
+    either both are kept or neither; it must be safe to run twice.
     """
     require(user, "report")
     problems = check_report(report)
     if problems:
         raise ValidationError("the report was not saved", problems)
     key = submission_key or new_submission_key()
-    return store.write(lambda con: _insert(con, report, entered_by, session_hash(session_id), key),
-                       idempotent=True)
+
+    def write(con: Connection) -> int:
+        ref = _insert(con, report, entered_by, session_hash(session_id), key)
+        if also is not None:
+            also(con, ref)
+        return ref
+
+    return store.write(write, idempotent=True)
 
 
 NEED_COLUMNS = ("created_at, category, description, people_affected, age_groups, lon, lat, postcode, "

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from needsmap.errors import ValidationError
-from needsmap.store.users import UserStore
+from needsmap.store.users import Connection, UserStore
 from needsmap.voice.accounts import User, require
 from needsmap.voice.needs import (
     NeedReport,
@@ -162,8 +163,10 @@ def parse_table(rows: list[dict[str, object]], *, locate_postcode, consent: bool
 
 
 def submit_many(store: UserStore, reports: list[NeedReport], *, facilitator: User,
-                session_id: str, submission_key: str | None = None) -> list[int]:
-    """Save a facilitator's batch in one transaction: all rows or none.
+                session_id: str, submission_key: str | None = None,
+                also: Callable[[Connection, list[int]], None] | None = None) -> list[int]:
+    """Save a facilitator's batch in one transaction: all rows or none (``also``, given the
+    ids in row order, writes what belongs with them in that same transaction).
 
     With the same ``submission_key`` (one per uploaded file), a batch sent again is saved once.
     """
@@ -176,5 +179,10 @@ def submit_many(store: UserStore, reports: list[NeedReport], *, facilitator: Use
     key = session_hash(session_id)
     batch = submission_key or new_submission_key()
     keys = [f"{batch}:{row}" for row in range(1, len(reports) + 1)]
-    return store.write(lambda con: insert_needs(con, reports, facilitator.username, key, keys),
-                       idempotent=True)
+    def write(con: Connection) -> list[int]:
+        ids = insert_needs(con, reports, facilitator.username, key, keys)
+        if also is not None:
+            also(con, ids)
+        return ids
+
+    return store.write(write, idempotent=True)
