@@ -25,7 +25,7 @@ def count_text(value: object) -> str:
 
 
 def rate_text(value: object) -> str:
-    return "c" if pd.isna(value) else f"{float(value):.1f}"
+    return disclosure.SUPPRESSED_MARK if pd.isna(value) else f"{float(value):.1f}"
 
 
 def participation_table(shown: pd.DataFrame, first: dict[str, pd.Series],
@@ -90,7 +90,7 @@ st.table(pd.DataFrame({
     "Share of residents": bands["share_of_residents"].map(lambda v: f"{v:.0%}"),
     "People who said their age": bands["took_part"].map(count_text),
     "Share of those who took part": bands["share_of_took_part"].map(
-        lambda v: "c" if pd.isna(v) else f"{float(v):.0%}"),
+        lambda v: disclosure.SUPPRESSED_MARK if pd.isna(v) else f"{float(v):.0%}"),
 }), hide_index=True)
 st.markdown(about_you.comparison_words(bands.loc["age_65_plus"]))
 st.caption("Source: the optional 'About you' answers residents gave with approved reports; "

@@ -30,8 +30,7 @@ def no_provision_data(category: str | list[str], area_name: str) -> str:
     """The sentence every view shows when no loaded source covers the category (or any of the
     categories) in the area."""
     labels = [taxonomy.label(c).lower() for c in ([category] if isinstance(category, str) else category)]
-    listed = labels[0] if len(labels) == 1 else ", ".join(labels[:-1]) + " and " + labels[-1]
-    return f"no provision data for {listed} in {area_name}"
+    return f"no provision data for {listing(labels)} in {area_name}"
 
 
 def sentence(text: str) -> str:

@@ -75,18 +75,12 @@ class AreaReport:
         return f"{kind}: {self.area.title}"
 
 
-def compared_with(area: Area) -> Area:
-    """What a report compares an area with ("within the area"): the area it was chosen in (an
-    authority, an ICB, a list of authorities...), or itself when it is one of those."""
-    return area.frame
-
-
 def _profile(con: duckdb.DuckDBPyConnection, area: Area, release: int) -> pd.DataFrame:
-    """Per domain: the area beside the area it is compared with (``compared_with``: its
+    """Per domain: the area beside the area it is compared with (``area.frame``: its
     authority, or the whole ICB or list it was chosen in) and England (shares of most deprived
     LSOAs)."""
     level = iod.lsoa_level(release)
-    frame = compared_with(area)
+    frame = area.frame
     here = summaries.area_summaries(con, "selection", release=release, lsoas=list(area.lsoas))
     if frame.kind == "lad":
         lad = summaries.area_summaries(con, "lad", release=release, lad_code=frame.code)
@@ -311,7 +305,7 @@ def build(con: duckdb.DuckDBPyConnection, user_store: UserStore, area: Area,
         suppression_rule=disclosure.rule_text(ev.threshold), threshold=ev.threshold, pack=pack,
         notes_on_method=[gaps.METHOD, summaries.METHOD, gaps.CENTRE_NOTE, *colours.CAVEATS],
         no_provision=no_provision_lines(con, ev.gaps, area),
-        compared_with=compared_with(area).name,
+        compared_with=area.frame.name,
         operating=coverage.operating_table(con, list(area.authorities)),
         operating_source=coverage.operating_source(con) or "",
     )
