@@ -588,6 +588,10 @@ def residents_show(ref: str) -> None:
     for name, value in report.items():  # type: ignore[union-attr]
         click.echo(f"{name:<18} {'' if value is None else value}")
     click.echo(f"{'supporters':<18} {record['support']['count']}")  # type: ignore[index]
+    about = record.get("about_you")  # kept apart from the report, but held about it all the same
+    if about:
+        click.echo(f"{'about you':<18} age band {about['age_band'] or 'not given'}; "  # type: ignore[index]
+                   f"other answers {about['answers']}; agreed {about['consented_at']}")  # type: ignore[index]
     click.echo(f"{'log entries':<18} {len(record['moderation_log'])}")  # type: ignore[arg-type]
 
 

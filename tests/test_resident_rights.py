@@ -20,7 +20,7 @@ from needsmap.errors import ConfigError, ValidationError
 from needsmap.publish import exports
 from needsmap.store import StoreReader, areas
 from needsmap.store.users import UserStore, open_user_store
-from needsmap.voice import blurred_needs, layers, needs, resident_rights, retention
+from needsmap.voice import about_you, blurred_needs, layers, needs, resident_rights, retention
 from needsmap.voice.accounts import PermissionDenied, User
 from needsmap.voice.locate import locate_point
 
@@ -221,6 +221,7 @@ def test_export_then_erase_leaves_no_trace_in_store_map_downloads_or_log(
             needs.moderate(store, MODERATOR, "need", r, "approve")
         needs.moderate(store, MODERATOR, "need", ref, "edit", new_text=SECRET_TEXT + " (edited)")
         needs.add_support(store, ref, session_id="neighbour")
+        about_you.save(store, ref, about_you.AboutYou("age_65_plus", {}, consent=True), [])
         before = downloads(settings, store, tmp_path / "before")
     finally:
         store.close()
@@ -229,6 +230,7 @@ def test_export_then_erase_leaves_no_trace_in_store_map_downloads_or_log(
 
     shown = cli(settings, "residents", "show", str(ref))
     assert shown.exit_code == 0 and SECRET_CONTACT in shown.output and "M32 0AA" in shown.output
+    assert "about you          age band age_65_plus" in shown.output  # held apart, shown all the same
     out = tmp_path / "access.json"
     cli(settings, "residents", "export", f"#{ref}", "--out", str(out))
     record = json.loads(out.read_text())
