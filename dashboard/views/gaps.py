@@ -201,11 +201,15 @@ counts = since_2019["decile_change"].value_counts().sort_index()
 summary = pd.DataFrame({"change": [change.describe_change(c) for c in counts.index],
                         "order": counts.index, "areas": counts.values})
 st.altair_chart(
-    alt.Chart(summary).mark_bar(color="#3b4994").encode(
-        y=alt.Y("change:N", sort=alt.SortField("order"), axis=alt.Axis(labelLimit=300),
-                title="Overall deprivation decile, IoD2019 to IoD2025"),
-        x=alt.X("areas:Q", title="Small areas"), tooltip=["change", "areas"],
-    ).properties(height=34 * len(summary)),
+    # The axis title goes above the chart: written along a short y axis (a small authority
+    # has two or three kinds of change) it is longer than the chart, and Vega's fit to the
+    # container then squeezed the bars into a few pixels.
+    alt.Chart(summary, title="Overall deprivation decile, IoD2019 to IoD2025").mark_bar(
+        color="#3b4994").encode(
+        y=alt.Y("change:N", sort=alt.SortField("order"), axis=alt.Axis(labelLimit=300), title=None),
+        x=alt.X("areas:Q", title="Small areas", axis=alt.Axis(tickMinStep=1, format="d")),
+        tooltip=["change", "areas"],
+    ).properties(height=34 * len(summary) + 80),  # the title and the x axis need 80 px
     width="stretch",
 )
 st.caption(change.CHANGE_CAVEAT)
