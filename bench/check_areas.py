@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import multiprocessing
 import os
 import shutil
 import sys
@@ -107,7 +108,10 @@ def check(areas: list[str], mirror: str, *, jobs: int = 2, keep: Path | None = N
     workdir = str(keep) if keep else tempfile.mkdtemp(prefix="check-areas-")
     Path(workdir).mkdir(parents=True, exist_ok=True)
     try:
-        with ProcessPoolExecutor(max_workers=max(1, jobs)) as pool:
+        # Fresh interpreters, not forks: forking a process that holds DuckDB's and GDAL's
+        # threads (pytest's, or a notebook's) can abort the child mid-load.
+        spawn = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=max(1, jobs), mp_context=spawn) as pool:
             futures = [pool.submit(check_area, a, mirror, workdir, keep is not None) for a in areas]
             outcomes = []
             for i, fut in enumerate(futures, 1):
