@@ -25,6 +25,7 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 import shapely
+import shapely.errors
 from pmtiles.tile import Compression, TileType, zxy_to_tileid
 from pmtiles.writer import Writer
 
@@ -40,6 +41,9 @@ EXTENT = 4096
 BUFFER = 64
 # Simplify to this share of a screen pixel (a 512-pixel tile): finer is invisible, coarser shows.
 PIXEL_SHARE = 0.5
+# Below this zoom outlines are simplified as for it: coarser tolerances fold authorities' small
+# rings (GEOS refuses them), and the few tiles of those zooms stay small anyway.
+COARSEST = 4
 HALF_WORLD = 20037508.342789244  # Web Mercator's half width, metres
 # Bump when what a build makes changes: an archive of an older rule is never served.
 TILE_RULES = 1
@@ -105,7 +109,10 @@ def _outlines(con: duckdb.DuckDBPyConnection, level: str) -> tuple[list[str], np
 def _simplified(con: duckdb.DuckDBPyConnection, codes: list[str], geoms: np.ndarray,
                 zoom: int) -> None:
     """The outlines simplified together for one zoom, as the temp table ``tile_layer``."""
-    simple = shapely.coverage_simplify(geoms, _tolerance(zoom))
+    try:
+        simple = shapely.coverage_simplify(geoms, _tolerance(max(zoom, COARSEST)))
+    except shapely.errors.GEOSException:  # a ring too small for the tolerance: each on its own
+        simple = shapely.simplify(geoms, _tolerance(max(zoom, COARSEST)), preserve_topology=True)
     table = pa.table({"code": pa.array(codes), "wkb": pa.array(shapely.to_wkb(simple), type=pa.binary())})
     con.register("tile_rows", table)
     try:
