@@ -37,7 +37,8 @@ _CSS = """
 """
 
 _JS = """
-const VENDOR = '/app/static/vendor';
+// The component's script is not loaded from a path, so addresses are made whole first.
+const VENDOR = new URL('/app/static/vendor', window.location.href).href;
 let libraries = null;
 
 function script(src) {
@@ -104,7 +105,7 @@ function style(data) {
                     attribution: data.tiles_attribution || ''};
     layers.push({id: 'base', type: 'raster', source: 'base'});
   }
-  sources.areas = {type: 'vector', url: 'pmtiles://' + data.archive, attribution: data.attribution};
+  sources.areas = {type: 'vector', url: 'pmtiles://' + new URL(data.archive, window.location.href).href, attribution: data.attribution};
   layers.push({id: 'fill', type: 'fill', source: 'areas', 'source-layer': 'areas',
                paint: {'fill-color': fillColour(data), 'fill-opacity': data.tiles_url ? 0.75 : 1}});
   layers.push({id: 'edges', type: 'line', source: 'areas', 'source-layer': 'areas',
@@ -123,7 +124,7 @@ function focus(map, data, el) {
 
 async function names(el, data) {
   if (!el.__nmNames) {
-    el.__nmNames = fetch(data.names).then((r) => r.json()).catch(() => ({}));
+    el.__nmNames = fetch(new URL(data.names, window.location.href).href).then((r) => r.json()).catch(() => ({}));
   }
   return el.__nmNames;
 }

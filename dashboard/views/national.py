@@ -16,6 +16,8 @@ from needsmap.terms import iod
 
 WIDE = ("england", "region", "icb")
 FOCUS = "national_focus"
+# On the map itself; the full lines, with vintages, are under it.
+SHORT_CREDIT = "IoD: MHCLG; boundaries: ONS, OS (Open Government Licence v3.0)"
 
 st.title("England's small areas")
 
@@ -25,7 +27,9 @@ if archive is None:
             "(after `needsmap ingest all`), then reload this page.")
     st.stop()
 choices = read(maps.area_choices)
-wide = choices[choices["kind"].isin(WIDE)]
+wide = choices[choices["kind"].isin(WIDE)].copy()
+wide["order"] = [WIDE.index(k) for k in wide["kind"]]  # England first, then regions, then ICBs
+wide = wide.sort_values(["order", "name"], kind="stable")
 if wide.empty:
     st.info("The store holds no region, NHS area or England as a whole: build it with "
             "`needsmap ingest all` (all of England) or `--area <region or ICB>`.")
@@ -71,7 +75,7 @@ with left:
         legend=legend, bounds=[[west, south], [east, north]], focus=focus,
         label=f"Map of {title} in {area.name}'s small areas; the same figures are in the table "
               "beside it",
-        attribution=" ".join(read(maps.attribution, national.NATIONAL_RELEASE)),
+        attribution=SHORT_CREDIT,
         tiles_url=settings.tiles_url, tiles_attribution=settings.tiles_attribution,
         key=f"national-map-{area.code}")
     st.caption(" ".join(read(maps.attribution, national.NATIONAL_RELEASE)))
