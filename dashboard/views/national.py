@@ -71,7 +71,8 @@ settings = load_settings()
 left, right = st.columns([3, 1])
 with left:
     clicked = national_map.national_map(
-        archive_url=archive_url, names_url=names_url, table=read(national.iod_table, domain, by),
+        archive_url=archive_url, names_url=names_url,
+        table={**read(national.iod_table, domain, by), "key": f"{domain}-{by}"},
         legend=legend, bounds=[[west, south], [east, north]], focus=focus,
         label=f"Map of {title} in {area.name}'s small areas; the same figures are in the table "
               "beside it",

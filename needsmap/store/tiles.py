@@ -102,7 +102,7 @@ def _outlines(con: duckdb.DuckDBPyConnection, level: str) -> tuple[list[str], np
     table = con.execute(
         "SELECT code, ST_AsWKB(ST_Transform(geom_display, 'EPSG:4326', 'EPSG:3857', always_xy := true)) AS wkb "
         "FROM boundary WHERE level = ? AND geom_display IS NOT NULL "
-        "AND regexp_full_match(code, 'E[0-9]{8}') ORDER BY code", [level]).fetch_arrow_table()
+        "AND regexp_full_match(code, 'E[0-9]{8}') ORDER BY code", [level]).to_arrow_table()
     return table["code"].to_pylist(), shapely.from_wkb(table["wkb"].to_numpy(zero_copy_only=False))
 
 
@@ -141,7 +141,7 @@ def _zoom_tiles(con: duckdb.DuckDBPyConnection, zoom: int) -> list[tuple[int, in
         ), cut AS (
             SELECT x, y, code, CAST(substr(code, 2) AS BIGINT) AS id,
                    ST_AsMVTGeom(g, ST_Extent(env), {EXTENT}, {BUFFER}, true) AS geom
-            FROM placed WHERE ST_Intersects(g, env)
+            FROM placed
         )
         SELECT x, y, ST_AsMVT({{'id': id, 'code': code, 'geom': geom}}, '{LAYER}', {EXTENT}, 'geom', 'id')
         FROM cut WHERE geom IS NOT NULL AND NOT ST_IsEmpty(geom)
