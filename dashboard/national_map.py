@@ -119,6 +119,7 @@ function focus(map, data, el) {
   el.__nmFocus = f.key;
   const outline = map.getSource('outline');
   if (outline) outline.setData(f.outline);
+  window.__needsmapNational.outline = (f.outline.features || []).length;
   map.fitBounds(f.bounds, {padding: 24, animate: false});
 }
 
@@ -135,8 +136,8 @@ export default function (component) {
   root.__nmData = data;
   if (root.__nmMap) {
     const map = root.__nmMap;
-    const apply = () => { recolour(map, data); focus(map, data, root); };
-    if (map.loaded() || map.isStyleLoaded()) apply(); else map.once('load', apply);
+    // before the map's first load its handler draws whatever data came last
+    if (root.__nmReady) { recolour(map, data); focus(map, data, root); }
     return;
   }
   root.setAttribute('aria-label', data.label);
@@ -146,6 +147,7 @@ export default function (component) {
                             bounds: data.bounds, maxZoom: 16, minZoom: 4, attributionControl: {compact: false},
                             fadeDuration: 0});
     root.__nmMap = map;
+    window.__needsmapNational.created = performance.now();
     window.__needsmapNational.map = map;
     map.addControl(new ml.NavigationControl({showCompass: false}));
     map.on('load', () => {
@@ -153,6 +155,7 @@ export default function (component) {
       map.addLayer({id: 'outline', type: 'line', source: 'outline',
                     paint: {'line-color': '#000000', 'line-width': 3}});
       const d = root.__nmData;
+      root.__nmReady = true;
       recolour(map, d);
       focus(map, d, root);
       map.once('idle', () => { window.__needsmapNational.firstIdle = performance.now(); });
