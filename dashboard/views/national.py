@@ -28,12 +28,13 @@ if archive is None:
     st.stop()
 choices = read(maps.area_choices)
 wide = choices[choices["kind"].isin(WIDE)].copy()
-wide["order"] = [WIDE.index(k) for k in wide["kind"]]  # England first, then regions, then ICBs
-wide = wide.sort_values(["order", "name"], kind="stable")
-if wide.empty:
-    st.info("The store holds no region, NHS area or England as a whole: build it with "
-            "`needsmap ingest all` (all of England) or `--area <region or ICB>`.")
-    st.stop()
+if wide.empty:  # a store built for one authority (or a few): its own areas, and how to get more
+    wide = choices.assign(order=0)
+    st.caption("This store holds no region, NHS area or all of England: build one with "
+               "`needsmap ingest all` (all of England) or `--area <region or ICB>`.")
+else:
+    wide["order"] = [WIDE.index(k) for k in wide["kind"]]  # England first, then regions, ICBs
+    wide = wide.sort_values(["order", "name"], kind="stable")
 labels = dict(zip(wide["code"], wide["label"]))
 area_code = st.sidebar.selectbox("Area: England, a region or an NHS area (type to search)",
                                  list(labels), format_func=labels.get, key="national_area")
