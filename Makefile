@@ -31,6 +31,7 @@ $(VENDOR_STAMP): dashboard/assets.json dashboard/assets.py $(VENV)/.installed
 
 store: install
 	$(BIN)/needsmap ingest all --area "$(AREA)"
+	$(BIN)/needsmap tiles build
 
 # .streamlit/config.toml turns on static serving (the vendored assets) and headless mode.
 serve: install assets
