@@ -109,7 +109,7 @@ def tile_route(pg: Any, url: str, table_bytes: int) -> dict[str, float]:
     from dashboard_support import choose, runs, wait_idle
 
     done: list[Any] = []
-    pg.on("requestfinished", done.append)
+    pg.on("requestfinished", lambda r: done.append(r))
     pg.goto(url + "national")
     pg.wait_for_function("() => window.__needsmapNational && window.__needsmapNational.firstIdle",
                          timeout=180_000)
@@ -149,7 +149,7 @@ def geojson_route(pg: Any, url: str, folder: Path, store: Path) -> dict[str, flo
     (folder / "index.html").write_text(LEAFLET_PAGE)
     base = f"{url}app/static/{folder.name}/"
     done: list[Any] = []
-    pg.on("requestfinished", done.append)
+    pg.on("requestfinished", lambda r: done.append(r))
     pg.goto(base + "index.html")
     paint = pg.evaluate("() => window.draw('imd.geojson')")
     first_bytes = _sizes(done)

@@ -90,7 +90,7 @@ def iod_classes(con: duckdb.DuckDBPyConnection, domain: str, by: str = "decile")
 
 def iod_table(con: duckdb.DuckDBPyConnection, domain: str, by: str = "decile") -> dict[str, object]:
     """The packed table for an IoD measure, with the MSOAs' and authorities' classes."""
-    return pack(with_wider_areas(con, iod_classes(con, domain, by)))
+    return packed(con, iod_classes(con, domain, by))
 
 
 def iod_legend(con: duckdb.DuckDBPyConnection, domain: str, by: str = "decile") -> list[colours.LegendClass]:
@@ -122,3 +122,33 @@ def names(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
     return dict(con.execute(
         "SELECT code, name FROM boundary WHERE list_contains(['lad', 'msoa21', 'lsoa21'], level)"
     ).fetchall())
+
+
+def classes_by(keys: Mapping[str, object], order: list[object]) -> dict[str, int | None]:
+    """Each area's class as its key's place in ``order`` plus one (a gap's "3-1", a voice
+    gap's "none"...); None for a key not in it (not ranked, no figure)."""
+    place = {k: i + 1 for i, k in enumerate(order)}
+    return {code: place.get(key) for code, key in keys.items()}
+
+
+def numbered(legend: list[colours.LegendClass]) -> list[colours.LegendClass]:
+    """A legend's classes numbered 1, 2, ... in its order: the numbers ``classes_by`` gives."""
+    return [colours.LegendClass(i + 1, c.colour, c.label) for i, c in enumerate(legend)]
+
+
+def gap_legend() -> list[colours.LegendClass]:
+    """The nine need-against-provision classes, numbered as ``gap_classes`` numbers them."""
+    return [colours.LegendClass(i + 1, c["colour"], c["label"])
+            for i, c in enumerate(colours.bivariate_legend())]
+
+
+def gap_classes(gap: pd.DataFrame) -> dict[str, int | None]:
+    """A gap table's classes (``gaps.gap_table``) as the numbers of ``gap_legend``."""
+    order = [c["code"] for c in colours.bivariate_legend()]
+    keys = dict(zip(gap["code"], gap["bivariate_class"].astype("object").where(gap["bivariate_class"].notna(), None)))
+    return classes_by(keys, order)
+
+
+def packed(con: duckdb.DuckDBPyConnection, lsoa_classes: Mapping[str, int | None]) -> dict[str, object]:
+    """Any small areas' classes as the map's table, with their MSOAs' and authorities'."""
+    return pack(with_wider_areas(con, lsoa_classes))
