@@ -126,3 +126,20 @@ def test_static_serving_answers_byte_ranges_with_206(archive: tuple[Settings, Pa
                 assert answer.status == 206 and answer.read() == body[1000:]
     finally:
         served.unlink(missing_ok=True)
+
+
+def test_gap_and_voice_classes_are_numbered_as_their_keys() -> None:
+    """A gap's class ("need-provision") and a voice gap's are numbered as their legends list
+    them, so the map's colour and the key's words agree; areas not ranked get no class."""
+    import pandas as pd
+
+    legend = national.gap_legend()
+    gap = pd.DataFrame({"code": ["E01000001", "E01000002", "E01000003"],
+                        "bivariate_class": ["3-1", "1-3", None]})
+    got = national.gap_classes(gap)
+    assert legend[got["E01000001"] - 1].label == "high need, low provision"
+    assert legend[got["E01000002"] - 1].label == "low need, high provision"
+    assert got["E01000003"] is None
+    assert national.classes_by({"a": "none", "b": "", "c": "other"}, ["none", "little", ""]) == \
+        {"a": 1, "b": 3, "c": None}
+    assert [c.value for c in national.numbered(legend[::-1])] == list(range(1, 10))
