@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import time
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ from needsmap.terms import colours
 STATIC = Path(__file__).resolve().parent / "static"
 SERVED = STATIC / "tiles"
 URL_BASE = "/app/static"
+STALE_SECONDS = 7 * 24 * 3600
 
 _CSS = """
 .nm-wrap{position:relative;width:100%;height:600px;border:1px solid #767676}
@@ -192,7 +194,8 @@ def publish(archive: Path, names: dict[str, str]) -> tuple[str, str]:
     """Put the archive (and its names file) where Streamlit serves it; their two addresses.
 
     A hard link where the store shares the disk, else a copy made aside and renamed; archives
-    of older boundaries are removed. Same name, same boundaries: nothing is done twice."""
+    no app has shown for a week are removed. Same name, same boundaries: nothing is
+    done twice."""
     SERVED.mkdir(parents=True, exist_ok=True)
     served = SERVED / archive.name
     listed = served.with_suffix(".names.json")
@@ -208,11 +211,22 @@ def publish(archive: Path, names: dict[str, str]) -> tuple[str, str]:
         partial = listed.with_name(f".{listed.name}.{os.getpid()}")
         partial.write_text(json.dumps(names, separators=(",", ":")))
         os.replace(partial, listed)
-    for old in SERVED.glob("national-*"):
-        if old.name not in (served.name, listed.name):
-            old.unlink(missing_ok=True)
+    for path in (served, listed):
+        os.utime(path)  # in use: another app's prune leaves it
+    _prune(time.time() - STALE_SECONDS)
     rel = served.relative_to(STATIC).as_posix()
     return f"{URL_BASE}/{rel}", f"{URL_BASE}/{listed.relative_to(STATIC).as_posix()}"
+
+
+def _prune(before: float) -> None:
+    """Served archives (and names) not published since ``before``: another app on this
+    checkout (another store, a test) may be serving a recent one, so only old ones go."""
+    for old in SERVED.glob("national-*"):
+        try:
+            if old.stat().st_mtime < before:
+                old.unlink(missing_ok=True)
+        except OSError:
+            pass
 
 
 def national_map(*, archive_url: str, names_url: str, table: dict[str, Any],
