@@ -143,3 +143,19 @@ def test_gap_and_voice_classes_are_numbered_as_their_keys() -> None:
     assert national.classes_by({"a": "none", "b": "", "c": "other"}, ["none", "little", ""]) == \
         {"a": 1, "b": 3, "c": None}
     assert [c.value for c in national.numbered(legend[::-1])] == list(range(1, 10))
+
+
+def test_tiles_build_command_writes_once_then_says_up_to_date(trafford_store: Settings, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from needsmap.cli import main
+
+    shutil.copyfile(trafford_store.store_path, tmp_path / "needsmap.duckdb")
+    env = {"NEEDSMAP_DATA_DIR": str(tmp_path), "NEEDSMAP_STORE": None, "NEEDSMAP_USER_STORE": None,
+           "NEEDSMAP_CACHE": None}
+    first = CliRunner().invoke(main, ["tiles", "build"], env=env, catch_exceptions=False)
+    assert first.exit_code == 0 and "139 lsoa21" in first.output and "tiles" in first.output
+    written = list((tmp_path / "tiles").glob("national-*.pmtiles"))
+    assert len(written) == 1 and str(written[0]) in first.output.replace("\n", "")
+    again = CliRunner().invoke(main, ["tiles", "build"], env=env, catch_exceptions=False)
+    assert again.exit_code == 0 and "up to date" in again.output
