@@ -349,6 +349,27 @@ def datasets() -> None:
         click.echo(f"{'':<24} mirror: {d.mirror_path}")
 
 
+@main.group()
+def tiles() -> None:
+    """The national map's vector tiles (a PMTiles file beside the store)."""
+
+
+@tiles.command("build")
+@click.option("--force", is_flag=True, help="Build again even if the store's boundaries have not changed.")
+def tiles_build(force: bool) -> None:
+    """Cut the store's outlines into the national map's tiles (run after ingest; quick if current)."""
+    from needsmap.store import tiles as tile_archive
+
+    settings = load_settings()
+    made = tile_archive.build(StoreReader(settings.store_path).cursor(), settings.store_path, force=force)
+    if made.tiles < 0:
+        click.echo(f"Tiles are up to date for the store's boundaries: {made.path}")
+        return
+    counts = ", ".join(f"{n:,} {level}" for level, n in made.features.items())
+    click.echo(f"Wrote {made.tiles:,} tiles ({made.bytes / 1e6:.1f} MB; {counts}) in "
+               f"{made.seconds:.1f} s to {made.path}")
+
+
 @main.group(name="db")
 def db_group() -> None:
     """The user store (residents' reports, notes, moderation, accounts): a DuckDB file, or
