@@ -108,10 +108,15 @@ def check(areas: list[str], mirror: str, *, jobs: int = 2, keep: Path | None = N
     Path(workdir).mkdir(parents=True, exist_ok=True)
     try:
         with ProcessPoolExecutor(max_workers=max(1, jobs)) as pool:
-            futures = [pool.submit(check_area, a, mirror, workdir, keep is not None) for a in areas]
+            # the first area alone: it keeps what is derived from England's files (postcodes
+            # placed, national lists read and placed, ingest/derived.py) for every later area
+            # to read back, instead of each worker deriving the same at once
+            first = pool.submit(check_area, areas[0], mirror, workdir, keep is not None) if areas else None
+            first_done = [first.result()] if first else []
+            futures = [pool.submit(check_area, a, mirror, workdir, keep is not None) for a in areas[1:]]
             outcomes = []
-            for i, fut in enumerate(futures, 1):
-                o = fut.result()
+            for i, fut in enumerate([*first_done, *futures], 1):
+                o = fut if isinstance(fut, Outcome) else fut.result()
                 outcomes.append(o)
                 status = f"FAILED at {o.failed}: {o.message}" if o.failed else f"ok, {o.lsoas} LSOAs"
                 say(f"[{i}/{len(areas)}] {o.area}: {status} ({sum(o.seconds.values()):.1f} s)")
