@@ -15,6 +15,7 @@ from conftest import make_settings
 from needsmap import ingest
 from needsmap.config import Settings
 from needsmap.ingest import derived, postcodes
+from needsmap.sources._http import sha256_file
 from needsmap.store import StoreReader, geocode
 
 pytestmark = pytest.mark.slow
@@ -99,13 +100,7 @@ def test_a_later_build_reads_back_and_makes_the_same_store(builds: dict) -> None
     prov = _cursor(builds["warm"]).execute(
         "SELECT origin, sha256, licence, vintage, retrieved_at FROM provenance "
         "WHERE dataset_id = 'nhs_pharmacies'").fetchone()
-    assert prov[0].endswith("edispensary.csv") and prov[1] == derived_sha(prov[0]) and prov[2] and prov[3]
-
-
-def derived_sha(path: str) -> str:
-    from needsmap.sources._http import sha256_file
-
-    return sha256_file(Path(path))
+    assert prov[0].endswith("edispensary.csv") and prov[1] == sha256_file(Path(prov[0])) and prov[2] and prov[3]
 
 
 def _mirror_with(tmp: Path, mirror: Path, changed: str, edit) -> Path:
