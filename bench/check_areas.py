@@ -26,8 +26,10 @@ import shutil
 import sys
 import tempfile
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -106,22 +108,30 @@ def authorities(mirror: str) -> list[str]:
         return sorted({r[column] for r in reader if r[column].startswith("E")})
 
 
+def _in_own_process(area: str, *, mirror: str, workdir: str, keep: bool) -> Outcome:
+    """One area in a fresh interpreter of its own, so a crash (a native library aborting)
+    is that area's failure, named, rather than a broken pool that loses every other area.
+    Spawned, not forked: a fork of a process holding DuckDB's and GDAL's threads can abort."""
+    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        try:
+            return pool.submit(check_area, area, mirror, workdir, keep).result()
+        except BrokenProcessPool:
+            return Outcome(area, failed="worker", message="the worker process ended abruptly (a crash)")
+
+
 def check(areas: list[str], mirror: str, *, jobs: int = 2, keep: Path | None = None,
           say=print) -> list[Outcome]:
     """Each area's outcome, in the order given; ``say`` hears one line per area as it ends."""
     workdir = str(keep) if keep else tempfile.mkdtemp(prefix="check-areas-")
     Path(workdir).mkdir(parents=True, exist_ok=True)
     try:
-        # Fresh interpreters, not forks: forking a process that holds DuckDB's and GDAL's
-        # threads (pytest's, or a notebook's) can abort the child mid-load.
-        spawn = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=max(1, jobs), mp_context=spawn) as pool:
-            # the first area alone: it keeps what is derived from England's files (postcodes
-            # placed, national lists read and placed, ingest/derived.py) for every later area
-            # to read back, instead of each worker deriving the same at once
-            first = pool.submit(check_area, areas[0], mirror, workdir, keep is not None) if areas else None
-            first_done = [first.result()] if first else []
-            futures = [pool.submit(check_area, a, mirror, workdir, keep is not None) for a in areas[1:]]
+        run = partial(_in_own_process, mirror=mirror, workdir=workdir, keep=keep is not None)
+        # the first area alone: it keeps what is derived from England's files (postcodes
+        # placed, national lists read and placed, ingest/derived.py) for every later area
+        # to read back, instead of each worker deriving the same at once
+        first_done = [run(areas[0])] if areas else []
+        with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+            futures = [pool.submit(run, a) for a in areas[1:]]
             outcomes = []
             for i, fut in enumerate([*first_done, *futures], 1):
                 o = fut if isinstance(fut, Outcome) else fut.result()
