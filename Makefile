@@ -11,7 +11,7 @@ PORT   ?= 8501
 NEEDSMAP_MIRROR ?= $(if $(wildcard ../shared/data/MANIFEST.md),$(abspath ../shared/data),)
 export NEEDSMAP_MIRROR
 
-.PHONY: demo test install assets store serve bench bench-map bench-gaps bench-geocode bench-england check-areas bench-national bench-heard clean
+.PHONY: demo test install assets store serve bench bench-map bench-gaps bench-geocode bench-england check-areas bench-national bench-heard bench-rounds clean
 
 install: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
@@ -73,6 +73,10 @@ bench-national: install
 
 bench-heard: install
 	$(BIN)/python bench/heard.py
+
+# Priorities rounds: 10,000 ballots counted and the results page's data built (target 2 s).
+bench-rounds: install
+	$(BIN)/python bench/rounds.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info dashboard/static/vendor test-artifacts

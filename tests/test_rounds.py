@@ -64,6 +64,15 @@ def test_ties_go_to_the_option_listed_first() -> None:
     assert rounds.equal_shares({1: 10.0, 2: 10.0}, [(1,)] * 3, 100.0) == [1]
 
 
+def test_equal_shares_is_completed_to_spend_what_it_can() -> None:
+    """Two voters, £100, £50 each. Both approve project 1 (£60), the second also project 2
+    (£40). Plain Equal Shares funds 1 (£30 each) and then the second voter's £20 cannot buy 2:
+    £40 unspent. Raising each share step by step, at £70 each the second voter can pay for 2
+    as well, and 1 and 2 together still fit the £100: both are funded."""
+    assert rounds.equal_shares({1: 60.0, 2: 40.0}, [(1,), (1, 2)], 100.0) == [1, 2]
+    assert rounds.most_votes({1: 60.0, 2: 40.0}, {1: 2, 2: 1}, 100.0) == [1, 2]
+
+
 def test_the_difference_is_said_in_plain_words() -> None:
     rnd = _round_object("budget", [(1, "Food bank van"), (2, "Debt advice"), (3, "Youth kitchen")])
     words = rounds.difference_words(rnd, [1, 3], [1, 2])

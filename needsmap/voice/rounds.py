@@ -43,6 +43,7 @@ MAX_LABEL = 200
 MAX_OPTIONS = 40
 MAX_BUDGET = 1e9
 MAX_BATCH = 2000
+COMPLETION_STEPS = 50  # Equal Shares' completion raises each voter's share by 1/50 at a time
 UNKNOWN = "not given"  # the ward or decile of a ballot cast without a postcode
 METHOD = (
     "Equal Shares (the Method of Equal Shares, computed with the pabutools library): the budget "
@@ -590,10 +591,16 @@ def most_votes(costs: Mapping[int, float], votes: Mapping[int, int], budget: flo
 
 def equal_shares(costs: Mapping[int, float], ballots: Iterable[Iterable[int]],
                  budget: float) -> list[int]:
-    """The Method of Equal Shares (pabutools, cost utilities); ties to the lower id."""
+    """The Method of Equal Shares (pabutools, cost utilities); ties to the lower id. Equal
+    Shares alone can leave much of the budget unspent, so each voter's share is raised step by
+    step (pabutools' iterated variant, as equalshares.net completes it) while the outcome still
+    fits the budget and a chosen project could still be afforded."""
     from pabutools.election import ApprovalBallot, ApprovalMultiProfile, Cost_Sat, Instance, Project
     from pabutools.rules import method_of_equal_shares
 
+    ballots = [tuple(b) for b in ballots]
+    chosen = {p for b in ballots for p in b}
+    costs = {p: c for p, c in costs.items() if p in chosen}  # nobody's share can buy the rest
     width = max(len(str(p)) for p in costs) if costs else 1
     # names sort as the ids do; money in whole pence (pabutools counts in exact fractions)
     projects = {p: Project(str(p).zfill(width), _pence(costs[p])) for p in costs}
@@ -605,7 +612,9 @@ def equal_shares(costs: Mapping[int, float], ballots: Iterable[Iterable[int]],
             profile.append(ApprovalBallot(picked).frozen())
     if not len(profile):
         return []
-    outcome = method_of_equal_shares(instance, profile, sat_class=Cost_Sat)
+    step = max(1, _pence(budget) // (COMPLETION_STEPS * profile.num_ballots()))
+    outcome = method_of_equal_shares(instance, profile, sat_class=Cost_Sat,
+                                     voter_budget_increment=step)
     by_name = {v.name: p for p, v in projects.items()}
     return sorted(by_name[x.name] for x in outcome)
 
