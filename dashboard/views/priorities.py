@@ -15,7 +15,6 @@ from dashboard.common import (
     choose_area,
     cookie_state,
     forget_submission,
-    keep_browser_cookie,
     read,
     reader,
     session_id,
@@ -41,7 +40,6 @@ CONSENT = ("Everyone whose ballot is entered here agreed to their vote being rec
            "counted (never with their name).")
 PROJECTS_HELP = ("One project a line: its name, its cost in pounds and, if it fits one, its need "
                  "category, separated by semicolons. For example: Food bank van; 6000; food")
-COOKIE_DAYS = 400
 
 
 def money(value: float | None) -> str:
@@ -336,7 +334,6 @@ st.title("Priorities")
 st.markdown("Say what should come first in your area. Each round asks one question; you can vote "
             "once in each. Commissioners see the results beside the evidence on the Gaps page.")
 user = current_user()
-keep_browser_cookie(COOKIE_DAYS)
 if flash := st.session_state.pop(FLASH, None):
     st.success(flash)
 area = choose_area()
