@@ -204,18 +204,19 @@ def vote(rnd: rounds.Round, questions: list[about_you.Question]) -> None:
 
 def enter_ballots(rnd: rounds.Round, user) -> None:  # noqa: ANN001
     """Paper or workshop ballots: how many ballots chose exactly these options."""
-    with st.expander("Enter paper or workshop ballots"):
+    gen = st.session_state.get(f"batch-gen-{rnd.id}", 0)  # a new number: an empty form
+    with st.expander("Enter paper or workshop ballots", expanded=gen > 0):
         labels = {o.id: option_text(o) for o in rnd.options}
         chosen = st.multiselect("The options ticked on these ballots", list(labels),
-                                format_func=labels.get, key=f"batch-{rnd.id}-choices")
+                                format_func=labels.get, key=f"batch-{rnd.id}-{gen}-choices")
         count = int(st.number_input("How many ballots ticked exactly these", 1, rounds.MAX_BATCH, 1,
-                                    key=f"batch-{rnd.id}-count"))
+                                    key=f"batch-{rnd.id}-{gen}-count"))
         postcode = st.text_input("Their postcode, if the ballots give one (the same for all)",
-                                 key=f"batch-{rnd.id}-postcode")
+                                 key=f"batch-{rnd.id}-{gen}-postcode")
         source = st.radio("Where they were filled in", ["workshop", "paper"], horizontal=True,
                           format_func={"workshop": "At a workshop", "paper": "On paper"}.get,
-                          key=f"batch-{rnd.id}-source")
-        consent = st.checkbox(CONSENT, key=f"batch-{rnd.id}-consent")
+                          key=f"batch-{rnd.id}-{gen}-source")
+        consent = st.checkbox(CONSENT, key=f"batch-{rnd.id}-{gen}-consent")
         if st.button("Save these ballots", key=f"batch-{rnd.id}-save"):
             form = f"batch-{rnd.id}"
             try:
@@ -227,6 +228,7 @@ def enter_ballots(rnd: rounds.Round, user) -> None:  # noqa: ANN001
                 show_problems(exc)
                 return
             forget_submission(form)
+            st.session_state[f"batch-gen-{rnd.id}"] = gen + 1
             st.session_state[FLASH] = f"Saved {len(ids)} {source} ballot(s) for round {rnd.id}."
             st.rerun()
 
