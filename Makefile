@@ -11,7 +11,7 @@ PORT   ?= 8501
 NEEDSMAP_MIRROR ?= $(if $(wildcard ../shared/data/MANIFEST.md),$(abspath ../shared/data),)
 export NEEDSMAP_MIRROR
 
-.PHONY: demo test install assets store serve bench bench-map bench-gaps bench-geocode bench-england check-areas bench-national bench-heard bench-national-map clean
+.PHONY: demo test install assets store serve bench bench-map bench-gaps bench-geocode bench-england check-areas bench-national bench-heard bench-national-map bench-rounds clean
 
 install: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
@@ -79,6 +79,10 @@ bench-heard: install
 # STORE=path reads an England store instead of building one.
 bench-national-map: install assets
 	$(BIN)/python bench/national_map.py $(if $(STORE),--store $(STORE),)
+
+# Priorities rounds: 10,000 ballots counted and the results page's data built (target 2 s).
+bench-rounds: install
+	$(BIN)/python bench/rounds.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info dashboard/static/vendor test-artifacts

@@ -39,6 +39,7 @@ WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
 PUBLIC_PAGES = {"Map": "Deprivation and services", "Area": "Area detail",
                 "National map": "England's small areas",
                 "Report a need": "Report a need", "Needs and community notes": "Needs and community notes",
+                "Priorities": "Priorities",
                 "Privacy notice": "Privacy notice", "Gaps": "Gaps: where need is high and provision is low",
                 "Reports": "Reports and data", "Sources": "Sources", "Sign in": "Sign in"}
 ACCOUNT = {"Your account": "Your account"}
