@@ -416,3 +416,10 @@ def test_heard_counts_ballots_by_small_area(user_store) -> None:
     counts = heard.participation_counts(user_store, list(LSOAS[:2]))
     assert counts["ballots"].tolist() == [2, 1]
 
+
+
+def test_a_day_is_read_as_day_month_year_and_a_bad_one_is_refused_by_name() -> None:
+    assert rounds.parse_day(" 3/12/2026 ", "Opens on") == date(2026, 12, 3)
+    assert rounds.parse_day("2027-03-31", "Closes on") == date(2027, 3, 31)
+    with pytest.raises(ValidationError, match=r"Closes on: type the day as day/month/year.*'31/02/2027'"):
+        rounds.parse_day("31/02/2027", "Closes on")

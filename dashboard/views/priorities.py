@@ -136,13 +136,16 @@ def start_round(area: areas.Area, user) -> None:  # noqa: ANN001
                                 placeholder="Food bank van; 6000; food")
             st.caption(PROJECTS_HELP)
         left, right = st.columns(2)
-        opens = left.date_input("Opens on", date.today(), key="round_opens", format="DD/MM/YYYY")
-        closes = right.date_input("Closes on", date.today() + timedelta(days=28), key="round_closes",
-                                  format="DD/MM/YYYY")
+        opens_text = left.text_input("Opens on (day/month/year)", f"{date.today():%d/%m/%Y}",
+                                     key="round_opens")
+        closes_text = right.text_input("Closes on (day/month/year)",
+                                       f"{date.today() + timedelta(days=28):%d/%m/%Y}", key="round_closes")
         postcode = st.checkbox("Ask for a postcode in the area (votes from elsewhere are refused)",
                                key="round_postcode")
         if st.button("Open the round", type="primary", key="round_open"):
             try:
+                opens = rounds.parse_day(opens_text, "Opens on")
+                closes = rounds.parse_day(closes_text, "Closes on")
                 if kind == "budget":
                     options = parse_projects(text)
                 target = (read(areas.resolve_area, area.code, ward=where) if where else area)

@@ -205,6 +205,19 @@ class Round:
         raise ValidationError(f"round {self.id} has no option {option_id}")
 
 
+def parse_day(text: str, what: str) -> date:
+    """A day typed as 31/12/2026 (or 2026-12-31). The Priorities page asks in a plain text box
+    because Streamlit's date picker's day/month/year parts fail the 24-pixel touch-target rule."""
+    cleaned = text.strip()
+    for fmt in ("%d/%m/%Y", "%Y-%m-%d"):
+        try:
+            return datetime.strptime(cleaned, fmt).date()
+        except ValueError:
+            continue
+    raise ValidationError(f"{what}: type the day as day/month/year, for example 31/12/2026 "
+                          f"(you typed {cleaned!r})")
+
+
 def day_words(d: date) -> str:
     return f"{d.day} {d:%B %Y}"
 
