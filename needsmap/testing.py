@@ -275,6 +275,7 @@ class SmtpSink:
 
     port: int
     messages: list = field(default_factory=list)
+    refuse: set[str] = field(default_factory=set)  # mailboxes answered "550 no such mailbox"
     _controller: object = None
 
     @property
@@ -288,6 +289,13 @@ class SmtpSink:
         sink = self
 
         class Keep(Message):
+            async def handle_RCPT(self, server: object, session: object, envelope: object,  # noqa: N802
+                                  address: str, rcpt_options: list[str]) -> str:
+                if address in sink.refuse:
+                    return "550 5.1.1 no such mailbox here"
+                envelope.rcpt_tos.append(address)  # type: ignore[attr-defined]
+                return "250 OK"
+
             def handle_message(self, message: object) -> None:
                 sink.messages.append(message)
 

@@ -202,7 +202,9 @@ def deliver(store: UserStore, target: SmtpTarget, *, backoff_seconds: float = 60
                 _settle(store, int(row["id"]), error=_error_text(exc),
                         attempts=int(row["attempts"]) + 1, first=backoff_seconds,
                         permanent=_is_permanent(exc))
-                if isinstance(exc, (OSError, smtplib.SMTPServerDisconnected)):
+                # (SMTPException is an OSError too: a refusal leaves the connection usable)
+                if isinstance(exc, smtplib.SMTPServerDisconnected) or \
+                        not isinstance(exc, smtplib.SMTPException):
                     break  # the connection is gone: the rest wait for the next turn
                 continue
             _settle(store, int(row["id"]), error=None, attempts=0, first=backoff_seconds)
