@@ -3,9 +3,13 @@ Trafford store after a new food service is added to the loaded lists."""
 
 from __future__ import annotations
 
+import csv
 from datetime import date
+from pathlib import Path
 import pytest
+from click.testing import CliRunner
 
+from needsmap.cli import main
 from needsmap.config import Settings
 from needsmap.publish import review
 from needsmap.store import StoreReader
@@ -69,7 +73,7 @@ def inside(settings: Settings, lsoa: str) -> tuple[float, float]:
         "WHERE level = 'lsoa21' AND code = ?)", [lsoa]).fetchone()
 
 
-def test_a_review_after_a_new_food_service(store_copy: Settings) -> None:
+def test_a_review_after_a_new_food_service(store_copy: Settings, tmp_path: Path) -> None:
     settings = store_copy
     users = open_user_store(settings)
     try:
@@ -85,7 +89,7 @@ def test_a_review_after_a_new_food_service(store_copy: Settings) -> None:
                                  category="food", settings=settings)
         assert frozen["reports"] == 3 and frozen["nearest_m"] > 2000 and frozen["within_radius"] == 0
         did = loop.record(users, COM, decisions.Decision("E08000009", "lsoa21", lsoa, "food", "considering",
-                                                         date.today(), action="A new pantry"),
+                                                         date.today(), action="=A new pantry"),
                           loop.Links(tuple(ids)), frozen, settings)
         before = review.review(con, users, ["E08000009"], settings, exact=True)
         assert before.decisions[0].outcome == "unchanged"
@@ -113,3 +117,15 @@ def test_a_review_after_a_new_food_service(store_copy: Settings) -> None:
         assert list(frame.columns) == list(review.CSV_COLUMNS) and frame["decision"].tolist() == [did]
     finally:
         users.close()
+    env = {"NEEDSMAP_STORE": str(settings.store_path), "NEEDSMAP_USER_STORE": str(settings.user_store_path),
+           "NEEDSMAP_DATABASE_URL": ""}
+    for command in ("review", "list"):
+        out = tmp_path / f"{command}.csv"
+        done = CliRunner().invoke(main, ["decisions", command, "--area", "Trafford", "--out", str(out)],
+                                  env=env)
+        assert done.exit_code == 0, done.output
+        rows = list(csv.DictReader(out.open(encoding="utf-8")))
+        assert [r["decision"] for r in rows] == [str(did)]
+        assert rows[0]["what_is_done"] == "'=A new pantry"  # inert in a spreadsheet
+        assert rows[0]["stage"] == "In place"
+    assert "1 decision followed: in place 1." in done.output or command == "list"
