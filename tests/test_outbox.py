@@ -150,6 +150,7 @@ WORKER = """
         time.sleep(0.05)
         return real(row, sender)
     mail.build = slow
+    mail.CLAIM_SECONDS = 2  # a send cut off by the kill is taken up again soon after the restart
     worker = mail.start_worker(store, settings)
     print("started", flush=True)
     time.sleep(600)

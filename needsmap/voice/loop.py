@@ -202,10 +202,6 @@ def record(store: UserStore, user: User, decision: decisions.Decision, links: Li
            evidence: dict[str, object], settings: Settings) -> int:
     """Record a decision linked to what it answers, with its evidence frozen, in one write; the
     residents linked are told. Its id."""
-    if decision.status not in STAGES:
-        raise ValidationError("the decision was not saved",
-                              [f"the stage must be one of: {', '.join(STAGES.values())}"])
-
     def also(con: Connection, decision_id: int) -> None:
         _link(con, decision_id, links)
         con.execute("INSERT INTO decision_evidence VALUES (?, ?, ?)",

@@ -5,10 +5,12 @@ nothing said to a resident is lost when the mail server is down: the worker trie
 again with a back-off that doubles (``NEEDSMAP_MAIL_BACKOFF``) until the server takes it.
 
 Each message is sent once. A send is claimed (``claimed_at``) and committed before the SMTP
-conversation, and marked ``sent_at`` when the server has accepted it. The only moment a stop can
-leave unsettled is between the server's acceptance and that mark (a kill -9 there): the message
-is then sent again at the next start, with the same ``Message-ID`` so mail programs show it
-once. Each message carries a stable ``Message-ID`` made from its outbox row for that reason.
+conversation, so two app processes sharing a database never send one message both, and marked
+``sent_at`` when the server has accepted it. The only moment a stop can leave unsettled is
+between the server's acceptance and that mark (a kill -9 there): once its claim has lapsed
+(``CLAIM_SECONDS``) the message is sent again, with the same ``Message-ID`` so mail programs
+show it once. Each message carries a stable ``Message-ID`` made from its outbox row for that
+reason.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from needsmap.store.users.chores import Chore, repeat
 
 log = logging.getLogger(__name__)
 
+CLAIM_SECONDS = 300.0      # a send claimed longer ago than this was cut off: it may be tried again
 MAX_ATTEMPTS = 30           # then the message is given up, with the last error kept
 MAX_BACKOFF_SECONDS = 6 * 3600.0
 SMTP_TIMEOUT = 20.0
@@ -138,11 +141,15 @@ def due(store: UserStore, limit: int = 50) -> list[dict[str, object]]:
 
 
 def _claim(store: UserStore, outbox_id: int) -> bool:
-    """Mark a send as begun; False when another worker has sent it meanwhile."""
+    """Mark a send as begun; False when another worker (another app process on a shared
+    database) has sent it or is sending it. A claim older than ``CLAIM_SECONDS`` was cut off
+    (the process was killed): the message may be claimed again."""
     def write(con: Connection) -> bool:
+        stale = _now() - timedelta(seconds=CLAIM_SECONDS)
         done = con.execute("UPDATE outbox SET claimed_at = ?, attempts = attempts + 1 "
-                           "WHERE id = ? AND sent_at IS NULL RETURNING id",
-                           [_now(), outbox_id]).fetchall()
+                           "WHERE id = ? AND sent_at IS NULL AND failed_at IS NULL "
+                           "AND (claimed_at IS NULL OR claimed_at < ?) RETURNING id",
+                           [_now(), outbox_id, stale]).fetchall()
         return bool(done)
     return store.write(write)
 
@@ -162,7 +169,8 @@ def _settle(store: UserStore, outbox_id: int, *, error: str | None, attempts: in
                         [_now(), error, outbox_id])
         else:
             wait = timedelta(seconds=backoff(attempts, first))
-            con.execute("UPDATE outbox SET next_try = ?, last_error = ? WHERE id = ?",
+            con.execute("UPDATE outbox SET next_try = ?, last_error = ?, claimed_at = NULL "
+                        "WHERE id = ?",
                         [_now() + wait, error, outbox_id])
     store.write(write)
 

@@ -16,7 +16,8 @@ from needsmap.errors import ValidationError
 from needsmap.store.users import Connection, UserStore
 from needsmap.voice.accounts import User, require
 
-_REFERENCE = re.compile(r"#?\s*(\d{1,9})")
+# The number, then perhaps the check part residents are shown with it ("123-KD7QPM": voice.loop).
+_REFERENCE = re.compile(r"#?\s*(\d{1,9})(?:\s*[-\s]\s*[A-Za-z0-9]{6})?")
 _REPORT_COLUMNS = ("id, created_at, category, description, people_affected, age_groups, postcode, "
                    "lon, lat, lsoa21_code, lad_code, contact, status, status_reason, channel, "
                    "consent_recorded, entered_by, source_note")
@@ -24,7 +25,7 @@ _LOG_COLUMNS = "acted_at, moderator, action, reason, before_text, after_text"
 
 
 def parse_reference(text: str | int) -> int:
-    """The report number in what a resident quotes ("123", "#123")."""
+    """The report number in what a resident quotes ("123", "#123", "123-KD7QPM")."""
     match = _REFERENCE.fullmatch(str(text).strip())
     if not match:
         raise ValidationError(f"{str(text)[:40]!r} is not a report reference: it is the number "
