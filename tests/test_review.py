@@ -4,6 +4,7 @@ Trafford store after a new food service is added to the loaded lists."""
 from __future__ import annotations
 
 import csv
+import html
 from datetime import date
 from pathlib import Path
 import pytest
@@ -11,7 +12,8 @@ from click.testing import CliRunner
 
 from needsmap.cli import main
 from needsmap.config import Settings
-from needsmap.publish import review
+from needsmap.publish import reports, review
+from needsmap.store import areas
 from needsmap.store import StoreReader
 from needsmap.store.users import open_user_store
 from needsmap.voice import decisions, loop, needs
@@ -115,6 +117,15 @@ def test_a_review_after_a_new_food_service(store_copy: Settings, tmp_path: Path)
         assert "1 decision followed: in place 1." in public.summary
         frame = review.table(public)
         assert list(frame.columns) == list(review.CSV_COLUMNS) and frame["decision"].tolist() == [did]
+        wards = areas.wards_of_lsoas(con, "E08000009")
+        ward = wards.loc[wards["lsoa21_code"] == lsoa, "ward_code"].iloc[0]
+        pack = reports.build(con, users, areas.resolve_area(con, "Trafford", ward=ward), settings,
+                             pack=True, with_map=False)
+        page = reports.render_html(pack)
+        section = page.split("<h2>Did the gap close?</h2>")[1].split("</section>")[0]
+        assert html.escape(public.decisions[0].change, quote=False) in section
+        assert "=A new pantry" in section and "too few to show" in section
+        assert "Open three days" not in page  # comments are for commissioners only
     finally:
         users.close()
     env = {"NEEDSMAP_STORE": str(settings.store_path), "NEEDSMAP_USER_STORE": str(settings.user_store_path),

@@ -22,6 +22,7 @@ from markupsafe import Markup
 
 from needsmap.analysis import coverage, gaps, maps, reasons, summaries
 from needsmap.config import Settings
+from needsmap.publish import review as review_module
 from needsmap.publish import static_map
 from needsmap.store import areas, provenance
 from needsmap.store.areas import Area
@@ -68,6 +69,7 @@ class AreaReport:
     operating: list[dict[str, object]] = field(default_factory=list)  # charities working here
     operating_source: str = ""
     heard_summary: heard.Summary | None = None  # who has been heard (the pack only)
+    review: review_module.Review | None = None   # did the gap close? (the pack only)
 
     @property
     def title(self) -> str:
@@ -311,6 +313,8 @@ def build(con: duckdb.DuckDBPyConnection, user_store: UserStore, area: Area,
     )
     if pack:
         report.heard_summary = heard.summarise(con, user_store, list(area.lsoas), ev.threshold)
+        report.review = review_module.review(con, user_store, list(area.authorities), settings,
+                                             area_codes=[*area.lsoas, *area.wards, *area.authorities])
     if with_map:
         report.map_png = static_map.render(con, area, ev.blurred, services=services,
                                            attribution=_map_source_line(report))
@@ -379,7 +383,7 @@ def render_html(report: AreaReport) -> str:
     template = _environment().get_template("report.html.j2")
     map_uri = ("data:image/png;base64," + base64.b64encode(report.map_png).decode("ascii")
                if report.map_png else "")
-    return template.render(r=report, map_uri=map_uri, kinds=areas.KINDS,
+    return template.render(r=report, map_uri=map_uri, kinds=areas.KINDS, outcomes=review_module.OUTCOMES,
                            statuses=decisions.STATUSES, operating_caveat=coverage.HEAD_OFFICE_CAVEAT)
 
 
