@@ -290,11 +290,12 @@ def wait_idle(pg: Any, since: int | None = None) -> None:
     pg.wait_for_function(JS_IDLE, arg=since)
 
 
-def choose(pg: Any, label: str, text: str) -> None:
+def choose(pg: Any, label: str, text: str, *, exact: bool = False) -> None:
     """Pick an option in a Streamlit selectbox by typing into it (the selectbox searches),
-    once the app is idle: a rerun under way redraws the box and closes its list of options."""
+    once the app is idle: a rerun under way redraws the box and closes its list of options.
+    ``exact``: the box's label is ``label`` itself, not one that starts with it."""
     wait_idle(pg)
-    combo = pg.get_by_role("combobox", name=label)
+    combo = pg.get_by_role("combobox", name=label, exact=exact)
     combo.click()
     combo.fill(text)
     pg.get_by_role("option").first.wait_for()
