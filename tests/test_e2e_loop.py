@@ -178,7 +178,9 @@ def test_the_loop_closes(site) -> None:
         res.get_by_text("Thank you: your answer has been saved.").wait_for()
 
         # 6. the Review page shows the gap then and now, and the answer
-        com.reload()
+        com.get_by_role("link", name="Sources").click()  # (a reload would sign out)
+        com.get_by_role("heading", name="Sources").first.wait_for()
+        com.get_by_role("link", name="Review").click()
         com.get_by_role("heading", name="Review: did the gap close?").wait_for()
         com.get_by_text("Nearest food service was 2.4 km, now").first.wait_for()
         com.get_by_text("Did it help? Yes 1, partly 0, no 0 (of 1 answers).").wait_for()
