@@ -459,7 +459,7 @@ def answers_in_words(counts: dict[str, int], threshold: int | None) -> str:
         return f"{x:,}" if threshold is None or x == 0 or x >= threshold else f"fewer than {threshold}"
 
     return (f"Did it help? Yes {n(counts['yes'])}, partly {n(counts['partly'])}, "
-            f"no {n(counts['no'])} (of {total:,} answers).")
+            f"no {n(counts['no'])} (of {total:,} answer{'s' if total != 1 else ''}).")
 
 
 # ---------------------------------------------------------------------------- track my report
