@@ -31,13 +31,12 @@ def stage_form(item: review.Reviewed, user: User) -> None:
         stages = [s for s in loop.STAGES if s != item.stage]
         stage = st.selectbox("Move this decision to", stages, format_func=loop.STAGES.get,
                              key=f"stage-{item.decision_id}-to")
-        on = st.date_input("Date of the change", value=date.today(), max_value=date.today(),
-                           key=f"stage-{item.decision_id}-on")
+        st.caption(f"The change is dated today, {date.today():%-d %B %Y}.")
         reason = st.text_area("Reason, if not taken forward (residents read this)",
                               key=f"stage-{item.decision_id}-why")
         if st.form_submit_button("Change the stage"):
             try:
-                loop.move(user_store(), user, item.decision_id, stage, on, load_settings(),
+                loop.move(user_store(), user, item.decision_id, stage, date.today(), load_settings(),
                           reason=reason or None)
             except REFUSED as exc:
                 show_problems(exc)
