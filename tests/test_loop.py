@@ -199,3 +199,36 @@ def test_affects_me_too_people_who_leave_an_email_are_told(user_store: UserStore
     loop.subscribe(user_store, mine, "neighbour@example.org")  # once
     loop.record(user_store, COM, decision(), loop.Links((mine,)), {}, user_settings)
     assert [m[0] for m in outbox(user_store)] == ["neighbour@example.org"]
+
+
+def test_erasing_a_report_takes_its_reference_emails_and_messages(user_store: UserStore,
+                                                                  user_settings: Settings) -> None:
+    from needsmap.voice import resident_rights
+
+    mine, ref = report(user_store, user_settings, "me@example.org")
+    other, _ = report(user_store, user_settings, "other@example.org", "another report")
+    did = loop.record(user_store, COM, decision(), loop.Links((mine, other)), {}, user_settings)
+    held = resident_rights.export(user_store, MOD, mine)
+    assert [u["email"] for u in held["emails_for_updates"]] == ["me@example.org"]
+    resident_rights.erase(user_store, MOD, mine)
+    assert loop.find_report(user_store, ref) is None
+    cur = user_store.read()
+    assert cur.execute("SELECT DISTINCT email FROM subscriptions").fetchall() == [("other@example.org",)]
+    assert {r[0] for r in cur.execute("SELECT recipient FROM outbox").fetchall()} == {"other@example.org"}
+    assert loop.links(user_store, [did])["need_id"].tolist() == [other]
+
+
+def test_emails_for_updates_go_with_the_contact_details(user_store: UserStore,
+                                                        user_settings: Settings) -> None:
+    from datetime import datetime
+
+    from needsmap.voice import retention
+
+    report(user_store, user_settings, "me@example.org")
+    rule = retention.Rule(30, 30)
+    retention.apply(user_store, rule, now=datetime.now() + timedelta(days=10))
+    assert user_store.read().execute("SELECT count(*) FROM subscriptions").fetchone()[0] == 1
+    retention.apply(user_store, rule, now=datetime.now() + timedelta(days=40))
+    cur = user_store.read()
+    assert cur.execute("SELECT count(*) FROM subscriptions").fetchone()[0] == 0
+    assert cur.execute("SELECT count(*) FROM outbox").fetchone()[0] == 0

@@ -187,6 +187,32 @@ def subscription(store: UserStore, token: str) -> tuple[int, str] | None:
     return (int(row[0]), str(row[1])) if row else None
 
 
+def forget_report(con: Connection, need_id: int) -> None:
+    """A report erased at its reporter's request (``resident_rights.erase``): its reference, the
+    emails given to follow it, its links and every message about it go too."""
+    subs = [r[0] for r in con.execute("SELECT id FROM subscriptions WHERE need_id = ?",
+                                      [need_id]).fetchall()]
+    keys = [f"report-{need_id}"]
+    if subs:
+        stages = [r[0] for r in con.execute(
+            "SELECT id FROM decision_stages WHERE decision_id IN "
+            "(SELECT decision_id FROM decision_links WHERE need_id = ?)", [need_id]).fetchall()]
+        keys += [f"stage-{st}-{sub}" for st in stages for sub in subs]
+    for start in range(0, len(keys), 500):
+        part = keys[start:start + 500]
+        con.execute(f"DELETE FROM outbox WHERE dedupe_key IN ({', '.join('?' * len(part))})", part)
+    for table, column in (("subscriptions", "need_id"), ("need_references", "need_id"),
+                          ("decision_links", "need_id")):
+        con.execute(f"DELETE FROM {table} WHERE {column} = ?", [need_id])
+
+
+def forget_emails_before(con: Connection, cut: datetime) -> None:
+    """Emails given to hear back are kept as long as a report's contact details (the retention
+    rule): older subscriptions end, and older messages leave the outbox, sent or not."""
+    con.execute("DELETE FROM subscriptions WHERE created_at < ?", [cut])
+    con.execute("DELETE FROM outbox WHERE created_at < ?", [cut])
+
+
 # ---------------------------------------------------------------------------- decisions
 
 
