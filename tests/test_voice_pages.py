@@ -355,6 +355,15 @@ def test_affects_me_too_and_community_notes(users, store, monkeypatch) -> None:
     widget(at.button, "This affects me too").click().run()
     assert "already said this need affects you" in shown(at)
     assert needs.approved_counts(users)[0][3] == 1
+    # and asks to be told what is decided (the email is kept for the updates only)
+    widget(at.text_input, "Your email address").set_value("not an email")
+    widget(at.button, "Email me updates").click().run()
+    assert "Give an email address" in shown(at)
+    widget(at.text_input, "Your email address").set_value("neighbour@example.org")
+    widget(at.button, "Email me updates").click().run()
+    assert "we will email you when a decision" in shown(at)
+    assert users.read().execute("SELECT email, need_id, kind FROM subscriptions").fetchall() == [
+        ("neighbour@example.org", ref, "supporter")]
 
     group = AppTest.from_file(APP, default_timeout=60)
     group.session_state["signed_in_username"] = "grp"
