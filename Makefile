@@ -11,7 +11,7 @@ PORT   ?= 8501
 NEEDSMAP_MIRROR ?= $(if $(wildcard ../shared/data/MANIFEST.md),$(abspath ../shared/data),)
 export NEEDSMAP_MIRROR
 
-.PHONY: demo test install assets store serve bench bench-map bench-gaps bench-geocode bench-england check-areas bench-national bench-heard clean
+.PHONY: demo test install assets store serve bench bench-map bench-gaps bench-geocode bench-england check-areas bench-national bench-heard bench-national-map bench-rounds clean
 
 install: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
@@ -31,6 +31,7 @@ $(VENDOR_STAMP): dashboard/assets.json dashboard/assets.py $(VENV)/.installed
 
 store: install
 	$(BIN)/needsmap ingest all --area "$(AREA)"
+	$(BIN)/needsmap tiles build
 
 # .streamlit/config.toml turns on static serving (the vendored assets) and headless mode.
 serve: install assets
@@ -73,6 +74,15 @@ bench-national: install
 
 bench-heard: install
 	$(BIN)/python bench/heard.py
+
+# The national map (tiles + MapLibre) against the GeoJSON route for all of England, in Chromium;
+# STORE=path reads an England store instead of building one.
+bench-national-map: install assets
+	$(BIN)/python bench/national_map.py $(if $(STORE),--store $(STORE),)
+
+# Priorities rounds: 10,000 ballots counted and the results page's data built (target 2 s).
+bench-rounds: install
+	$(BIN)/python bench/rounds.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info dashboard/static/vendor test-artifacts

@@ -20,13 +20,16 @@ from __future__ import annotations
 
 import argparse
 import csv
+import multiprocessing
 import os
 import shutil
 import sys
 import tempfile
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -43,6 +46,8 @@ class Outcome:
     failed: str | None = None   # the step that failed
     message: str = ""           # its last line of output
     lsoas: int | None = None    # rows of the gap table
+    cpu: float = 0.0            # CPU seconds of the worker (all its threads) for the area:
+                                # what 2 cores share, whatever else the machine is running
 
 
 def _steps(area: str, out: Path) -> list[tuple[str, list[str]]]:
@@ -68,6 +73,7 @@ def check_area(area: str, mirror: str, workdir: str, keep: bool = False) -> Outc
            "NEEDSMAP_CACHE": str(Path(workdir) / "raw"),
            "NEEDSMAP_STORE": None, "NEEDSMAP_USER_STORE": None, "NEEDSMAP_DATABASE_URL": None}
     outcome = Outcome(area)
+    cpu = time.process_time()
     try:
         for step, args in _steps(area, out):
             started = time.perf_counter()
@@ -84,6 +90,7 @@ def check_area(area: str, mirror: str, workdir: str, keep: bool = False) -> Outc
         if not any((out / "report").glob("*.zip")):
             outcome.failed, outcome.message = "report", "no zip written"
     finally:
+        outcome.cpu = time.process_time() - cpu
         if not keep:
             shutil.rmtree(out, ignore_errors=True)
     return outcome
@@ -101,20 +108,37 @@ def authorities(mirror: str) -> list[str]:
         return sorted({r[column] for r in reader if r[column].startswith("E")})
 
 
+def _in_own_process(area: str, *, mirror: str, workdir: str, keep: bool) -> Outcome:
+    """One area in a fresh interpreter of its own, so a crash (a native library aborting)
+    is that area's failure, named, rather than a broken pool that loses every other area.
+    Spawned, not forked: a fork of a process holding DuckDB's and GDAL's threads can abort."""
+    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        try:
+            return pool.submit(check_area, area, mirror, workdir, keep).result()
+        except BrokenProcessPool:
+            return Outcome(area, failed="worker", message="the worker process ended abruptly (a crash)")
+
+
 def check(areas: list[str], mirror: str, *, jobs: int = 2, keep: Path | None = None,
           say=print) -> list[Outcome]:
     """Each area's outcome, in the order given; ``say`` hears one line per area as it ends."""
     workdir = str(keep) if keep else tempfile.mkdtemp(prefix="check-areas-")
     Path(workdir).mkdir(parents=True, exist_ok=True)
     try:
-        with ProcessPoolExecutor(max_workers=max(1, jobs)) as pool:
-            futures = [pool.submit(check_area, a, mirror, workdir, keep is not None) for a in areas]
+        run = partial(_in_own_process, mirror=mirror, workdir=workdir, keep=keep is not None)
+        # the first area alone: it keeps what is derived from England's files (postcodes
+        # placed, national lists read and placed, ingest/derived.py) for every later area
+        # to read back, instead of each worker deriving the same at once
+        first_done = [run(areas[0])] if areas else []
+        with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+            futures = [pool.submit(run, a) for a in areas[1:]]
             outcomes = []
-            for i, fut in enumerate(futures, 1):
-                o = fut.result()
+            for i, fut in enumerate([*first_done, *futures], 1):
+                o = fut if isinstance(fut, Outcome) else fut.result()
                 outcomes.append(o)
                 status = f"FAILED at {o.failed}: {o.message}" if o.failed else f"ok, {o.lsoas} LSOAs"
-                say(f"[{i}/{len(areas)}] {o.area}: {status} ({sum(o.seconds.values()):.1f} s)")
+                say(f"[{i}/{len(areas)}] {o.area}: {status} ({sum(o.seconds.values()):.1f} s, "
+                    f"{o.cpu:.1f} s CPU)")
     finally:
         if keep is None:
             shutil.rmtree(workdir, ignore_errors=True)
@@ -147,6 +171,10 @@ def main() -> int:
     print(failure_table(outcomes))
     steps = {s: sum(o.seconds.get(s, 0.0) for o in outcomes) for s in ("ingest", "gaps", "summaries", "report")}
     print("time per step, summed over areas: " + ", ".join(f"{s} {v:,.0f} s" for s, v in steps.items()))
+    later = outcomes[1:] or outcomes  # the first area derives what the others read back
+    print(f"per area after the first: {sum(sum(o.seconds.values()) for o in later) / len(later):.1f} s, "
+          f"{sum(o.cpu for o in later) / len(later):.1f} s CPU (mean); machine load "
+          f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     print(f"wall time {minutes:.1f} min for {len(outcomes)} areas with {args.jobs} jobs "
           f"(target {TARGET_MINUTES:.0f} min for all 296 authorities)")
     return 1 if any(o.failed for o in outcomes) else 0

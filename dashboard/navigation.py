@@ -29,6 +29,7 @@ def sections(user: User) -> dict[str, list[st.Page]]:
         "Explore": [
             st.Page(PAGES / "map.py", title="Map", url_path="map"),
             st.Page(PAGES / "area.py", title="Area", url_path="area"),
+            st.Page(PAGES / "national.py", title="National map", url_path="national"),
         ],
         "Residents": auth.resident_pages(user),
         "Analysis": [

@@ -196,8 +196,11 @@ def summaries(level: str, area: str | None, lsoas: str | None, release: str, out
 @main.command()
 @click.option("--area", required=True, help="An authority, list of authorities, combined "
               "authority, ICB, sub-ICB location, region or England (code or name).")
-@click.option("--category", required=True, type=click.Choice([c.id for c in taxonomy.CATEGORIES]),
-              help="Service and need category.")
+@click.option("--category", type=click.Choice([c.id for c in taxonomy.CATEGORIES]),
+              help="Service and need category (with --weighting and no category: every "
+                   "category residents voted on, in one list).")
+@click.option("--weighting", help="A community weighting saved from a priorities round, by name: "
+              "adds each gap's community weight and priority score, with its provenance.")
 @click.option("--weight", "weights", multiple=True, metavar="MEASURE=W",
               help="Need weight, repeatable: a domain (imd, income, health, ...) or 'residents'. "
                    "Default: imd=1 residents=1.")
@@ -208,16 +211,36 @@ def summaries(level: str, area: str | None, lsoas: str | None, release: str, out
 @click.option("--resident-needs/--no-resident-needs", default=True, show_default=True,
               help="Use approved resident needs from the user store.")
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="CSV file to write.")
-def gaps(area: str, category: str, weights: tuple[str, ...], radius: float,
-         exclude_head_offices: bool, resident_needs: bool, out: str) -> None:
+def gaps(area: str, category: str | None, weighting: str | None, weights: tuple[str, ...],
+         radius: float, exclude_head_offices: bool, resident_needs: bool, out: str) -> None:
     """Small areas ranked by gap (high need, low provision), with reasons, to a CSV file."""
     from needsmap.analysis import gaps as gap
 
+    if category is None and weighting is None:
+        raise ConfigError("--category: choose a category (or give --weighting NAME to rank every "
+                          "category residents voted on)")
     settings = load_settings()
     con = StoreReader(settings.store_path, area).cursor()
     lad, within = _frame(con, area)
     chosen = _parse_weights(weights) if weights else None
     approved = _approved_needs(settings, lad) if resident_needs else []
+    if weighting is not None:
+        community = _weighting(settings, weighting)
+        tables = {c: gap.gap_table(con, lad_code=lad, category=c, needs=approved, weights=chosen,
+                                   radius_m=radius, include_head_offices=not exclude_head_offices,
+                                   lsoas=within)
+                  for c in ([category] if category else sorted(community.weights))}
+        ranked = gap.community_ranking(gap.long_gaps(tables), community.weights)
+        _write_csv(ranked, out)
+        click.echo(f"Community weighting applied: {community.provenance()}.")
+        click.echo(f"  Residents chose: {community.weight_words()}.")
+        click.echo(f"Wrote {len(ranked):,} gaps ranked by priority score (gap score x community "
+                   f"weight) to {out}.")
+        for row in ranked.head(5).itertuples():
+            click.echo(f"  {row.priority_rank:>3}. {row.name} ({row.code}), "
+                       f"{taxonomy.label(row.category)}: priority {row.priority_score:.2f} "
+                       f"(gap {row.gap_score:.2f} x weight {row.community_weight:.2f})")
+        return
     frame = gap.gap_table(con, lad_code=lad, category=category, needs=approved, weights=chosen,
                           radius_m=radius, include_head_offices=not exclude_head_offices,
                           lsoas=within)
@@ -281,6 +304,17 @@ def _parse_weights(pairs: tuple[str, ...]) -> dict[str, float]:
     return out
 
 
+def _weighting(settings: Settings, name: str):  # noqa: ANN202 - a voice.rounds.Weighting
+    """A saved community weighting from the user store, by name."""
+    from needsmap.voice import rounds
+
+    store = _user_store(settings, "stop the app, then run the command again")
+    try:
+        return rounds.weighting(store, name)
+    finally:
+        store.close()
+
+
 def _user_store(settings: Settings, advice: str) -> UserStore:
     """The configured user store; when the running dashboard holds its DuckDB file, the error
     says so and what to do (``advice``)."""
@@ -314,8 +348,10 @@ def _approved_needs(settings: Settings, lad_code: str | None) -> list[tuple[str,
 @click.option("--format", "formats", default=",".join(("pdf", "html", "csv", "gpkg", "parquet")),
               show_default=True, help="Comma-separated: pdf, html, csv, gpkg, parquet.")
 @click.option("--pack", is_flag=True, help="Commissioning pack: add the 'you said, we did' log.")
+@click.option("--weighting", help="With --pack: apply this community weighting (saved from a "
+              "priorities round, by name) to the pack's gaps, with its provenance.")
 def report(area: str, ward: str | None, lsoa: str | None, lsoas: str | None, out: str,
-           formats: str, pack: bool) -> None:
+           formats: str, pack: bool, weighting: str | None) -> None:
     """An area report (PDF, HTML) and data exports (CSV, GeoPackage, GeoParquet) for an
     authority, ward, small area or drawn set, the same files the Reports page gives, with a
     README of sources, licences and the suppression rule, and a zip of them all."""
@@ -330,11 +366,21 @@ def report(area: str, ward: str | None, lsoa: str | None, lsoas: str | None, out
     con = StoreReader(settings.store_path, area).cursor()
     codes = lsoas.split(",") if lsoas else None
     place = areas.resolve_area(con, area, ward=ward, lsoa=lsoa, lsoas=codes)
+    if weighting and not pack:
+        raise ConfigError("--weighting applies to the commissioning pack: add --pack")
     store = _user_store(settings, "use the Reports page, or stop the app")
     try:
-        written, _ = exports.make(con, store, place, settings, Path(out), chosen, pack=pack)
+        community = None
+        if weighting:
+            from needsmap.voice import rounds
+
+            community = rounds.weighting(store, weighting)
+        written, _ = exports.make(con, store, place, settings, Path(out), chosen, pack=pack,
+                                  weighting=community)
     finally:
         store.close()
+    if community is not None:
+        click.echo(f"Community weighting applied: {community.provenance()}.")
     click.echo(f"Wrote the {'commissioning pack' if pack else 'report'} for {place.title} "
                f"({len(place.lsoas)} small area{'' if len(place.lsoas) == 1 else 's'}) to {out}:")
     for path in written.values():
@@ -409,6 +455,27 @@ def datasets() -> None:
     for d in registry.DATASETS:
         click.echo(f"{d.id:<24} {d.group:<12} {d.geography:<12} {d.url or d.page}")
         click.echo(f"{'':<24} mirror: {d.mirror_path}")
+
+
+@main.group()
+def tiles() -> None:
+    """The national map's vector tiles (a PMTiles file beside the store)."""
+
+
+@tiles.command("build")
+@click.option("--force", is_flag=True, help="Build again even if the store's boundaries have not changed.")
+def tiles_build(force: bool) -> None:
+    """Cut the store's outlines into the national map's tiles (run after ingest; quick if current)."""
+    from needsmap.store import tiles as tile_archive
+
+    settings = load_settings()
+    made = tile_archive.build(StoreReader(settings.store_path).cursor(), settings.store_path, force=force)
+    if made.tiles < 0:
+        click.echo(f"Tiles are up to date for the store's boundaries: {made.path}")
+        return
+    counts = ", ".join(f"{n:,} {level}" for level, n in made.features.items())
+    click.echo(f"Wrote {made.tiles:,} tiles ({made.bytes / 1e6:.1f} MB; {counts}) in "
+               f"{made.seconds:.1f} s to {made.path}")
 
 
 @main.group(name="db")

@@ -21,7 +21,7 @@ import pytest
 
 from dashboard import assets
 from dashboard.common import AREA_LABEL
-from needsmap.store import StoreReader
+from needsmap.store import StoreReader, tiles
 from needsmap.store.users import open_user_store
 from needsmap.publish import review
 from needsmap.voice import accounts, decisions, loop, needs
@@ -39,7 +39,9 @@ PASSWORD = "a long enough password"
 WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
 # The navigation's link to each page a visitor who is not signed in has, and its heading.
 PUBLIC_PAGES = {"Map": "Deprivation and services", "Area": "Area detail",
+                "National map": "England's small areas",
                 "Report a need": "Report a need", "Needs and community notes": "Needs and community notes",
+                "Priorities": "Priorities",
                 "Privacy notice": "Privacy notice", "Gaps": "Gaps: where need is high and provision is low",
                 "Reports": "Reports and data", "Review": "Review: did the gap close?",
                 "Track my report": "Track my report", "Sources": "Sources", "Sign in": "Sign in"}
@@ -67,6 +69,8 @@ JS_AXE = f"""async () => {{
 
 
 JS_IDLE = "() => !document.querySelector('[data-testid=stStatusWidget]')"
+JS_NATIONAL_DRAWN = """() => { const s = window.__needsmapNational;
+    return !!(s && s.firstIdle && s.map.areTilesLoaded()); }"""
 QUIET = 1.0  # seconds a page must stay idle: a map that reports back starts one more run
 
 
@@ -74,6 +78,8 @@ def settled(pg: Any, heading: str) -> None:
     """Wait until the page shows ``heading``, has drawn its maps and has stayed idle (no run
     under way) for ``QUIET`` seconds, so axe audits the page a reader sees, not one mid-run."""
     pg.get_by_role("heading", name=heading).first.wait_for()
+    if pg.locator(".nm-wrap").count():  # the national map: drawn, its tiles in
+        pg.wait_for_function(JS_NATIONAL_DRAWN, timeout=90_000)
     frames = pg.locator(f"iframe[title='{MAP_FRAME}.st_folium']")
     deadline, quiet_since = time.monotonic() + 90, None
     while time.monotonic() < deadline:
@@ -139,6 +145,7 @@ def site(trafford_store, tmp_path_factory, mirror, request):
         pytest.skip(reason)
     tmp = tmp_path_factory.mktemp("a11y")
     store = store_with_services(trafford_store.store_path, tmp)
+    tiles.build(StoreReader(store).cursor(), store)  # the National page's tiles
     postcodes = live_postcodes(store)
     with backend_settings(request, "duckdb", tmp, mirror) as settings:
         users = open_user_store(settings)

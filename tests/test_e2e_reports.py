@@ -109,7 +109,7 @@ def test_reports_page_downloads_open(app, tmp_path) -> None:
         decision = pg.locator("[data-testid='stSelectbox']").filter(has_text="Decision")
         assert "Declined" not in decision.inner_text()
 
-        pg.get_by_role("link", name="Map").click()
+        pg.get_by_role("link", name="Map", exact=True).click()
         frame = map_frame(pg, JS_COUNT_DECISIONS)
         pg.get_by_text("White diamonds: commissioners' decisions").wait_for()
         tips = frame.evaluate(JS_DECISION_TIPS)

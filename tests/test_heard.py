@@ -169,21 +169,22 @@ def test_ratio_meaning_says_what_one_would_mean() -> None:
     assert "Ratio 0.00" in nobody.meaning()
 
 
-def test_ballots_counted_once_rounds_add_a_ballots_table(user_settings) -> None:
+def test_ballots_of_priorities_rounds_are_counted(user_settings) -> None:
+    """Schema step 8 (priorities rounds) makes the ballots table: every store counts ballots,
+    each in the small area of the voter's postcode (a ballot without one is in none)."""
     from needsmap.store.users import open_user_store
 
     store = open_user_store(user_settings)
-    assert "ballots" not in heard.kinds_counted(store)
-
-    def add(con) -> None:  # noqa: ANN001 - what a priorities round's schema step would add
-        con.execute("CREATE TABLE ballots (id INTEGER, lsoa21_code VARCHAR)")
-        con.execute("INSERT INTO ballots VALUES (1, 'E01000001'), (2, 'E01000001'), (3, 'E01000002')")
-
-    store.write(add)
-    store.close()
-    store = open_user_store(user_settings)            # as after the schema step that adds it
     try:
         assert "ballots" in heard.kinds_counted(store)
+        assert heard.participation_counts(store, ["E01000001"])["ballots"].tolist() == [0]
+
+        def add(con) -> None:  # noqa: ANN001 - ballots as rounds.cast and submit_batch save them
+            con.execute("INSERT INTO ballots (round_id, created_at, lsoa21_code, source) VALUES "
+                        "(1, now(), 'E01000001', 'browser'), (1, now(), 'E01000001', 'paper'), "
+                        "(1, now(), 'E01000002', 'workshop'), (1, now(), NULL, 'browser')")
+
+        store.write(add)
         counts = heard.participation_counts(store, ["E01000001", "E01000002"])
         assert counts["ballots"].tolist() == [2, 1]
     finally:

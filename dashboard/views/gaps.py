@@ -20,7 +20,7 @@ from dashboard.common import (
 from needsmap.analysis import change, coverage, gaps, maps, reasons, summaries
 from needsmap.config import load_settings
 from needsmap.terms import colours, iod, taxonomy
-from needsmap.voice import blurred_needs, needs
+from needsmap.voice import blurred_needs, needs, rounds
 from needsmap.voice.privacy import COUNTS_NOTE, escape_markdown
 
 RADII = (250, 500, 750, 1000, 1500, 2000, 3000, 5000)
@@ -45,6 +45,46 @@ def weight_sliders(domains: list[str]) -> dict[str, float]:
         "Residents' reports (per 1,000 residents)", 0.0, 3.0, gaps.DEFAULT_WEIGHTS[gaps.RESIDENTS], 0.5,
         key="gap_w_residents")
     return weights
+
+
+NO_WEIGHTING = ""
+
+
+def choose_weighting() -> rounds.Weighting | None:
+    """A community weighting saved from a priorities round, or none."""
+    saved = {w.name: w for w in rounds.weightings(user_store())}
+    if not saved:
+        return None
+    name = st.sidebar.selectbox(
+        "Community weighting (from a priorities round)", [NO_WEIGHTING, *saved],
+        format_func=lambda n: n or "None: the sliders only", key="gap_weighting",
+        help="What residents chose in a priorities round: gaps of the categories they voted on "
+             "are listed by gap score x their community weight.")
+    return saved.get(name)
+
+
+def community_section(weighting: rounds.Weighting, options: dict, weights: dict[str, float],
+                      top: int) -> None:
+    """Gaps of the categories residents voted on, by priority score, with the provenance."""
+    st.header("Community priorities")
+    st.markdown(f"**Community weighting applied: {escape_markdown(weighting.provenance())}.**")
+    st.markdown(f"Residents chose: {escape_markdown(weighting.weight_words())} of the votes "
+                "for need categories.")
+    tables = {c: read(gaps.gap_table, weights=weights, **{**options, "category": c})
+              for c in sorted(weighting.weights) if c in taxonomy.BY_ID}
+    ranked = gaps.community_ranking(gaps.long_gaps(tables), weighting.weights, top)
+    if ranked.empty:
+        st.markdown("No small area is ranked for the categories residents voted on.")
+        return
+    st.dataframe(pd.DataFrame({
+        "Priority": ranked["priority_rank"], "Area": ranked["name"], "Code": ranked["code"],
+        "Need": ranked["category"].map(taxonomy.label),
+        "Community weight": ranked["community_weight"].round(2),
+        "Gap score": ranked["gap_score"].round(2),
+        "Priority score": ranked["priority_score"].round(2)}),
+        hide_index=True, width="stretch", key="gap_priorities")
+    st.caption(gaps.COMMUNITY_METHOD + " Source: the priorities round in needsmap ("
+               + escape_markdown(weighting.provenance()) + "); gap scores with the weights above.")
 
 
 def moved_text(moved: dict[str, list[str]], names: dict[str, str], top: int, against: str) -> str:
@@ -78,6 +118,7 @@ head_offices = st.sidebar.checkbox(
          "it helps people.")
 have, _ = read(maps.measures, iod.DEFAULT_RELEASE)
 weights = weight_sliders(have)
+community = choose_weighting()
 if not any(v > 0 for v in weights.values()):
     st.warning("Give at least one kind of need a weight above 0.")
     st.stop()
@@ -99,6 +140,12 @@ since_2019 = read(change.change_since_2019, lad, lsoas=within)
 names = dict(zip(table["code"], table["name"]))
 top = st.sidebar.select_slider("How many top gaps to list", TOP_CHOICES, value=10, key="gap_top")
 
+if community is not None:
+    st.info(f"Community weighting applied: {escape_markdown(community.provenance())}. "
+            f"{taxonomy.label(category)}: "
+            + (f"{community.weights[category]:.0%} of residents' votes."
+               if category in community.weights else "not in the round residents voted in.")
+            + " The gaps of every category they voted on are listed under Community priorities.")
 operating = read(coverage.operating_line, category, list(area.authorities), area.name)
 if operating:  # the register's area of operation: where charities work, not where they are based
     st.markdown(f"**Charities that say they work here:** {escape_markdown(operating)}.")
@@ -195,6 +242,9 @@ else:
                            file_name=f"gaps_{area.slug}_{category}.csv", mime="text/csv")
         st.caption("Residents' report counts are left out of these columns (small numbers could "
                    "identify people); the reasons give them as reports and downloads publish them.")
+
+if community is not None:
+    community_section(community, options, weights, top)
 
 st.header("Change since IoD2019")
 counts = since_2019["decile_change"].value_counts().sort_index()

@@ -24,7 +24,7 @@ from needsmap.errors import NeedsmapError
 from needsmap.publish import exports, review
 from needsmap.store import areas
 from needsmap.terms import taxonomy
-from needsmap.voice import decisions, disclosure, layers, loop, needs
+from needsmap.voice import decisions, disclosure, layers, loop, needs, rounds
 from needsmap.voice.accounts import User
 from needsmap.voice.privacy import escape_markdown, visible_cells, visible_text
 
@@ -63,11 +63,11 @@ def choose_part(frame: areas.Area) -> areas.Area | None:
     return read(areas.resolve_area, frame.code, **{kind: code})
 
 
-def prepare(area: areas.Area, pack: bool) -> dict[str, bytes]:
+def prepare(area: areas.Area, pack: bool, weighting: rounds.Weighting | None = None) -> dict[str, bytes]:
     """Build the report and exports in a temporary folder; the files' bytes by key."""
     with tempfile.TemporaryDirectory() as tmp:
         written, report = exports.make(reader().cursor(), user_store(), area, load_settings(), Path(tmp),
-                                       pack=pack)
+                                       pack=pack, weighting=weighting)
         out = {k: p.read_bytes() for k, p in written.items() if not k.startswith("parquet:")}
         names = {k: p.name for k, p in written.items()}
         bundle = io.BytesIO()
@@ -188,10 +188,18 @@ if area is None:
     st.info("Choose one or more small areas.")
     st.stop()
 pack = st.toggle("Commissioning pack (adds the 'you said, we did' log)", key="report_pack")
-key = (area.kind, area.code, area.lsoas, pack)
+community = None
+saved = {w.name: w for w in rounds.weightings(user_store())} if pack else {}
+if saved:
+    chosen = st.selectbox("Community weighting for the pack's priorities", ["", *saved],
+                          format_func=lambda n: n or "None", key="report_weighting")
+    community = saved.get(chosen)
+    if community is not None:
+        st.caption(f"Community weighting applied: {escape_markdown(community.provenance())}.")
+key = (area.kind, area.code, area.lsoas, pack, community.name if community else None)
 if st.button("Prepare the report and data files", type="primary"):
     with st.spinner(f"Preparing the files for {area.title}..."):
-        st.session_state["report_files"] = (key, prepare(area, pack))
+        st.session_state["report_files"] = (key, prepare(area, pack, community))
 prepared = st.session_state.get("report_files")
 if prepared and prepared[0] == key:
     files = prepared[1]

@@ -502,6 +502,61 @@ def ranks_nothing(frame: pd.DataFrame) -> bool:
     return bool(len(frame)) and frame["gap_rank"].isna().all()
 
 
+COMMUNITY_METHOD = (
+    "With a community weighting, gaps of the categories residents voted on are put in one list "
+    "by priority score = gap score x the category's community weight, the weight scaled so that "
+    "the category with most votes counts in full (1) and the others in proportion to their "
+    "votes. Categories the round did not ask about are left out of that list."
+)
+
+
+def long_gaps(tables: Mapping[str, pd.DataFrame], within: Iterable[str] | None = None) -> pd.DataFrame:
+    """The ranked rows of several categories' gap tables in one frame with a ``category``
+    column (``within``: only those LSOAs); categories no loaded source covers are left out."""
+    keep = set(within) if within is not None else None
+    parts = []
+    for category, table in tables.items():
+        if ranks_nothing(table):
+            continue
+        ranked = table[table["gap_rank"].notna()]
+        parts.append((ranked if keep is None else ranked[ranked["code"].isin(keep)]).assign(category=category))
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
+        columns=["code", "name", "category", "gap_rank", "gap_score"])
+
+
+def community_ranking(rows: pd.DataFrame, weights: Mapping[str, float],
+                      top: int | None = None) -> pd.DataFrame:
+    """Gaps (rows with ``code``, ``category`` and ``gap_score``, as ``long_gaps`` gives) of the
+    categories a community weighting covers, by priority score (``COMMUNITY_METHOD``), with
+    ``community_weight``, ``priority_score`` and ``priority_rank`` added."""
+    largest = max((float(w) for w in weights.values()), default=0.0)
+    scale = {c: float(w) / largest for c, w in weights.items() if largest > 0 and w > 0}
+    out = rows[rows["category"].isin(scale)].copy()
+    out["community_weight"] = out["category"].map(scale).astype(float)
+    out["priority_score"] = out["gap_score"].astype(float) * out["community_weight"]
+    out = out.sort_values(["priority_score", "gap_score", "code", "category"],
+                          ascending=[False, False, True, True]).reset_index(drop=True)
+    out.insert(0, "priority_rank", range(1, len(out) + 1))
+    return out if top is None else out.head(top)
+
+
+def ward_evidence(table: pd.DataFrame, lsoas: Iterable[str], ward_name: str) -> dict[str, Any]:
+    """What the Gaps analysis says about one category in one ward, to keep with a priorities
+    round's option as it was when the round opened (``table``: the category's ``gap_table``,
+    worded for the public)."""
+    rows = table[table["code"].isin(set(lsoas)) & table["gap_rank"].notna()]
+    if rows.empty:
+        return {"ward": ward_name, "ranked_small_areas": 0,
+                "note": "no small area of the ward is ranked for this category"}
+    top = rows.sort_values(["gap_score", "code"], ascending=[False, True]).iloc[0]
+    return {"ward": ward_name, "ranked_small_areas": int(len(rows)),
+            "high_need_low_provision": int((rows["bivariate_class"] == "3-1").sum()),
+            "largest_gap": {"code": top["code"], "name": top["name"], "rank": int(top["gap_rank"]),
+                            "gap_score": round(float(top["gap_score"]), 3),
+                            "why": top["reasons"]},
+            "mean_gap_score": round(float(rows["gap_score"].mean()), 3)}
+
+
 def top_gaps_changes(before: pd.DataFrame, after: pd.DataFrame, top: int = 10) -> dict[str, list[str]]:
     """Which LSOAs enter and leave the top ``top`` gaps between two gap tables."""
     was = set(before.loc[before["gap_rank"] <= top, "code"])

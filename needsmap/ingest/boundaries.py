@@ -8,19 +8,16 @@ finds the code and name by header, repairs invalid polygons and stores three geo
 
 from __future__ import annotations
 
-import hashlib
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 import pyogrio
 import shapely
 
 from needsmap.errors import ValidationError
-from needsmap.ingest import validate
+from needsmap.ingest import derived, validate
 from needsmap.ingest.context import LoadContext
 from needsmap.ingest.geometry import display_geometry, repair
 from needsmap.sources import registry
@@ -162,9 +159,8 @@ def _kept_path(ctx: LoadContext, level: Level, file_sha256: str, codes: list[str
     the answer is kept beside the downloads under a name made of all three and read back."""
     if not file_sha256:
         return None
-    digest = hashlib.sha256("\n".join([file_sha256, level.name, str(level.tolerance_m),
-                                        str(GEOMETRY_RULES), *codes]).encode()).hexdigest()
-    return ctx.settings.cache_dir / "placed" / f"boundary-{level.name}-{digest[:24]}.parquet"
+    return derived.path(ctx.settings.cache_dir, f"boundary-{level.name}",
+                        [file_sha256, level.name, str(level.tolerance_m), str(GEOMETRY_RULES), *codes])
 
 
 def _clean_table(rows: list[tuple], level: Level) -> pa.Table:
@@ -186,15 +182,13 @@ def _finish(ctx: LoadContext, level: Level, file_sha256: str = "") -> None:
         f"SELECT {ROW}, code, name, ST_AsWKB(geom) FROM stage_boundary_raw ORDER BY code"
     ).fetchall()
     kept = _kept_path(ctx, level, file_sha256, [r[1] for r in rows])
-    if kept is not None and kept.is_file():
-        table = pq.read_table(kept)
+    found = derived.read(kept) if kept is not None else None
+    if found is not None:
+        table = found[0]
     else:
         table = _clean_table(rows, level)
         if kept is not None:
-            kept.parent.mkdir(parents=True, exist_ok=True)
-            partial = kept.with_name(f".{kept.name}.{os.getpid()}")
-            pq.write_table(table, partial)
-            os.replace(partial, kept)  # whole or not at all, even with two builds at once
+            derived.write(kept, table)
     con.register("clean_boundary", table)
     try:
         con.execute(

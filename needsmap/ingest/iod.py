@@ -151,11 +151,15 @@ def load(ctx: LoadContext, year: int) -> int:
     table = read_csv_text(fetched.path, source=source)
     cols = map_columns(table.column_names, release, source)
     con = ctx.con
-    con.register("raw_iod", table)
+    con.register("raw_iod_file", table)
+    kind = "TABLE" if ctx.area else "VIEW"
     try:
         area_sql, domain_sql, den_sql = _stage_sql(cols)
         area_filter = "area_lsoa21" if release.lsoa_year == 2021 else "area_lsoa11"
         keep = f" WHERE lsoa_code IN (SELECT code FROM {area_filter})" if ctx.area else ""
+        # the area's rows first, so only they are turned into one row per domain
+        con.execute(f"CREATE OR REPLACE TEMP {kind} raw_iod AS SELECT * FROM raw_iod_file"
+                    + (f" WHERE trim({q(cols.code)}) IN (SELECT code FROM {area_filter})" if ctx.area else ""))
         con.execute(f"CREATE OR REPLACE TEMP TABLE stage_iod_area AS SELECT * FROM ({area_sql}){keep}")
         con.execute(f"CREATE OR REPLACE TEMP TABLE stage_iod_raw AS SELECT * FROM ({domain_sql}){keep}")
         con.execute(
@@ -166,7 +170,8 @@ def load(ctx: LoadContext, year: int) -> int:
             "''::VARCHAR AS value_col WHERE false"
         )
     finally:
-        con.unregister("raw_iod")
+        con.execute(f"DROP {kind} IF EXISTS raw_iod")
+        con.unregister("raw_iod_file")
     problems = _validate(con, release, source, whole_england=ctx.area is None)
     problems += validate.numbers_parse(con, "stage_iod_den_raw", "value_raw", "DOUBLE", source, "value_col")
     if problems:

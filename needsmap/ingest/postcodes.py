@@ -7,12 +7,13 @@ a postcode the ONSPD row is preferred by ``store.geocode``.
 
 from __future__ import annotations
 
-import os
+import sys
+from pathlib import Path
 
-import pyarrow.parquet as pq
+import pyarrow as pa
 
 from needsmap.errors import ValidationError
-from needsmap.ingest import validate
+from needsmap.ingest import derived, validate
 from needsmap.ingest.context import LoadContext
 from needsmap.sources import registry
 from needsmap.sources.tables import ROW, find_columns, read_csv_text
@@ -31,7 +32,10 @@ ONSPD_COLUMNS = {
 
 def _mark_terminated(con: object) -> None:
     """ONSPD rows without a termination date column: terminated = not live in Code-Point."""
-    if con.execute("SELECT count(*) FROM postcodes WHERE source = 'codepoint'").fetchone()[0]:  # type: ignore[attr-defined]
+    # only ONSPD rows without the column need it: a scan for them first, not an UPDATE of them all
+    needs = con.execute("SELECT count(*) FROM postcodes WHERE source = 'onspd' AND terminated IS NULL")  # type: ignore[attr-defined]
+    if needs.fetchone()[0] and con.execute(  # type: ignore[attr-defined]
+            "SELECT count(*) FROM postcodes WHERE source = 'codepoint'").fetchone()[0]:
         con.execute(  # type: ignore[attr-defined]
             "UPDATE postcodes SET terminated = postcode NOT IN "
             "(SELECT postcode FROM postcodes WHERE source = 'codepoint') "
@@ -87,41 +91,22 @@ def load_onspd(ctx: LoadContext) -> int:
     return _swap(ctx, dataset, fetched, "stage_onspd", "onspd")
 
 
-def _place_postcodes(ctx: LoadContext, postcodes_sha256: str) -> None:
-    """``stage_cp_lsoa(key = postcode, code)``: each postcode's LSOA 2021 by point in polygon.
+def _kept(ctx: LoadContext, postcodes_sha256: str) -> Path | None:
+    """Where England's postcode rows, placed in LSOA 2021, are kept: they depend only on the
+    postcode file, the LSOA 2021 boundary file in the store and this code, never on the area."""
+    boundary = derived.inputs(ctx.con, ["boundaries_lsoa21"])
+    if not boundary:
+        return None
+    return derived.path(ctx.settings.cache_dir, "postcodes",
+                        [postcodes_sha256, *boundary, derived.code_digest(sys.modules[__name__], geocode)])
 
-    Placing 1.49 M points is most of a build's time and depends only on the two files, so the
-    answer is kept beside the downloads, named by both checksums, and read back by the next
-    build of any area (a new postcode or boundary file gives a new name)."""
+
+def _derive(ctx: LoadContext, path: Path, source: str) -> tuple[pa.Table, int]:
+    """England's live postcodes from the file, checked, each placed in its LSOA 2021 by point in
+    polygon (1.49 M points: most of a build's time), in postcode order; and how many have no
+    grid reference."""
     con = ctx.con
-    row = con.execute("SELECT sha256 FROM provenance WHERE dataset_id = 'boundaries_lsoa21'").fetchone()
-    cached = (ctx.settings.cache_dir / "placed" / f"postcodes-{postcodes_sha256[:16]}-{row[0][:16]}.parquet"
-              if row and row[0] else None)
-    if cached is not None and cached.is_file():
-        con.execute("CREATE OR REPLACE TEMP TABLE stage_cp_lsoa AS SELECT key, code FROM read_parquet(?)",
-                    [str(cached)])
-        return
-    # the points are made here, only when placing: ST_Point over 1.49 M rows costs as much as
-    # the rest of the stage, and a build that reads the placement back never needs them
-    con.execute("CREATE OR REPLACE TEMP VIEW stage_cp_points AS "
-                "SELECT postcode, ST_Point(lon, lat) AS geom FROM stage_cp")
-    geocode.assign_lsoa21(con, "stage_cp_points", "postcode", "stage_cp_lsoa")
-    con.execute("DROP VIEW stage_cp_points")
-    if cached is not None:
-        cached.parent.mkdir(parents=True, exist_ok=True)
-        partial = cached.with_name(f".{cached.name}.{os.getpid()}")
-        pq.write_table(con.execute("SELECT key, code FROM stage_cp_lsoa").to_arrow_table(), partial)
-        os.replace(partial, cached)  # whole or not at all, even with two builds at once
-
-
-def load_england(ctx: LoadContext) -> int:
-    """1.49 M live postcodes; LSOA 2021 from England's LSOA 2021 polygons in one spatial join."""
-    dataset = registry.get("postcodes_england")
-    fetched = ctx.fetch(dataset)
-    source = f"{dataset.id} ({fetched.path.name})"
-    con = ctx.con
-    cols = [r[0] for r in con.execute(
-        "SELECT name FROM parquet_schema(?)", [str(fetched.path)]).fetchall()]
+    cols = [r[0] for r in con.execute("SELECT name FROM parquet_schema(?)", [str(path)]).fetchall()]
     for need in ("pcds", "lon", "lat"):
         if need not in cols:
             raise ValidationError(f"{source}: missing required column {need!r}; columns: {cols}")
@@ -135,25 +120,58 @@ def load_england(ctx: LoadContext) -> int:
         "SELECT row_number() OVER () + 1 AS _row, "
         f"{geocode.sql_normalise('pcds')} AS postcode, lon::DOUBLE AS lon, lat::DOUBLE AS lat, "
         f"{lad}::VARCHAR AS lad_code, {no_ref} AS no_ref FROM read_parquet(?))",
-        [str(fetched.path)],
+        [str(path)],
     )
     no_ref_n = con.execute("SELECT count(*) FROM stage_cp WHERE no_ref").fetchone()[0]
-    if no_ref_n:
-        ctx.warn(f"{dataset.id}: {no_ref_n:,} postcodes have no grid reference in Code-Point "
-                 "(easting and northing 0); kept without coordinates")
     problems = validate.within(con, "stage_cp", "lat", geocode.LAT_RANGE[0], geocode.LAT_RANGE[1],
                                source, what="latitude")
     problems += validate.required(con, "stage_cp", "postcode", source, "pcds")
     if problems:
         raise ValidationError(f"{source}: {len(problems)} problem(s); nothing was changed", problems)
-    _place_postcodes(ctx, fetched.sha256)
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE stage_cp2 AS SELECT c._row, c.postcode, c.lon, c.lat, "
-        "l.code AS lsoa21_code, c.lad_code, false AS terminated, 'codepoint' AS source "
-        "FROM stage_cp c LEFT JOIN stage_cp_lsoa l ON l.key = c.postcode"
-    )
+    # the points are made here, only when placing: ST_Point over 1.49 M rows costs as much as
+    # the rest of the stage
+    con.execute("CREATE OR REPLACE TEMP VIEW stage_cp_points AS "
+                "SELECT postcode, ST_Point(lon, lat) AS geom FROM stage_cp")
+    geocode.assign_lsoa21(con, "stage_cp_points", "postcode", "stage_cp_lsoa")
+    table = con.execute(
+        "SELECT c.postcode, c.lon, c.lat, l.code AS lsoa21_code, c.lad_code FROM stage_cp c "
+        "LEFT JOIN stage_cp_lsoa l ON l.key = c.postcode ORDER BY c.postcode, c._row"
+    ).to_arrow_table()
+    con.execute("DROP VIEW stage_cp_points")
     con.execute("DROP TABLE stage_cp")
-    return _swap(ctx, dataset, fetched, "stage_cp2", "codepoint")
+    con.execute("DROP TABLE stage_cp_lsoa")
+    return table, int(no_ref_n)
+
+
+def load_england(ctx: LoadContext) -> int:
+    """1.49 M live postcodes; LSOA 2021 from England's LSOA 2021 polygons in one spatial join,
+    or, when a build of any area did that for the same files, read back from what it kept."""
+    dataset = registry.get("postcodes_england")
+    fetched = ctx.fetch(dataset)
+    source = f"{dataset.id} ({fetched.path.name})"
+    kept = _kept(ctx, fetched.sha256)
+    found = derived.read(kept) if kept is not None else None
+    if found is None:
+        table, no_ref_n = _derive(ctx, fetched.path, source)
+        if kept is not None:
+            derived.write(kept, table, {"no_grid_reference": no_ref_n})
+    else:
+        table, notes = found
+        no_ref_n = int(notes.get("no_grid_reference", 0))  # type: ignore[call-overload]
+    if no_ref_n:
+        ctx.warn(f"{dataset.id}: {no_ref_n:,} postcodes have no grid reference in Code-Point "
+                 "(easting and northing 0); kept without coordinates")
+    con = ctx.con
+    con.register("placed_postcodes", table)
+    try:
+        con.execute(
+            "CREATE OR REPLACE TEMP VIEW stage_cp2 AS SELECT 0::BIGINT AS _row, postcode, lon, lat, "
+            "lsoa21_code, lad_code, false AS terminated, 'codepoint' AS source FROM placed_postcodes"
+        )
+        return _swap(ctx, dataset, fetched, "stage_cp2", "codepoint")
+    finally:
+        con.execute("DROP VIEW IF EXISTS stage_cp2")
+        con.unregister("placed_postcodes")
 
 
 PIPELINES = {"postcodes_onspd_trafford": load_onspd, "postcodes_england": load_england}

@@ -32,7 +32,7 @@ from needsmap.store import areas
 from needsmap.store.areas import Area
 from needsmap.store.users import UserStore
 from needsmap.terms import iod, taxonomy
-from needsmap.voice import blurred_needs, disclosure
+from needsmap.voice import blurred_needs, disclosure, rounds
 from needsmap.voice.privacy import spreadsheet_safe
 
 CRS = "EPSG:27700"
@@ -383,11 +383,13 @@ def write_all(data: ExportData, folder: Path, formats: tuple[str, ...] = FORMATS
 
 def make(con: duckdb.DuckDBPyConnection, user_store: UserStore, area: Area, settings: Settings,
          folder: Path, formats: tuple[str, ...] = FORMATS, *,
-         pack: bool = False) -> tuple[dict[str, Path], reports.AreaReport | None]:
+         pack: bool = False,
+         weighting: rounds.Weighting | None = None) -> tuple[dict[str, Path], reports.AreaReport | None]:
     """The report (when PDF or HTML is asked for) and exports of one area, written to ``folder``:
-    what the CLI and the Reports page both do. The files by key, and the report."""
+    what the CLI and the Reports page both do. The files by key, and the report (a pack with
+    ``weighting`` applies that community weighting to its gaps)."""
     ev = reports.evidence(con, user_store, area.lad_code, settings, lsoas=reports.frame_lsoas(area))
     data = gather(con, user_store, area, settings, ev=ev)
-    report = (reports.build(con, user_store, area, settings, pack=pack, ev=ev)
+    report = (reports.build(con, user_store, area, settings, pack=pack, ev=ev, weighting=weighting)
               if {"pdf", "html"} & set(formats) else None)
     return write_all(data, folder, formats, report=report), report

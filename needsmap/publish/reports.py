@@ -28,7 +28,7 @@ from needsmap.store import areas, provenance
 from needsmap.store.areas import Area
 from needsmap.store.users import UserStore
 from needsmap.terms import colours, iod, taxonomy
-from needsmap.voice import blurred_needs, decisions, disclosure, heard, needs
+from needsmap.voice import blurred_needs, decisions, disclosure, heard, needs, rounds
 from needsmap.voice.privacy import visible_text
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -69,6 +69,8 @@ class AreaReport:
     operating: list[dict[str, object]] = field(default_factory=list)  # charities working here
     operating_source: str = ""
     heard_summary: heard.Summary | None = None  # who has been heard (the pack only)
+    weighting: rounds.Weighting | None = None   # a community weighting applied (the pack only)
+    priorities: pd.DataFrame | None = None      # the area's gaps by priority score under it
     review: review_module.Review | None = None   # did the gap close? (the pack only)
 
     @property
@@ -183,7 +185,7 @@ def gap_tables(con: duckdb.DuckDBPyConnection, lad_code: str, approved: list[tup
 
 def _top_gaps(tables: dict[str, pd.DataFrame], area: Area,
               blurred: blurred_needs.BlurredNeeds, current: pd.DataFrame,
-              top: int = TOP_GAPS) -> pd.DataFrame:
+              top: int | None = TOP_GAPS) -> pd.DataFrame:
     shown = blurred.by_lsoa()
     status = {(r.area_code, r.category): decisions.summary_line(pd.Series(r._asdict()))
               for r in current.itertuples(index=False)} if not current.empty else {}
@@ -212,7 +214,18 @@ def _top_gaps(tables: dict[str, pd.DataFrame], area: Area,
         return frame
     frame = frame.sort_values(["gap_score", "gap_rank", "code", "category"],
                               ascending=[False, True, True, True])
-    return frame.head(top).reset_index(drop=True)
+    return (frame if top is None else frame.head(top)).reset_index(drop=True)
+
+
+def community_priorities(ev: Evidence, area: Area, weighting: rounds.Weighting,
+                         top: int = TOP_GAPS) -> pd.DataFrame:
+    """The area's gaps in the categories residents voted on, by gap score x their community
+    weight, worded with protected counts as the pack's other gaps are."""
+    voted = {c: t for c, t in ev.gaps.items() if c in weighting.weights}
+    rows = _top_gaps(voted, area, ev.blurred, ev.decisions, top=None)
+    if rows.empty:
+        return rows
+    return gaps.community_ranking(rows, weighting.weights, top)
 
 
 def sources_and_attribution(con: duckdb.DuckDBPyConnection) -> tuple[pd.DataFrame, list[str]]:
@@ -288,7 +301,7 @@ def decisions_in(ev: Evidence, area: Area) -> pd.DataFrame:
 def build(con: duckdb.DuckDBPyConnection, user_store: UserStore, area: Area,
           settings: Settings, *, pack: bool = False, release: int = iod.DEFAULT_RELEASE,
           today: date | None = None, with_map: bool = True,
-          ev: Evidence | None = None) -> AreaReport:
+          ev: Evidence | None = None, weighting: rounds.Weighting | None = None) -> AreaReport:
     """Everything a report shows, as plain data; nothing here is exact about a resident."""
     ev = ev or evidence(con, user_store, area.lad_code, settings, release, lsoas=frame_lsoas(area))
     population = _population(con, list(area.lsoas))
@@ -313,6 +326,9 @@ def build(con: duckdb.DuckDBPyConnection, user_store: UserStore, area: Area,
     )
     if pack:
         report.heard_summary = heard.summarise(con, user_store, list(area.lsoas), ev.threshold)
+        if weighting is not None:
+            report.weighting = weighting
+            report.priorities = community_priorities(ev, area, weighting)
         report.review = review_module.review(con, user_store, list(area.authorities), settings,
                                              area_codes=[*area.lsoas, *area.wards, *area.authorities])
     if with_map:
@@ -384,6 +400,7 @@ def render_html(report: AreaReport) -> str:
     map_uri = ("data:image/png;base64," + base64.b64encode(report.map_png).decode("ascii")
                if report.map_png else "")
     return template.render(r=report, map_uri=map_uri, kinds=areas.KINDS, outcomes=review_module.OUTCOMES,
+                           method=gaps.COMMUNITY_METHOD,
                            statuses=decisions.STATUSES, operating_caveat=coverage.HEAD_OFFICE_CAVEAT)
 
 

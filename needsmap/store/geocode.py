@@ -99,6 +99,15 @@ def place(con: duckdb.DuckDBPyConnection, stage: str, out: str, settings: Settin
     """Geocode ``stage`` (columns ``key``, ``postcode_raw``, ``lon_raw``, ``lat_raw``, ``note``)
     into ``out`` with postcode, lon, lat, geom, geom_bng, lsoa21_code, geocode_method and
     geocode_note. Coordinates win when they are possible for the UK; else the postcode."""
+    locate(con, stage, f"{out}_located", settings)
+    finish(con, f"{out}_located", out)
+    con.execute(f"DROP TABLE {out}_located")
+
+
+def locate(con: duckdb.DuckDBPyConnection, stage: str, out: str, settings: Settings) -> None:
+    """The part of ``place`` that does not depend on the loaded area: each record's point and
+    its LSOA 2021 anywhere in England, with the reasons a record has none. (What depends only
+    on the postcode and boundary files and the records can so be kept and read back.)"""
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE {out}_in AS SELECT *, {sql_normalise('postcode_raw')} AS pc, "
         "TRY_CAST(trim(lon_raw) AS DOUBLE) AS lon_n, TRY_CAST(trim(lat_raw) AS DOUBLE) AS lat_n, "
@@ -145,11 +154,21 @@ def place(con: duckdb.DuckDBPyConnection, stage: str, out: str, settings: Settin
             SELECT t.*, pip.code AS pip_code, CASE WHEN t.geocode_method = 'postcode' AND t.p_lsoa IN
                     (SELECT code FROM {LSOA21_POLYGONS}) THEN t.p_lsoa END AS dir_lsoa
             FROM {out}_pt t LEFT JOIN {out}_pip pip ON pip.key = t.key
-        ), j AS (
-            SELECT * EXCLUDE (pip_code, dir_lsoa), coalesce(pip_code, dir_lsoa) AS lsoa21_code,
-                pip_code IS NULL AND dir_lsoa IS NOT NULL AS lsoa_from_directory
-            FROM d
-        ), k AS (SELECT *, lsoa21_code IN {AREA_LSOAS} AS in_area FROM j)
+        )
+        SELECT * EXCLUDE (pip_code, dir_lsoa), coalesce(pip_code, dir_lsoa) AS lsoa21_code,
+            pip_code IS NULL AND dir_lsoa IS NOT NULL AS lsoa_from_directory
+        FROM d
+    """)
+    for t in ("_in", "_xy", "_pt", "_pip"):
+        con.execute(f"DROP TABLE IF EXISTS {out}{t}")
+
+
+def finish(con: duckdb.DuckDBPyConnection, located: str, out: str) -> None:
+    """``place``'s answer from ``locate``'s: notes and reasons, including whether each record's
+    LSOA is one of the loaded area's."""
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE {out} AS
+        WITH k AS (SELECT *, lsoa21_code IN {AREA_LSOAS} AS in_area FROM {located})
         SELECT * EXCLUDE (pc, lon_n, lat_n, has_xy, p_lon, p_lat, p_lsoa, p_term, xy_problem,
                           pc_problem, lsoa_from_directory, in_area),
             pc AS postcode, CASE WHEN geom IS NOT NULL THEN {to_bng('geom')} END AS geom_bng,
@@ -169,8 +188,6 @@ def place(con: duckdb.DuckDBPyConnection, stage: str, out: str, settings: Settin
                  WHEN NOT in_area THEN 'placed in LSOAs {OUTSIDE_NOTE}' END AS geocode_reason
         FROM k
     """)
-    for t in ("_in", "_xy", "_pt", "_pip"):
-        con.execute(f"DROP TABLE IF EXISTS {out}{t}")
 
 
 def coordinate_warnings(con: duckdb.DuckDBPyConnection, placed: str, source: str,

@@ -96,14 +96,20 @@ def kept_values(about: AboutYou, questions: list[Question]) -> tuple[object, ...
     return (about.age_band, json.dumps(about.answers, sort_keys=True), now)
 
 
-def insert(con: Connection, kept: list[tuple[int, tuple[object, ...]]]) -> None:
-    """Keep ``(need_id, kept_values)`` pairs in one statement, inside the caller's transaction
-    (the one that saves the reports); a report sent again keeps its first answers."""
+# Where answers are kept: beside reports, and beside priority ballots (table, key column).
+TABLES = {"report": ("about_you", "need_id"), "ballot": ("ballot_about_you", "ballot_id")}
+
+
+def insert(con: Connection, kept: list[tuple[int, tuple[object, ...]]], of: str = "report") -> None:
+    """Keep ``(need_id, kept_values)`` pairs (or ballot ids, ``of="ballot"``) in one statement,
+    inside the caller's transaction (the one that saves the reports or ballots); one sent again
+    keeps its first answers."""
     if not kept:
         return
+    table, key = TABLES[of]
     marks = ", ".join("(?, ?, ?, ?)" for _ in kept)
-    con.execute(f"INSERT INTO about_you (need_id, age_band, answers, consented_at) VALUES {marks} "
-                "ON CONFLICT (need_id) DO NOTHING",
+    con.execute(f"INSERT INTO {table} ({key}, age_band, answers, consented_at) VALUES {marks} "
+                f"ON CONFLICT ({key}) DO NOTHING",
                 [v for need_id, values in kept for v in (need_id, *values)])
 
 

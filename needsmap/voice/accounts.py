@@ -19,12 +19,15 @@ from needsmap.store.users import UserStore
 
 ROLES = ("public", "community_group", "moderator", "commissioner")
 # What each role may do; a higher role does not silently include a lower one's rights.
-# "facilitate" is bulk entry of needs gathered at a workshop or on paper.
+# "facilitate" is bulk entry of needs (and priority ballots) gathered at a workshop or on paper;
+# "run_rounds" is opening and closing priorities rounds and keeping their results as weightings.
 PERMISSIONS: dict[str, frozenset[str]] = {
     "public": frozenset({"report"}),
     "community_group": frozenset({"report", "annotate", "facilitate"}),
-    "moderator": frozenset({"report", "annotate", "facilitate", "moderate", "see_exact"}),
-    "commissioner": frozenset({"report", "annotate", "facilitate", "see_exact", "export", "decide"}),
+    "moderator": frozenset({"report", "annotate", "facilitate", "moderate", "see_exact",
+                            "run_rounds"}),
+    "commissioner": frozenset({"report", "annotate", "facilitate", "see_exact", "export", "decide",
+                               "run_rounds"}),
 }
 ROLE_LABELS = {"public": "resident", "community_group": "community group",
                "moderator": "moderator", "commissioner": "commissioner or analyst"}

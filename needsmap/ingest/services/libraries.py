@@ -75,13 +75,16 @@ def load(ctx: LoadContext) -> int:
     dataset = registry.get(DATASET)
     fetched = ctx.fetch(dataset)
     source = f"{dataset.id} ({fetched.path.name})"
-    table = read_csv_text(fetched.path, source=source)
-    found = find_columns(table.column_names, COLUMNS, required=["name", "postcode", "type", "closed"],
-                         source=source)
-    recs, left_out = records(table.to_pylist(), found, latest_operation_column(table.column_names))
-    ctx.say(f"{dataset.id}: {len(recs):,} open static libraries; {sum(left_out.values()):,} left out")
-    return shared.load(ctx, dataset, fetched, recs, source=source,
-                       problems=shared.left_out_lines(source, left_out))
+
+    def read() -> tuple[list[dict[str, Any]], list[str], str]:
+        table = read_csv_text(fetched.path, source=source)
+        found = find_columns(table.column_names, COLUMNS, required=["name", "postcode", "type", "closed"],
+                             source=source)
+        recs, left_out = records(table.to_pylist(), found, latest_operation_column(table.column_names))
+        return (recs, shared.left_out_lines(source, left_out),
+                f"{dataset.id}: {len(recs):,} open static libraries; {sum(left_out.values()):,} left out")
+
+    return shared.load_england_wide(ctx, dataset, fetched, read, source=source, loader=__name__)
 
 
 PIPELINES = {DATASET: load}

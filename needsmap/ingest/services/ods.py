@@ -128,9 +128,13 @@ def load(ctx: LoadContext, dataset_id: str) -> int:
     dataset = registry.get(dataset_id)
     fetched = ctx.fetch(dataset)
     source = f"{dataset.id} ({fetched.path.name})"
-    recs, left_out = records(read_rows(fetched.path, source), KINDS[dataset_id])
-    ctx.say(f"{dataset.id}: {len(recs):,} open English records; {sum(left_out.values()):,} left out")
-    return shared.load(ctx, dataset, fetched, recs, source=source, problems=shared.left_out_lines(source, left_out))
+
+    def read() -> tuple[list[dict[str, Any]], list[str], str]:
+        recs, left_out = records(read_rows(fetched.path, source), KINDS[dataset_id])
+        return (recs, shared.left_out_lines(source, left_out),
+                f"{dataset.id}: {len(recs):,} open English records; {sum(left_out.values()):,} left out")
+
+    return shared.load_england_wide(ctx, dataset, fetched, read, source=source, loader=__name__)
 
 
 def _pipeline(dataset_id: str) -> Callable[[LoadContext], int]:

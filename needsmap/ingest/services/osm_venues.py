@@ -63,12 +63,15 @@ def load(ctx: LoadContext) -> int:
     dataset = registry.get(DATASET)
     fetched = ctx.fetch(dataset)
     source = f"{dataset.id} ({fetched.path.name})"
-    recs, left_out = records(read_features(fetched.path, source))
-    unnamed = sum(1 for r in recs if r["note"])
-    if unnamed:
-        ctx.warn(f"{source}: {unnamed:,} venue(s) have {UNNAMED}; kept, named by their kind")
-    return shared.load(ctx, dataset, fetched, recs, source=source,
-                       problems=shared.left_out_lines(source, left_out))
+
+    def read() -> tuple[list[dict[str, Any]], list[str], str]:
+        recs, left_out = records(read_features(fetched.path, source))
+        unnamed = sum(1 for r in recs if r["note"])
+        named = [f"{source}: {unnamed:,} venue(s) have {UNNAMED}; kept, named by their kind"] if unnamed else []
+        return (recs, named + shared.left_out_lines(source, left_out),
+                f"{dataset.id}: {len(recs):,} community venues; {sum(left_out.values()):,} left out")
+
+    return shared.load_england_wide(ctx, dataset, fetched, read, source=source, loader=__name__)
 
 
 PIPELINES = {DATASET: load}

@@ -9,12 +9,14 @@ de-duplicated ``services`` table and writes provenance. A failure changes nothin
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import pyarrow as pa
 
 from needsmap.errors import ValidationError
+from needsmap.ingest import derived, postcodes
 from needsmap.ingest.context import LoadContext
 from needsmap.sources._http import Fetched
 from needsmap.sources.registry import Dataset
@@ -72,14 +74,10 @@ def left_out_lines(source: str, left_out: Mapping[str, int]) -> list[str]:
             for reason, n in sorted(left_out.items(), key=lambda kv: (-kv[1], kv[0]))]
 
 
-def load(ctx: LoadContext, dataset: Dataset, fetched: Fetched, records: Iterable[dict[str, Any]],
-         *, source: str, problems: list[str] | None = None,
-         also: Callable[[], None] | None = None) -> int:
-    """Geocode, stage and swap in ``records`` for ``dataset``; return the rows loaded.
-    ``also`` writes the dataset's other tables inside the same transaction."""
-    con = ctx.con
+def _rows(records: Iterable[dict[str, Any]], source: str) -> tuple[list[dict[str, Any]], list[str]]:
+    """The usable records as rows of the stage, and a line for each one left out and why."""
     rows: list[dict[str, Any]] = []
-    skipped = list(problems or [])
+    skipped: list[str] = []
     seen: set[str] = set()
     for i, rec in enumerate(records):
         row = {f: clean(rec.get(f)) for f in TEXT_FIELDS}
@@ -95,18 +93,87 @@ def load(ctx: LoadContext, dataset: Dataset, fetched: Fetched, records: Iterable
             continue
         seen.add(row["record_id"])
         rows.append(row)
-    for p in skipped:
-        ctx.warn(p)
+    return rows, skipped
+
+
+def _locate(ctx: LoadContext, records: Iterable[dict[str, Any]], source: str,
+            problems: list[str] | None) -> list[str]:
+    """Stage the usable records and place them (``stage_services_located``); return the lines
+    about what was left out, ``problems`` first."""
+    rows, skipped = _rows(records, source)
+    skipped = [*(problems or []), *skipped]
     if not rows:
         raise ValidationError(f"{source}: no usable records; nothing was changed", skipped)
-    table = pa.Table.from_pylist(rows, schema=_SCHEMA)
-    con.register("raw_services", table)
+    con = ctx.con
+    con.register("raw_services", pa.Table.from_pylist(rows, schema=_SCHEMA))
     try:
         con.execute("CREATE OR REPLACE TEMP TABLE stage_services_in AS "
                     "SELECT record_id AS key, * FROM raw_services")
     finally:
         con.unregister("raw_services")
-    geocode.place(con, "stage_services_in", "stage_services_placed", ctx.settings)
+    geocode.locate(con, "stage_services_in", "stage_services_located", ctx.settings)
+    return skipped
+
+
+def load(ctx: LoadContext, dataset: Dataset, fetched: Fetched, records: Iterable[dict[str, Any]],
+         *, source: str, problems: list[str] | None = None,
+         also: Callable[[], None] | None = None) -> int:
+    """Geocode, stage and swap in ``records`` for ``dataset``; return the rows loaded.
+    ``also`` writes the dataset's other tables inside the same transaction."""
+    for p in _locate(ctx, records, source, problems):
+        ctx.warn(p)
+    return _swap(ctx, dataset, fetched, source, also)
+
+
+# What a list of all of England is read into before it is placed: its records, the lines about
+# rows left out on purpose, and a line saying how many were kept.
+Read = Callable[[], tuple[list[dict[str, Any]], list[str], str]]
+# The modules whose code decides a kept national list (with the loader's own module).
+_PLACING = ("needsmap.ingest.services.shared", "needsmap.store.geocode", "needsmap.terms.taxonomy")
+
+
+def load_england_wide(ctx: LoadContext, dataset: Dataset, fetched: Fetched, read: Read, *,
+                      source: str, loader: str) -> int:
+    """``load`` for a list of all of England whose records do not depend on the area (the NHS
+    lists, libraries, community venues): reading and placing its 10,000s of records is the same
+    for every area, so the placed records are kept beside the downloads, named by the file's
+    checksum, the postcode and boundary files they were placed with and the code (``loader``
+    is the module that reads the file), and read back by the next build of any area."""
+    kept = None
+    if not ctx.settings.postcodes_online:  # answers from postcodes.io are not the files'
+        modules = [sys.modules[m] for m in (loader, *_PLACING)]
+        kept = derived.path(ctx.settings.cache_dir, f"services-{dataset.id}", [
+            fetched.sha256, *derived.inputs(ctx.con, ["boundaries_lsoa21", *postcodes.PIPELINES]),
+            derived.code_digest(*modules)])
+    found = derived.read(kept) if kept is not None else None
+    con = ctx.con
+    if found is None:
+        records, problems, said = read()
+        skipped = _locate(ctx, records, source, problems)
+        if kept is not None:  # the point is made again from lon and lat when read back
+            table = con.execute("SELECT * EXCLUDE (geom) FROM stage_services_located").to_arrow_table()
+            derived.write(kept, table, {"said": said, "skipped": skipped})
+    else:
+        table, notes = found
+        said, skipped = str(notes["said"]), list(notes["skipped"])  # type: ignore[call-overload]
+        con.register("kept_services", table)
+        try:
+            con.execute("CREATE OR REPLACE TEMP TABLE stage_services_located AS SELECT *, CASE WHEN "
+                        "geocode_method <> 'none' THEN ST_Point(lon, lat) END AS geom FROM kept_services")
+        finally:
+            con.unregister("kept_services")
+    ctx.say(said)
+    for p in skipped:
+        ctx.warn(p)
+    return _swap(ctx, dataset, fetched, source, None)
+
+
+def _swap(ctx: LoadContext, dataset: Dataset, fetched: Fetched, source: str,
+          also: Callable[[], None] | None) -> int:
+    """From ``stage_services_located``: the area's notes, checks, and the swap into the store."""
+    con = ctx.con
+    geocode.finish(con, "stage_services_located", "stage_services_placed")
+    con.execute("DROP TABLE stage_services_located")
     ctx.not_geocoded.extend(geocode.summary(con, "stage_services_placed", dataset.id))
     for w in geocode.coordinate_warnings(con, "stage_services_placed", source):
         ctx.warn(w)
@@ -183,8 +250,8 @@ def rebuild_services(con: Any) -> None:
     # given beats a head office, an Open Referral UK record beats other sources
     con.execute("""
         INSERT INTO services BY NAME
-        SELECT * EXCLUDE (grp, rk, others) REPLACE (
-                   list_distinct(list_concat(also_listed_as, others)) AS also_listed_as)
+        SELECT * EXCLUDE (grp, rk, others) REPLACE (list_filter(
+                   list_distinct(list_concat(also_listed_as, others)), x -> x <> service_id) AS also_listed_as)
         FROM (
             SELECT *, row_number() OVER (PARTITION BY grp ORDER BY
                        CASE geocode_method WHEN 'coordinates' THEN 0 WHEN 'postcode' THEN 1 ELSE 2 END,
@@ -192,8 +259,5 @@ def rebuild_services(con: Any) -> None:
                    coalesce(list(service_id) OVER (PARTITION BY grp), []) AS others
             FROM services_keyed
         ) WHERE rk = 1
-    """)
-    con.execute("""
-        UPDATE services SET also_listed_as = list_filter(also_listed_as, x -> x <> service_id)
     """)
     con.execute("DROP TABLE services_keyed")

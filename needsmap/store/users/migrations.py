@@ -113,6 +113,73 @@ USER_MIGRATIONS: list[tuple[int, str, str]] = [
         """,
     ),
     (
+        8,
+        "priorities rounds: rounds, their options, ballots and community weightings",
+        """
+        CREATE SEQUENCE IF NOT EXISTS round_ids;
+        CREATE TABLE IF NOT EXISTS rounds (
+            id INTEGER PRIMARY KEY DEFAULT nextval('round_ids'),
+            created_at TIMESTAMP NOT NULL, created_by VARCHAR NOT NULL,
+            area_kind VARCHAR NOT NULL,      -- a kind of needsmap.store.areas (lad, ward, icb...)
+            area_code VARCHAR NOT NULL, area_name VARCHAR NOT NULL, lad_code VARCHAR,
+            lsoas VARCHAR NOT NULL,          -- JSON list of the area's LSOA 2021 codes
+            question VARCHAR NOT NULL,
+            kind VARCHAR NOT NULL,           -- approval | budget
+            max_choices INTEGER,             -- approval: choose up to this many
+            budget DOUBLE,                   -- budget: pounds to share among projects
+            opens_on DATE NOT NULL, closes_on DATE NOT NULL,   -- votes taken on these days too
+            require_postcode BOOLEAN NOT NULL DEFAULT FALSE,
+            status VARCHAR NOT NULL DEFAULT 'open',            -- open | closed
+            closed_at TIMESTAMP, closed_by VARCHAR,
+            submission_key VARCHAR
+        );
+        CREATE UNIQUE INDEX IF NOT EXISTS rounds_submission_key ON rounds (submission_key);
+        CREATE SEQUENCE IF NOT EXISTS round_option_ids;
+        CREATE TABLE IF NOT EXISTS round_options (
+            id INTEGER PRIMARY KEY DEFAULT nextval('round_option_ids'),
+            round_id INTEGER NOT NULL, position INTEGER NOT NULL,
+            kind VARCHAR NOT NULL,           -- category | gap | project
+            label VARCHAR NOT NULL,
+            category VARCHAR,                -- an id from needsmap.terms.taxonomy (gaps: always)
+            ward_code VARCHAR,               -- gaps: the ward
+            cost DOUBLE,                     -- projects: pounds
+            evidence VARCHAR                 -- gaps: JSON of the Gaps figures when the round opened
+        );
+        CREATE SEQUENCE IF NOT EXISTS ballot_ids;
+        CREATE TABLE IF NOT EXISTS ballots (
+            id INTEGER PRIMARY KEY DEFAULT nextval('ballot_ids'),
+            round_id INTEGER NOT NULL, created_at TIMESTAMP NOT NULL,
+            lsoa21_code VARCHAR,             -- from the voter's postcode, when given
+            source VARCHAR NOT NULL,         -- browser | paper | workshop
+            consent_recorded BOOLEAN,        -- paper and workshop: the facilitator confirmed it
+            entered_by VARCHAR,
+            voter_key VARCHAR,               -- browser: a hash of its cookie token, never the token
+            submission_key VARCHAR
+        );
+        CREATE UNIQUE INDEX IF NOT EXISTS ballots_one_per_browser ON ballots (round_id, voter_key);
+        CREATE UNIQUE INDEX IF NOT EXISTS ballots_submission_key ON ballots (submission_key);
+        CREATE TABLE IF NOT EXISTS ballot_choices (
+            ballot_id INTEGER NOT NULL, option_id INTEGER NOT NULL,
+            PRIMARY KEY (ballot_id, option_id)
+        );
+        CREATE TABLE IF NOT EXISTS ballot_about_you (
+            ballot_id INTEGER PRIMARY KEY,   -- the only link to the ballot
+            age_band VARCHAR, answers VARCHAR, consented_at TIMESTAMP NOT NULL
+        );
+        CREATE SEQUENCE IF NOT EXISTS weighting_ids;
+        CREATE TABLE IF NOT EXISTS community_weightings (
+            id INTEGER PRIMARY KEY DEFAULT nextval('weighting_ids'),
+            name VARCHAR NOT NULL UNIQUE,    -- "Stretford residents, March 2027"
+            round_id INTEGER NOT NULL,
+            weights VARCHAR NOT NULL,        -- JSON: category id -> weight (shares, sum 1)
+            voters VARCHAR NOT NULL,         -- who voted, in words
+            ballots INTEGER NOT NULL,
+            first_day DATE NOT NULL, last_day DATE NOT NULL,
+            saved_by VARCHAR NOT NULL, saved_at TIMESTAMP NOT NULL
+        );
+        """,
+    ),
+    (
         9,
         "closing the loop: decisions linked to reports, their stages and frozen evidence, "
         "residents' subscriptions and answers, report references, the mail outbox",
