@@ -75,6 +75,7 @@ def resident_pages(user: User) -> list[st.Page]:
         st.Page(PAGES / "report_need.py", title="Report a need", url_path="report"),
         st.Page(PAGES / "notes.py", title="Needs and community notes", url_path="notes"),
         st.Page(PAGES / "priorities.py", title="Priorities", url_path="priorities"),
+        st.Page(PAGES / "track.py", title="Track my report", url_path="track"),
         st.Page(PAGES / "privacy.py", title="Privacy notice", url_path="privacy"),
     ]
     if user.can("facilitate"):

@@ -26,7 +26,7 @@ from needsmap.errors import ConfigError, StoreError, StoreUnavailable, Validatio
 from needsmap.store import StoreReader, areas
 from needsmap.store.users import UserStore, backup, chores, open_user_store
 from needsmap.terms import colours
-from needsmap.voice import browsers, retention
+from needsmap.voice import browsers, mail, retention
 from needsmap.voice.accounts import PermissionDenied
 from needsmap.voice.needs import RateLimiter, new_submission_key
 from needsmap.voice.privacy import escape_html, escape_markdown
@@ -98,6 +98,7 @@ def user_store() -> UserStore:
         st.stop()
         raise  # st.stop() ends the run; this line is for type checkers
     _daily_retention(str(settings.user_store_path), settings.database_url or "")
+    _outbox_worker(str(settings.user_store_path), settings.database_url or "", settings.smtp_url or "")
     return store
 
 
@@ -114,6 +115,18 @@ def _daily_retention(path: str, database_url: str) -> chores.Chore:
     store, rule = _user_store(path, database_url), retention.Rule.from_settings(load_settings())
     return chores.repeat(store, lambda: retention.apply(store, rule, once_a_day=True),
                          RETENTION_CHECK_SECONDS, "retention")
+
+
+@st.cache_resource(show_spinner=False)
+def _outbox_worker(path: str, database_url: str, smtp_url: str) -> chores.Chore | None:
+    """One thread per app process sends residents' emails from the outbox (none without a mail
+    server: messages then wait). On a shared database each process claims a message before
+    sending it, so two processes never send one message twice."""
+    store = _user_store(path, database_url)
+    worker = mail.start_worker(store, load_settings())
+    if worker is not None:
+        atexit.register(worker.set)
+    return worker
 
 
 @st.cache_resource(show_spinner=False)
@@ -439,10 +452,15 @@ def show_literal(text: object, *, caption: bool = False, bold: bool = False,
 PRIVACY_PAGE, PRIVACY_URL = "views/privacy.py", "privacy"
 
 
-def privacy_link(label: str) -> None:
-    """A link to the privacy notice (a plain link to its address when a page runs outside the
-    app's navigation, as in page tests)."""
+def page_link(page: str, url_path: str, label: str, icon: str) -> None:
+    """A link to one of the app's pages (a plain link to its address when a page runs outside
+    the app's navigation, as in page tests)."""
     try:
-        st.page_link(PRIVACY_PAGE, label=label, icon=":material/shield_person:")
+        st.page_link(page, label=label, icon=icon)
     except StreamlitPageNotFoundError:
-        st.markdown(f"[{label}](/{PRIVACY_URL})")
+        st.markdown(f"[{label}](/{url_path})")
+
+
+def privacy_link(label: str) -> None:
+    """A link to the privacy notice."""
+    page_link(PRIVACY_PAGE, PRIVACY_URL, label, ":material/shield_person:")

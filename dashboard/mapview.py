@@ -391,7 +391,7 @@ def layer_control() -> folium.LayerControl:
     return folium.LayerControl(collapsed=False, position="topright")
 
 
-DECISION_COLOURS = {"commissioned": "#1b7837", "in_progress": "#2166ac",
+DECISION_COLOURS = {"commissioned": "#1b7837", "in_progress": "#2166ac", "in_place": "#00441b",
                     "considering": "#777777", "declined": "#b2182b"}
 
 
@@ -409,6 +409,8 @@ def decisions(frame: pd.DataFrame, name: str = "You said, we did (decisions)") -
                 html=f'<div style="width:14px;height:14px;background:#fff;border:3px solid {colour};'
                      'transform:rotate(45deg)"></div>'),
             tooltip=folium.Tooltip(f"<b>{escape_html(row.area_name)}</b><br>{escape_html(row.text)}"),
+            # the marker is a keyboard stop (a button): its name is said, as an attribute (text)
+            title=f"Decision in {row.area_name}: {row.text}",
         ).add_to(group)
     return group
 

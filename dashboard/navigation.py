@@ -35,6 +35,7 @@ def sections(user: User) -> dict[str, list[st.Page]]:
         "Analysis": [
             st.Page(PAGES / "gaps.py", title="Gaps", url_path="gaps"),
             st.Page(PAGES / "reports.py", title="Reports", url_path="reports"),
+            st.Page(PAGES / "review.py", title="Review", url_path="review"),
             *([st.Page(PAGES / "heard.py", title="Who has been heard", url_path="heard")]
               if user.can(heard.PERMISSION) else []),
         ],

@@ -9,8 +9,9 @@ INTRO = ("Tell us what people near you need and are not getting. It takes about 
          "you do not need an account.")
 PRIVACY_LINK = "How we use and keep your report (privacy notice)"
 SUCCESS = ("Thank you: your report has been received (reference {ref}). A moderator reads every "
-           "report before it goes on the map. Keep the reference. With it you can see what we "
-           "hold about your report, or ask us to delete it.")
+           "report before it goes on the map. Keep the reference. With it you can see what "
+           "happens to your report, see what we hold about it, or ask us to delete it.")
+TRACK = "Track my report: see what was decided about it"
 PRIVACY_AFTER = "Privacy notice: how long we keep reports, and your rights"
 SEE_OTHERS = "See needs other residents have reported"
 ANOTHER = "Report another need"

@@ -387,6 +387,68 @@ def report(area: str, ward: str | None, lsoa: str | None, lsoas: str | None, out
         click.echo(f"  {path.name}  {path.stat().st_size:,} bytes")
 
 
+@main.group(name="decisions")
+def decisions_group() -> None:
+    """You said, we did: commissioners' decisions, and whether the gaps they answer closed."""
+
+
+def _authorities(con: duckdb.DuckDBPyConnection, area: str) -> tuple[str, list[str]]:
+    from needsmap.store import areas
+
+    place = areas.resolve_area(con, area)
+    return place.title, list(place.authorities)
+
+
+def _write_safe_csv(frame: pd.DataFrame, out: str) -> None:
+    """A CSV whose text cells cannot run as spreadsheet formulas (commissioners' words are in it)."""
+    from needsmap.voice.privacy import spreadsheet_safe
+
+    _write_csv(spreadsheet_safe(frame), out)
+
+
+@decisions_group.command("list")
+@click.option("--area", required=True, help="An authority, list of authorities, combined "
+              "authority, ICB, sub-ICB location or region (code or name).")
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="CSV file to write.")
+def decisions_list(area: str, out: str) -> None:
+    """Every decision in the area at its current stage."""
+    from needsmap.publish import review
+
+    settings = load_settings()
+    title, lads = _authorities(StoreReader(settings.store_path, area).cursor(), area)
+    store = _user_store(settings, "stop the app, or use the Review page")
+    try:
+        frame = review.listing(store, lads)
+    finally:
+        store.close()
+    _write_safe_csv(frame, out)
+    click.echo(f"Wrote {len(frame):,} decision{'' if len(frame) == 1 else 's'} in {title} to {out}")
+
+
+@decisions_group.command("review")
+@click.option("--area", required=True, help="An authority, list of authorities, combined "
+              "authority, ICB, sub-ICB location or region (code or name).")
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="CSV file to write.")
+@click.option("--exact", is_flag=True, help="Exact resident counts (for commissioners); by default "
+              "small counts are hidden as on the public Review page.")
+def decisions_review(area: str, out: str, exact: bool) -> None:
+    """Then and now for every followed decision: the gap when it was recorded and today, the
+    change in words, and residents' answers to "did it help?"."""
+    from needsmap.publish import review
+
+    settings = load_settings()
+    con = StoreReader(settings.store_path, area).cursor()
+    title, lads = _authorities(con, area)
+    store = _user_store(settings, "stop the app, or use the Review page")
+    try:
+        result = review.review(con, store, lads, settings, exact=exact)
+    finally:
+        store.close()
+    _write_safe_csv(review.table(result), out)
+    click.echo(f"{title}: {result.summary}")
+    click.echo(f"Wrote {len(result.decisions):,} row{'' if len(result.decisions) == 1 else 's'} to {out}")
+
+
 @main.command()
 def datasets() -> None:
     """Every dataset needsmap knows, with its publisher's address and mirror path."""

@@ -43,6 +43,18 @@ def _path(name: str, raw: str) -> Path:
     return Path(raw)
 
 
+SMTP_SCHEMES = ("smtp", "smtp+starttls", "smtps")
+
+
+def _smtp_url(name: str, raw: str) -> str:
+    scheme = raw.split("://", 1)[0].lower() if "://" in raw else ""
+    if scheme not in SMTP_SCHEMES:
+        raise ConfigError(f"{name} must start with {', '.join(s + '://' for s in SMTP_SCHEMES)} "
+                          f"(got {raw.split('://', 1)[0][:20]!r}), e.g. "
+                          "smtp+starttls://user:password@mail.example.org:587?from=needs@example.org")
+    return raw
+
+
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
@@ -163,6 +175,22 @@ class Settings:
         "NEEDSMAP_TILES_ATTRIBUTION", None,
         "the credit the tile provider requires, shown on the map (e.g. "
         "'© OpenStreetMap contributors'); HTML links allowed", _text, shown="unset")
+    smtp_url: str | None = setting(
+        "NEEDSMAP_SMTP_URL", None,
+        "the mail server residents' emails are sent through: smtp:// (plain), smtp+starttls:// "
+        "or smtps:// (TLS), as scheme://user:password@host:port?from=sender@example.org",
+        _smtp_url, shown="unset (no email is sent; messages wait in the outbox)")
+    public_url: str | None = setting(
+        "NEEDSMAP_PUBLIC_URL", None,
+        "the app's address as residents reach it (https://needs.example.org), for links in emails",
+        _text, shown="unset (emails give the page names without a link)")
+    mail_every: float = setting("NEEDSMAP_MAIL_EVERY", 30.0,
+                                "seconds between the app's looks at the mail outbox", _number,
+                                shown="30")
+    mail_backoff: float = setting(
+        "NEEDSMAP_MAIL_BACKOFF", 60.0,
+        "seconds before a message is tried again after the mail server failed; doubles each try",
+        _number, shown="60")
     extra: dict[str, str] = field(default_factory=dict)  # test hooks (e.g. an Overpass URL)
 
     def __post_init__(self) -> None:

@@ -1,5 +1,5 @@
 """Public test helpers: the offline data mirror, a loopback HTTP server that serves it, and a
-throw-away PostgreSQL server.
+throw-away PostgreSQL server and a loopback SMTP server (``smtp_sink``).
 
 The HTTP server serves files from a folder at their relative paths (so it is a base-URL mirror)
 and can be told to misbehave for a path: answer 500 a few times, send a web page, cut the body
@@ -260,3 +260,66 @@ def postgres_server() -> Iterator[PostgresServer]:
             server.stop("immediate")
     finally:
         shutil.rmtree(server.root, ignore_errors=True)
+
+
+# --- A loopback SMTP server ---------------------------------------------------------------------
+
+
+@dataclass
+class SmtpSink:
+    """A real SMTP server (aiosmtpd) on 127.0.0.1:``port`` that keeps every message it accepts.
+
+    ``stop()`` and ``start()`` take it down and bring it back on the same port, as a mail server
+    restarting does; ``messages`` keeps what arrived across restarts (``email.message.Message``).
+    """
+
+    port: int
+    messages: list = field(default_factory=list)
+    refuse: set[str] = field(default_factory=set)  # mailboxes answered "550 no such mailbox"
+    _controller: object = None
+
+    @property
+    def url(self) -> str:
+        return f"smtp://127.0.0.1:{self.port}?from=needs@example.org"
+
+    def start(self) -> None:
+        from aiosmtpd.controller import Controller  # a test extra: imported only when used
+        from aiosmtpd.handlers import Message
+
+        sink = self
+
+        class Keep(Message):
+            async def handle_RCPT(self, server: object, session: object, envelope: object,  # noqa: N802
+                                  address: str, rcpt_options: list[str]) -> str:
+                if address in sink.refuse:
+                    return "550 5.1.1 no such mailbox here"
+                envelope.rcpt_tos.append(address)  # type: ignore[attr-defined]
+                return "250 OK"
+
+            def handle_message(self, message: object) -> None:
+                sink.messages.append(message)
+
+        self._controller = Controller(Keep(), hostname="127.0.0.1", port=self.port)
+        self._controller.start()
+
+    def stop(self) -> None:
+        if self._controller is not None:
+            self._controller.stop()
+            self._controller = None
+
+    def to(self, address: str) -> list:
+        """The messages sent to ``address``, in the order they arrived."""
+        return [m for m in self.messages if address in str(m["To"])]
+
+
+@contextmanager
+def smtp_sink(port: int | None = None, *, running: bool = True) -> Iterator[SmtpSink]:
+    """A loopback SMTP server on a free port (or ``port``); ``running=False`` keeps it down until
+    ``start()`` (a mail server that is away when the first messages are sent)."""
+    sink = SmtpSink(port or free_port())
+    if running:
+        sink.start()
+    try:
+        yield sink
+    finally:
+        sink.stop()

@@ -56,6 +56,23 @@ def store_with_services(source: Path, target_dir: Path) -> Path:
     return target
 
 
+def add_service(store: Path, name: str, category: str, lon: float, lat: float, lsoa: str) -> None:
+    """A new service in the loaded lists, as a refreshed list brings one (the store is rebuilt
+    and swapped in, so the app reads it at its next run)."""
+    from needsmap.store.geocode import to_bng
+
+    with StoreBuild(store) as con:
+        con.execute(
+            f"""
+            INSERT INTO services (service_id, source_dataset, name, category, lon, lat, geom,
+                geom_bng, lsoa21_code, geocode_method, head_office, licence, attribution)
+            VALUES (?, 'test', ?, ?, ?, ?, ST_Point(?, ?), {to_bng('ST_Point(?, ?)')}, ?,
+                    'coordinates', FALSE, 'test', 'test data')
+            """,
+            [f"test:new:{name}", name, category, lon, lat, lon, lat, lon, lat, lsoa],
+        )
+
+
 # ---------------------------------------------------------------------------- browser tests
 
 def expect_patiently() -> None:
@@ -273,11 +290,12 @@ def wait_idle(pg: Any, since: int | None = None) -> None:
     pg.wait_for_function(JS_IDLE, arg=since)
 
 
-def choose(pg: Any, label: str, text: str) -> None:
+def choose(pg: Any, label: str, text: str, *, exact: bool = False) -> None:
     """Pick an option in a Streamlit selectbox by typing into it (the selectbox searches),
-    once the app is idle: a rerun under way redraws the box and closes its list of options."""
+    once the app is idle: a rerun under way redraws the box and closes its list of options.
+    ``exact``: the box's label is ``label`` itself, not one that starts with it."""
     wait_idle(pg)
-    combo = pg.get_by_role("combobox", name=label)
+    combo = pg.get_by_role("combobox", name=label, exact=exact)
     combo.click()
     combo.fill(text)
     pg.get_by_role("option").first.wait_for()

@@ -12,6 +12,7 @@ import json
 import re
 import time
 from collections.abc import Iterator
+from datetime import date
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,8 @@ from dashboard import assets
 from dashboard.common import AREA_LABEL
 from needsmap.store import StoreReader, tiles
 from needsmap.store.users import open_user_store
-from needsmap.voice import accounts, needs
+from needsmap.publish import review
+from needsmap.voice import accounts, decisions, loop, needs
 from needsmap.voice.locate import locate_postcode
 
 from conftest import backend_settings, user_store_env
@@ -41,7 +43,8 @@ PUBLIC_PAGES = {"Map": "Deprivation and services", "Area": "Area detail",
                 "Report a need": "Report a need", "Needs and community notes": "Needs and community notes",
                 "Priorities": "Priorities",
                 "Privacy notice": "Privacy notice", "Gaps": "Gaps: where need is high and provision is low",
-                "Reports": "Reports and data", "Sources": "Sources", "Sign in": "Sign in"}
+                "Reports": "Reports and data", "Review": "Review: did the gap close?",
+                "Track my report": "Track my report", "Sources": "Sources", "Sign in": "Sign in"}
 ACCOUNT = {"Your account": "Your account"}
 HEARD = {"Who has been heard": "Who has been heard"}  # commissioners and moderators only
 # Role -> (username, its pages: links and headings). Signed in, pages are opened from the
@@ -123,6 +126,7 @@ def describe(violations: dict[str, list[dict]]) -> str:
 
 
 SEEDED_NEED = "The youth club closed and teenagers have nowhere to go in the evening."
+SEEDED: dict[str, str] = {}  # the seeded need's reference, for the Track page
 
 
 def live_postcodes(store: Path) -> list[str]:
@@ -151,8 +155,17 @@ def site(trafford_store, tmp_path_factory, mirror, request):
             accounts.create_account(users, "com", PASSWORD, "commissioner", "Cam")
             place = locate_postcode(StoreReader(store).cursor(), postcodes[0])
             ref = needs.submit(users, needs.NeedReport("youth", SEEDED_NEED, place),
-                               session_id="seed")
+                               session_id="seed", also=lambda con, i: SEEDED.update(
+                                   ref=loop.on_report(con, i, None, "youth", settings)))
             needs.moderate(users, mod, "need", ref, "approve")
+            # a decision in place answers it, so Review and Track show their full pages
+            frozen = review.snapshot(StoreReader(store).cursor(), users, lad_code=place.lad_code,
+                                     area_level="lsoa21", area_code=place.lsoa21_code,
+                                     category="youth", settings=settings)
+            loop.record(users, accounts.User("com", "commissioner"), decisions.Decision(
+                place.lad_code, "lsoa21", place.lsoa21_code, "youth", "in_place", date.today(),
+                action="The youth club reopens on weekday evenings"),
+                loop.Links((ref,)), frozen, settings)
         finally:
             users.close()
         with serve(tmp, NEEDSMAP_STORE=str(store), NEEDSMAP_REPORT_LIMIT="20",
@@ -228,6 +241,13 @@ def test_axe_finds_no_wcag_violation_after_the_main_interactions(site, postcode)
         pg.get_by_text("your report has been received").wait_for()
         audited(pg, "report: sent", "Report a need", counts, failures)
 
+        pg.goto(url + "track")
+        settled(pg, "Track my report")
+        pg.get_by_role("textbox", name="Your reference").fill(SEEDED["ref"])
+        pg.get_by_role("button", name="Show my report").click()
+        pg.get_by_role("heading", name="What was decided").wait_for()
+        audited(pg, "track: a report whose decision is in place", "Track my report", counts, failures)
+
         pg.goto(url + "gaps")
         settled(pg, "Gaps: where need is high and provision is low")
         weight = pg.get_by_role("slider", name="Residents' reports (per 1,000 residents)")
@@ -248,7 +268,7 @@ def test_axe_finds_no_wcag_violation_after_the_main_interactions(site, postcode)
     finally:
         pg.context.close()
     report_counts(counts, failures, "after each interaction", "a11y-interactions.txt")
-    assert len(counts) == 6 and not failures, "\n".join(failures)
+    assert len(counts) == 7 and not failures, "\n".join(failures)
 
 
 def test_axe_finds_no_wcag_violation_on_any_page_in_any_role(site):

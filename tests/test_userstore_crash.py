@@ -67,9 +67,9 @@ def test_what_each_schema_step_leaves_in_a_journal_and_that_the_store_opens_anyw
         from needsmap.store.schema import migrate
         from needsmap.store.users import USER_MIGRATIONS
         con = db.connect({str(path)!r})
-        migrate(con, USER_MIGRATIONS[:{step - 1}])
+        migrate(con, USER_MIGRATIONS[:{STEPS.index(step)}])
         con.execute("CHECKPOINT")
-        migrate(con, USER_MIGRATIONS[:{step}])    # as needsmap did before: the step only journalled
+        migrate(con, USER_MIGRATIONS[:{STEPS.index(step) + 1}])  # as needsmap did: only journalled
         os._exit(0)                               # killed: nothing closed
     """, expect=0)
     assert recovery.journal(path).exists()

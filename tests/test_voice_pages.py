@@ -99,7 +99,10 @@ def test_a_resident_reports_by_postcode(users, store) -> None:
     widget(at.number_input, "How many people").set_value(12)
     widget(at.multiselect, "Which age groups").set_value(["young people (16-24)"])
     send(at)
-    assert "your report has been received (reference 1)" in shown(at)
+    ref = re.search(r"your report has been received \(reference (1-[2-9A-Z]{6})\)", shown(at)).group(1)
+    # the reference is the one kept, and the email given gets a confirmation with it
+    assert users.read().execute("SELECT recipient, subject FROM outbox").fetchall() == [
+        ("jo@example.org", f"Your report has been received (reference {ref})")]
     row = users.read().execute(
         "SELECT category, status, lon, lat, postcode, lsoa21_code, contact, people_affected, "
         "age_groups FROM needs").fetchone()
@@ -175,7 +178,7 @@ def test_a_report_sent_again_after_a_lost_connection_is_saved_once(users, store,
     assert "The connection to the database was lost while saving" in shown(at)
     assert widget(at.text_area, "Describe the need").value == "Nowhere for teenagers to go"
     send(at)  # the resident tries again, as the message suggests
-    assert "your report has been received (reference 1)" in shown(at)
+    assert re.search(r"your report has been received \(reference 1-[2-9A-Z]{6}\)", shown(at))
     assert count(users) == 1 and keys[0] is not None and keys == [keys[0]] * 2
     widget(at.button, "Report another need").click().run()
     fill_report(at, postcode=postcode, description="No youth club on Fridays")
@@ -352,6 +355,15 @@ def test_affects_me_too_and_community_notes(users, store, monkeypatch) -> None:
     widget(at.button, "This affects me too").click().run()
     assert "already said this need affects you" in shown(at)
     assert needs.approved_counts(users)[0][3] == 1
+    # and asks to be told what is decided (the email is kept for the updates only)
+    widget(at.text_input, "Your email address").set_value("not an email")
+    widget(at.button, "Email me updates").click().run()
+    assert "Give an email address" in shown(at)
+    widget(at.text_input, "Your email address").set_value("neighbour@example.org")
+    widget(at.button, "Email me updates").click().run()
+    assert "we will email you when a decision" in shown(at)
+    assert users.read().execute("SELECT email, need_id, kind FROM subscriptions").fetchall() == [
+        ("neighbour@example.org", ref, "supporter")]
 
     group = AppTest.from_file(APP, default_timeout=60)
     group.session_state["signed_in_username"] = "grp"

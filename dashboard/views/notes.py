@@ -23,7 +23,7 @@ from dashboard.common import (
 from needsmap.config import load_settings
 from needsmap.store import areas
 from needsmap.terms import taxonomy
-from needsmap.voice import needs
+from needsmap.voice import loop, needs
 from needsmap.voice.privacy import escape_markdown, safe_url, shown_count
 
 SHOWN = 50
@@ -89,6 +89,19 @@ for n in found[:SHOWN]:
                                                else "You have already said this need affects you.")
                     st.rerun()
         right.caption(f"People who said this affects them too: {people}.")
+        with st.expander("Email me when something is decided about this"):
+            with st.form(f"follow-{n['id']}"):
+                email = st.text_input("Your email address", key=f"follow-email-{n['id']}",
+                                      help="Used only to tell you what is decided; every email "
+                                           "has a link to stop them.")
+                if st.form_submit_button("Email me updates"):
+                    try:
+                        loop.subscribe(store, int(n["id"]), email)
+                    except REFUSED as exc:
+                        show_problems(exc)
+                    else:
+                        st.success("Done: we will email you when a decision about this need is "
+                                   "made, and when it moves on.")
 if len(found) > SHOWN:
     st.caption(f"The {SHOWN} most recent of {len(found)} approved reports in this ward.")
 

@@ -18,6 +18,7 @@ from dashboard.common import (
     cookie_state,
     forget_submission,
     map_place,
+    page_link,
     privacy_link,
     rate_limiter,
     read,
@@ -32,7 +33,7 @@ from needsmap.config import load_settings
 from needsmap.errors import ValidationError
 from needsmap.store import areas
 from needsmap.terms import taxonomy
-from needsmap.voice import about_you, needs, privacy
+from needsmap.voice import about_you, loop, needs, privacy
 from needsmap.voice.locate import locate_point, locate_postcode
 
 POINT = "report_point"      # the Location the resident clicked (private to this session)
@@ -46,6 +47,7 @@ privacy_link(words.PRIVACY_LINK)
 done = st.session_state.get(DONE)
 if done:
     st.success(words.SUCCESS.format(ref=done), icon=":material/check_circle:")
+    page_link("views/track.py", "track", words.TRACK, ":material/search:")
     privacy_link(words.PRIVACY_AFTER)
     st.page_link("views/notes.py", label=words.SEE_OTHERS, icon=":material/arrow_forward:")
     if st.button(words.ANOTHER):
@@ -159,16 +161,19 @@ if sent:
         st.error(words.BUSY)
     else:
         form = f"report-{st.session_state.get(FORM, 0)}"
+        def also(con: object, ref: int) -> None:  # the report's reference, email and answers
+            loop.on_report(con, ref, report.contact, report.category, settings)
+            if kept is not None:
+                about_you.insert(con, [(ref, kept)])
+
         try:
             ref = needs.submit(user_store(), report, session_id=session_id(), user=user,
-                               submission_key=submission_key(form),
-                               also=None if kept is None else
-                               lambda con, ref: about_you.insert(con, [(ref, kept)]))
+                               submission_key=submission_key(form), also=also)
         except REFUSED as exc:
             show_problems(exc)
         else:
             forget_submission(form)
-            st.session_state[DONE] = ref
+            st.session_state[DONE] = loop.reference(user_store(), ref) or ref
             st.session_state[FORM] = st.session_state.get(FORM, 0) + 1
             for key in (POINT, CLICK):
                 st.session_state.pop(key, None)

@@ -21,12 +21,12 @@ from dashboard.auth import current_user, sign_in_link
 from dashboard.common import REFUSED, choose_area, read, reader, user_store
 from needsmap.config import load_settings
 from needsmap.errors import NeedsmapError
-from needsmap.publish import exports
+from needsmap.publish import exports, review
 from needsmap.store import areas
 from needsmap.terms import taxonomy
-from needsmap.voice import decisions, disclosure, layers, rounds
+from needsmap.voice import decisions, disclosure, layers, loop, needs, rounds
 from needsmap.voice.accounts import User
-from needsmap.voice.privacy import escape_markdown, visible_cells
+from needsmap.voice.privacy import escape_markdown, visible_cells, visible_text
 
 # Session-state keys: the decision form's generation, and the message after a save.
 DECISION_FORM = "decision_form"
@@ -90,6 +90,14 @@ def downloads(files: dict[str, bytes], stem: str) -> None:
                                        key=f"download_{key}", width="stretch", on_click="ignore")
 
 
+def report_choices(area: areas.Area) -> dict[int, str]:
+    """Approved reports in the area, by id, as a commissioner picks them (category and the first
+    words; hidden characters shown as codes)."""
+    return {int(n["id"]): visible_text(f"#{n['id']} {taxonomy.label(str(n['category']))}: "
+                                       f"{str(n['description'])[:80]}")
+            for n in needs.approved_needs(user_store(), list(area.lsoas))}
+
+
 def decisions_panel(area: areas.Area, user: User) -> None:
     st.subheader("You said, we did")
     st.caption("What commissioners decided about gaps in this area. Residents see the same "
@@ -129,6 +137,7 @@ def decisions_panel(area: areas.Area, user: User) -> None:
                     **dict(zip(lookup["ward_code"], lookup["lad_code"]))}
     if flash := st.session_state.pop(DECISION_SAVED, None):
         st.success(flash)
+    reports = report_choices(area)
     # A new form key after each save: the next decision starts from empty fields, never from the
     # previous one's budget or words (kept after a refusal, so nothing typed is lost).
     with st.form(f"decision-{st.session_state.get(DECISION_FORM, 0)}"):
@@ -140,18 +149,26 @@ def decisions_panel(area: areas.Area, user: User) -> None:
         budget = st.number_input("Budget (£, optional)", min_value=0.0, value=None, step=1000.0)
         action = st.text_area("What is being done (residents read this)", max_chars=decisions.MAX_TEXT)
         reason = st.text_area("Reason, if declined (residents read this)", max_chars=decisions.MAX_TEXT)
+        answered = st.multiselect("Residents' reports this answers (they are emailed about it "
+                                  "if they asked)", list(reports), format_func=reports.get,
+                                  placeholder="Choose approved reports")
         if st.form_submit_button("Record the decision"):
+            decision = decisions.Decision(authority_of[where[1]], where[0], where[1], category, status,
+                                          decided_on, budget, reason or None, action or None)
             try:
-                decisions.record(user_store(), user, decisions.Decision(
-                    authority_of[where[1]], where[0], where[1], category, status, decided_on, budget,
-                    reason or None, action or None))
+                evidence = review.snapshot(reader().cursor(), user_store(), lad_code=decision.lad_code,
+                                           area_level=decision.area_level, area_code=decision.area_code,
+                                           category=category, settings=load_settings())
+                loop.record(user_store(), user, decision, loop.Links(tuple(answered)), evidence,
+                            load_settings())
             except REFUSED as exc:
                 st.error(escape_markdown(str(exc)))
             else:
                 st.session_state.pop("report_files", None)
                 st.session_state[DECISION_FORM] = st.session_state.get(DECISION_FORM, 0) + 1
                 st.session_state[DECISION_SAVED] = ("Recorded. It shows on the map and in reports "
-                                                    "made from now on.")
+                                                    "made from now on; today's evidence is kept "
+                                                    "for the Review page.")
                 st.rerun()
 
 

@@ -22,6 +22,7 @@ from markupsafe import Markup
 
 from needsmap.analysis import coverage, gaps, maps, reasons, summaries
 from needsmap.config import Settings
+from needsmap.publish import review as review_module
 from needsmap.publish import static_map
 from needsmap.store import areas, provenance
 from needsmap.store.areas import Area
@@ -70,6 +71,7 @@ class AreaReport:
     heard_summary: heard.Summary | None = None  # who has been heard (the pack only)
     weighting: rounds.Weighting | None = None   # a community weighting applied (the pack only)
     priorities: pd.DataFrame | None = None      # the area's gaps by priority score under it
+    review: review_module.Review | None = None   # did the gap close? (the pack only)
 
     @property
     def title(self) -> str:
@@ -327,6 +329,8 @@ def build(con: duckdb.DuckDBPyConnection, user_store: UserStore, area: Area,
         if weighting is not None:
             report.weighting = weighting
             report.priorities = community_priorities(ev, area, weighting)
+        report.review = review_module.review(con, user_store, list(area.authorities), settings,
+                                             area_codes=[*area.lsoas, *area.wards, *area.authorities])
     if with_map:
         report.map_png = static_map.render(con, area, ev.blurred, services=services,
                                            attribution=_map_source_line(report))
@@ -395,7 +399,8 @@ def render_html(report: AreaReport) -> str:
     template = _environment().get_template("report.html.j2")
     map_uri = ("data:image/png;base64," + base64.b64encode(report.map_png).decode("ascii")
                if report.map_png else "")
-    return template.render(r=report, map_uri=map_uri, kinds=areas.KINDS, method=gaps.COMMUNITY_METHOD,
+    return template.render(r=report, map_uri=map_uri, kinds=areas.KINDS, outcomes=review_module.OUTCOMES,
+                           method=gaps.COMMUNITY_METHOD,
                            statuses=decisions.STATUSES, operating_caveat=coverage.HEAD_OFFICE_CAVEAT)
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 
@@ -19,7 +19,7 @@ import duckdb
 import pandas as pd
 
 from needsmap.errors import ValidationError
-from needsmap.store.users import UserStore
+from needsmap.store.users import Connection, UserStore
 from needsmap.terms.taxonomy import BY_ID, label
 from needsmap.voice.accounts import User, require
 
@@ -30,6 +30,7 @@ STATUSES: dict[str, str] = {
     "considering": "Being considered",
     "in_progress": "In progress",
     "commissioned": "Commissioned",
+    "in_place": "In place",
     "declined": "Declined",
 }
 AREA_LEVELS = ("lsoa21", "ward", "lad")
@@ -78,8 +79,11 @@ def check(d: Decision, today: date | None = None) -> list[str]:
     return problems
 
 
-def record(store: UserStore, user: User, decision: Decision) -> int:
-    """Save a decision (commissioners only) as a new row of the log; return its id."""
+def record(store: UserStore, user: User, decision: Decision, *,
+           also: Callable[[Connection, int], None] | None = None) -> int:
+    """Save a decision (commissioners only) as a new row of the log; return its id. ``also``
+    writes what belongs with it (its links, frozen evidence: ``voice.loop``) in the same
+    transaction."""
     require(user, "decide")
     problems = check(decision)
     if problems:
@@ -91,17 +95,29 @@ def record(store: UserStore, user: User, decision: Decision) -> int:
         (decision.reason or "").strip() or None, (decision.action or "").strip() or None,
     ]
 
-    def write(con: duckdb.DuckDBPyConnection) -> int:
-        return con.execute(
+    def write(con: Connection) -> int:
+        new = con.execute(
             f"INSERT INTO decisions ({', '.join(COLUMNS[1:])}) "
             f"VALUES ({', '.join('?' * (len(COLUMNS) - 1))}) RETURNING id",
             values,
         ).fetchone()[0]
+        if also is not None:
+            also(con, new)
+        return new
 
     new_id = store.write(write)
     log.info("decision %s: %s set %s %s %s to %s", new_id, user.username, decision.area_level,
              decision.area_code, decision.category, decision.status)
     return new_id
+
+
+# A decision's later stages (``voice.loop.move``) are rows of decision_stages: the latest one is
+# its status, date and reason now; a decision never moved keeps its own.
+_LATEST_STAGE = "(SELECT {col} FROM decision_stages s WHERE s.decision_id = d.id ORDER BY s.id DESC LIMIT 1)"
+_SELECTED = ", ".join(
+    f"coalesce({_LATEST_STAGE.format(col=stage)}, d.{own}) AS {own}"
+    if own in ("status", "decided_on", "reason") else f"d.{own}"
+    for own, stage in ((c, {"status": "stage", "decided_on": "changed_on"}.get(c, c)) for c in COLUMNS))
 
 
 def _frame(cur: duckdb.DuckDBPyConnection) -> pd.DataFrame:
@@ -120,7 +136,7 @@ def current(store: UserStore, lad_code: str | Sequence[str], *,
         return pd.DataFrame(columns=[*COLUMNS, "status_label"])
     cur = store.read().execute(
         f"""
-        SELECT {', '.join(COLUMNS)} FROM decisions d
+        SELECT {_SELECTED} FROM decisions d
         WHERE lad_code IN ({', '.join('?' * len(lads))})
           AND id = (SELECT max(id) FROM decisions e WHERE e.area_level = d.area_level
                     AND e.area_code = d.area_code AND e.category = d.category)
@@ -137,7 +153,7 @@ def current(store: UserStore, lad_code: str | Sequence[str], *,
 def history(store: UserStore, area_code: str, category: str) -> pd.DataFrame:
     """Every decision recorded for one area and category, oldest first."""
     return _frame(store.read().execute(
-        f"SELECT {', '.join(COLUMNS)} FROM decisions WHERE area_code = ? AND category = ? ORDER BY id",
+        f"SELECT {_SELECTED} FROM decisions d WHERE area_code = ? AND category = ? ORDER BY id",
         [area_code, category],
     ))
 

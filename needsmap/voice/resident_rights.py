@@ -14,9 +14,11 @@ from datetime import datetime, timezone
 
 from needsmap.errors import ValidationError
 from needsmap.store.users import Connection, UserStore
+from needsmap.voice import loop
 from needsmap.voice.accounts import User, require
 
-_REFERENCE = re.compile(r"#?\s*(\d{1,9})")
+# The number, then perhaps the check part residents are shown with it ("123-KD7QPM": voice.loop).
+_REFERENCE = re.compile(r"#?\s*(\d{1,9})(?:\s*[-\s]\s*[A-Za-z0-9]{6})?")
 _REPORT_COLUMNS = ("id, created_at, category, description, people_affected, age_groups, postcode, "
                    "lon, lat, lsoa21_code, lad_code, contact, status, status_reason, channel, "
                    "consent_recorded, entered_by, source_note")
@@ -24,7 +26,7 @@ _LOG_COLUMNS = "acted_at, moderator, action, reason, before_text, after_text"
 
 
 def parse_reference(text: str | int) -> int:
-    """The report number in what a resident quotes ("123", "#123")."""
+    """The report number in what a resident quotes ("123", "#123", "123-KD7QPM")."""
     match = _REFERENCE.fullmatch(str(text).strip())
     if not match:
         raise ValidationError(f"{str(text)[:40]!r} is not a report reference: it is the number "
@@ -57,9 +59,12 @@ def export(store: UserStore, moderator: User, ref: int) -> dict[str, object]:
                             "AND item_id = ? ORDER BY id", [ref]))
     about = _rows(cur.execute("SELECT age_band, answers, consented_at FROM about_you WHERE need_id = ?",
                               [ref]))
+    updates = _rows(cur.execute("SELECT email, kind, created_at, unsubscribed_at FROM subscriptions "
+                                "WHERE need_id = ? AND kind = 'reporter' ORDER BY id", [ref]))
     return {"reference": ref, "report": report,
             "support": {"count": len(support), "dates": support},
             "about_you": about[0] if about else None,
+            "emails_for_updates": updates,
             "moderation_log": log}
 
 
@@ -82,6 +87,7 @@ def erase(store: UserStore, moderator: User, ref: int) -> str:
             raise ValidationError(f"there is no report {ref}: it may have been erased already")
         con.execute("DELETE FROM need_support WHERE need_id = ?", [ref])
         con.execute("DELETE FROM about_you WHERE need_id = ?", [ref])
+        loop.forget_report(con, ref)
         con.execute("DELETE FROM needs WHERE id = ?", [ref])
         con.execute("UPDATE moderation_log SET before_text = NULL, after_text = NULL, reason = NULL "
                     "WHERE item_type = 'need' AND item_id = ?", [ref])

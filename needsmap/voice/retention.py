@@ -28,6 +28,7 @@ from datetime import datetime, timedelta, timezone
 from needsmap.config import Settings
 from needsmap.errors import ConfigError
 from needsmap.store.users import Connection, UserStore
+from needsmap.voice import loop
 
 log = logging.getLogger(__name__)
 
@@ -147,6 +148,7 @@ def _remove(con: Connection, rule: Rule, now: datetime) -> Outcome:
         [contact_cut]).fetchall())
     _forget_browsers(con, contact_cut)
     _forget_about_you(con, contact_cut)
+    loop.forget_emails_before(con, contact_cut)
     outcome = Outcome(contacts, rejected, True, now)
     if contacts or rejected:
         con.execute(

@@ -179,4 +179,70 @@ USER_MIGRATIONS: list[tuple[int, str, str]] = [
         );
         """,
     ),
+    (
+        9,
+        "closing the loop: decisions linked to reports, their stages and frozen evidence, "
+        "residents' subscriptions and answers, report references, the mail outbox",
+        """
+        CREATE TABLE IF NOT EXISTS decision_links (
+            decision_id INTEGER NOT NULL,
+            need_id INTEGER,                 -- an approved report the decision answers
+            round_option_id INTEGER          -- a priorities-round option (no foreign key)
+        );
+        CREATE SEQUENCE IF NOT EXISTS decision_stage_ids;
+        CREATE TABLE IF NOT EXISTS decision_stages (
+            id INTEGER PRIMARY KEY DEFAULT nextval('decision_stage_ids'),
+            decision_id INTEGER NOT NULL,
+            stage VARCHAR NOT NULL,          -- considering | commissioned | in_place | declined
+            changed_on VARCHAR NOT NULL,     -- ISO date (YYYY-MM-DD) of the change
+            reason VARCHAR,                  -- required when not taken forward
+            recorded_at TIMESTAMP NOT NULL, recorded_by VARCHAR NOT NULL
+        );
+        CREATE TABLE IF NOT EXISTS decision_evidence (
+            decision_id INTEGER PRIMARY KEY,
+            frozen_at TIMESTAMP NOT NULL,
+            evidence VARCHAR NOT NULL        -- JSON: gap score and rank, reasons, counts,
+                                             -- provision measures, data vintages
+        );
+        CREATE TABLE IF NOT EXISTS need_references (
+            need_id INTEGER PRIMARY KEY,
+            check_code VARCHAR NOT NULL      -- the random part of the reference residents keep
+        );
+        CREATE SEQUENCE IF NOT EXISTS subscription_ids;
+        CREATE TABLE IF NOT EXISTS subscriptions (
+            id INTEGER PRIMARY KEY DEFAULT nextval('subscription_ids'),
+            created_at TIMESTAMP NOT NULL,
+            email VARCHAR NOT NULL,
+            need_id INTEGER NOT NULL,
+            kind VARCHAR NOT NULL,           -- reporter | supporter ("affects me too")
+            token VARCHAR NOT NULL,          -- in the unsubscribe and "did it help?" links
+            unsubscribed_at TIMESTAMP
+        );
+        CREATE UNIQUE INDEX IF NOT EXISTS subscriptions_token ON subscriptions (token);
+        CREATE SEQUENCE IF NOT EXISTS feedback_ids;
+        CREATE TABLE IF NOT EXISTS decision_feedback (
+            id INTEGER PRIMARY KEY DEFAULT nextval('feedback_ids'),
+            decision_id INTEGER NOT NULL,
+            respondent VARCHAR NOT NULL,     -- a hash of the reference or link it came from
+            answer VARCHAR NOT NULL,         -- yes | partly | no
+            comment VARCHAR,
+            created_at TIMESTAMP NOT NULL
+        );
+        CREATE UNIQUE INDEX IF NOT EXISTS decision_feedback_once
+            ON decision_feedback (decision_id, respondent);
+        CREATE SEQUENCE IF NOT EXISTS outbox_ids;
+        CREATE TABLE IF NOT EXISTS outbox (
+            id INTEGER PRIMARY KEY DEFAULT nextval('outbox_ids'),
+            created_at TIMESTAMP NOT NULL,
+            dedupe_key VARCHAR NOT NULL,     -- one message per event and person
+            recipient VARCHAR NOT NULL, subject VARCHAR NOT NULL, body VARCHAR NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_try TIMESTAMP NOT NULL,
+            claimed_at TIMESTAMP,            -- a send began (its outcome unknown until sent_at)
+            sent_at TIMESTAMP,
+            failed_at TIMESTAMP, last_error VARCHAR
+        );
+        CREATE UNIQUE INDEX IF NOT EXISTS outbox_dedupe ON outbox (dedupe_key);
+        """,
+    ),
 ]
