@@ -16,6 +16,7 @@ from needsmap.store.users import open_user_store
 from needsmap.voice import about_you, accounts, needs
 from needsmap.voice.accounts import User
 from needsmap.voice.locate import locate_postcode
+from needsmap.voice.resident_rights import parse_reference
 
 from conftest import make_settings, trafford_points, user_store_env
 from dashboard_support import (
@@ -117,12 +118,12 @@ def test_commissioner_sees_who_has_been_heard_by_decile_and_age(trafford_store, 
         # With the tick, the answer is kept apart from the report.
         shown = report_in_browser(pg, url, first[0], "No food bank open on Saturdays", "65", True,
                                   "your report has been received")
-        ref_old = int(shown.split("(reference ")[1].split(")")[0])
+        ref_old = parse_reference(shown.split("(reference ")[1].split(")")[0])
         # A report from an area in another decile, with no answers about the person.
         pg2 = offline_page(browser)
         shown = report_in_browser(pg2, url, other[0], "Nowhere to get help with debts", None, False,
                                   "your report has been received")
-        ref_other = int(shown.split("(reference ")[1].split(")")[0])
+        ref_other = parse_reference(shown.split("(reference ")[1].split(")")[0])
         pg2.context.close()
         # Residents do not have the page in their menu.
         assert pg.get_by_role("link", name="Who has been heard").count() == 0
@@ -144,7 +145,7 @@ def test_commissioner_sees_who_has_been_heard_by_decile_and_age(trafford_store, 
         wait_idle(grp)
         save_needs.click()
         grp.get_by_text("Saved 1 need from the form").wait_for()
-        ref_workshop = int(grp.get_by_text("Saved 1 need from the form").inner_text()
+        ref_workshop = parse_reference(grp.get_by_text("Saved 1 need from the form").inner_text()
                            .split("(reference ")[1].split(")")[0])
         grp.context.close()
 
