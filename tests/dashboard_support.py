@@ -290,6 +290,15 @@ def wait_idle(pg: Any, since: int | None = None) -> None:
     pg.wait_for_function(JS_IDLE, arg=since)
 
 
+def table_after(pg: Any, heading: Any) -> list[list[str]]:
+    """The rows (header first) of the first table after ``heading`` (text or pattern), as a
+    reader sees them."""
+    grid = pg.get_by_role("heading", name=heading).locator(
+        "xpath=following::*[@data-testid='stTable'][1]//table")
+    grid.wait_for()
+    return grid.evaluate("t => Array.from(t.rows, r => Array.from(r.cells, c => c.innerText.trim()))")
+
+
 def choose(pg: Any, label: str, text: str, *, exact: bool = False) -> None:
     """Pick an option in a Streamlit selectbox by typing into it (the selectbox searches),
     once the app is idle: a rerun under way redraws the box and closes its list of options.

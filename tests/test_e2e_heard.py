@@ -31,6 +31,7 @@ from dashboard_support import (
     serve,
     sign_in,
     store_with_services,
+    table_after,
     wait_idle,
 )
 
@@ -64,13 +65,6 @@ def report_in_browser(pg, url: str, postcode: str, text: str, age: str | None,  
     pg.get_by_text(expect).first.wait_for()
     return pg.inner_text("[data-testid=stMain]")
 
-
-def table(pg, heading: str) -> list[list[str]]:  # noqa: ANN001
-    """The rows (header first) of the first table after ``heading``, as a reader sees them."""
-    grid = pg.get_by_role("heading", name=heading).locator(
-        "xpath=following::*[@data-testid='stTable'][1]//table")
-    grid.wait_for()
-    return grid.evaluate("t => Array.from(t.rows, r => Array.from(r.cells, c => c.innerText.trim()))")
 
 
 def test_commissioner_sees_who_has_been_heard_by_decile_and_age(trafford_store, tmp_path: Path,
@@ -172,7 +166,7 @@ def test_commissioner_sees_who_has_been_heard_by_decile_and_age(trafford_store, 
         pg.get_by_role("heading", name="Who has been heard", level=1).wait_for()
         wait_idle(pg)
 
-        deciles = table(pg, "Taking part by deprivation")
+        deciles = table_after(pg, "Taking part by deprivation")
         head = deciles[0]
         by_decile = {r[0]: dict(zip(head, r)) for r in deciles[1:]}
         here, there = str(decile_of(cur, first[3])), str(decile_of(cur, other[3]))
@@ -202,7 +196,7 @@ def test_commissioner_sees_who_has_been_heard_by_decile_and_age(trafford_store, 
                 ratio.startswith("Nobody in") and f"against {high:.1f} per 1,000" in ratio), ratio
         pg.get_by_text(f"Ratio {exact_low / exact_high:.2f} (lowest to highest rate)").wait_for()
 
-        ages = table(pg, "Taking part by age")
+        ages = table_after(pg, "Taking part by age")
         by_age = {r[0]: dict(zip(ages[0], r)) for r in ages[1:]}
         census = dict(zip(about_you.AGE_BANDS, cur.execute(
             "SELECT " + ", ".join(f"sum({b}) / sum(total)" for b in about_you.AGE_BANDS) +

@@ -183,7 +183,11 @@ def test_the_loop_closes(site) -> None:
         com.get_by_role("heading", name="Sources").first.wait_for()
         com.get_by_role("link", name="Review").click()
         com.get_by_role("heading", name="Review: did the gap close?").wait_for()
-        com.get_by_text("Nearest food service was 2.4 km, now").first.wait_for(timeout=REVIEW_WAIT)
+        try:
+            com.get_by_text("Nearest food service was 2.4 km, now").first.wait_for(timeout=REVIEW_WAIT)
+        except Exception:  # keep what the page showed instead, for whoever reads the failure
+            com.screenshot(path=ARTIFACTS / "loop-failed-review.png", full_page=True)
+            raise
         com.get_by_text("Did it help? Yes 1, partly 0, no 0 (of 1 answer).").wait_for()
         com.get_by_text("We use it every week").wait_for()
         com.screenshot(path=ARTIFACTS / "loop-01-review.png", full_page=True)
