@@ -20,15 +20,16 @@ from __future__ import annotations
 
 import argparse
 import csv
-import multiprocessing
+import json
 import os
 import shutil
+import signal
+import subprocess
 import sys
 import tempfile
 import time
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, field
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
 from functools import partial
 from pathlib import Path
 
@@ -109,14 +110,20 @@ def authorities(mirror: str) -> list[str]:
 
 
 def _in_own_process(area: str, *, mirror: str, workdir: str, keep: bool) -> Outcome:
-    """One area in a fresh interpreter of its own, so a crash (a native library aborting)
-    is that area's failure, named, rather than a broken pool that loses every other area.
-    Spawned, not forked: a fork of a process holding DuckDB's and GDAL's threads can abort."""
-    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
-        try:
-            return pool.submit(check_area, area, mirror, workdir, keep).result()
-        except BrokenProcessPool:
-            return Outcome(area, failed="worker", message="the worker process ended abruptly (a crash)")
+    """One area in a fresh interpreter of its own (this script, ``--one``), so a crash (a
+    native library aborting) is that area's failure, named, not a lost run. A plain
+    subprocess rather than multiprocessing's spawn: spawn re-runs the parent's ``__main__``
+    in the child, and under pytest that can be a Streamlit page an earlier AppTest left there."""
+    command = [sys.executable, str(Path(__file__).resolve()), "--one", area, "--mirror", mirror,
+               "--workdir", workdir, *(["--keep-one"] if keep else [])]
+    done = subprocess.run(command, capture_output=True, text=True)
+    lines = done.stdout.strip().splitlines()
+    if done.returncode == 0 and lines and lines[-1].startswith("{"):
+        return Outcome(**json.loads(lines[-1]))
+    how = (f"killed by signal {signal.Signals(-done.returncode).name}" if done.returncode < 0
+           else f"exit status {done.returncode}")
+    last = next((ln for ln in reversed(done.stderr.strip().splitlines()) if ln.strip()), "")
+    return Outcome(area, failed="worker", message=f"the worker process ended abruptly ({how}) {last}".strip())
 
 
 def check(areas: list[str], mirror: str, *, jobs: int = 2, keep: Path | None = None,
@@ -162,7 +169,14 @@ def main() -> int:
     parser.add_argument("--areas", help="Semicolon-separated areas (default: all 296 authorities and the GM ICB).")
     parser.add_argument("--jobs", type=int, default=2, help="Worker processes (default 2).")
     parser.add_argument("--keep", type=Path, help="Keep each area's folder under this one.")
+    parser.add_argument("--one", help=argparse.SUPPRESS)          # a worker: one area, JSON out
+    parser.add_argument("--mirror", help=argparse.SUPPRESS)
+    parser.add_argument("--workdir", help=argparse.SUPPRESS)
+    parser.add_argument("--keep-one", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.one:
+        print(json.dumps(asdict(check_area(args.one, args.mirror, args.workdir, args.keep_one))))
+        return 0
     mirror = os.environ.get("NEEDSMAP_MIRROR") or str(shared_data())
     wanted = [a.strip() for a in args.areas.split(";") if a.strip()] if args.areas else [*authorities(mirror), ICB]
     started = time.perf_counter()
