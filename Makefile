@@ -45,7 +45,7 @@ demo: install assets store serve
 TEST_JOBS ?= 2
 test: install assets
 	$(BIN)/lint-imports --no-cache
-	$(BIN)/python -m pytest $(if $(filter 0,$(TEST_JOBS)),,-n $(TEST_JOBS) --dist loadgroup)
+	$(BIN)/python -m pytest --durations=20 $(if $(filter 0,$(TEST_JOBS)),,-n $(TEST_JOBS) --dist loadgroup)
 
 bench: install
 	$(BIN)/python bench/ingest.py

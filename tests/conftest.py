@@ -27,10 +27,13 @@ BACKENDS = ("duckdb", "postgres")
 ENGLAND_FIXTURES = {"england_build", "england"}
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Keep each module on one xdist worker (its module fixtures, such as a running app, are
     made once) and every module that uses the England build on the same worker (it is built
-    once per worker, and it is the slowest fixture): `make test` runs with ``--dist loadgroup``."""
+    once per worker, and it is the slowest fixture): `make test` runs with ``--dist loadgroup``.
+    First among the hooks: xdist reads the groups in its own hook, and a mark added after it
+    is never seen (each module's tests were then spread over both workers)."""
     england = {item.module.__name__ for item in items
                if ENGLAND_FIXTURES & set(getattr(item, "fixturenames", ()))}
     for item in items:

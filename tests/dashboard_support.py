@@ -278,6 +278,14 @@ JS_IDLE = """since => { const app = document.querySelector('[data-testid=stApp]'
         && (since === null || (window.__runs || 0) > since); }"""
 
 
+JS_IDLE_STATE = """() => { const app = document.querySelector('[data-testid=stApp]');
+    return {connection: app && app.getAttribute('data-test-connection-state'),
+            script: app && app.getAttribute('data-test-script-state'),
+            status_widget: !!document.querySelector('[data-testid=stStatusWidget]'),
+            stale: document.querySelectorAll('[data-stale=true]').length,
+            runs: window.__runs || 0}; }"""
+
+
 def runs(pg: Any) -> int:
     """How many script runs this page has started so far (pass it to ``wait_idle``)."""
     return pg.evaluate("() => window.__runs || 0")
@@ -286,8 +294,15 @@ def runs(pg: Any) -> int:
 def wait_idle(pg: Any, since: int | None = None) -> None:
     """Until the app is idle: connected, no script running, nothing stale on the page. With
     ``since`` (from ``runs`` before an action that reruns the script), also until a run has
-    started since: otherwise the wait could end before the action's rerun began."""
-    pg.wait_for_function(JS_IDLE, arg=since)
+    started since: otherwise the wait could end before the action's rerun began. A wait that
+    runs out says which of those it was still waiting for."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    try:
+        pg.wait_for_function(JS_IDLE, arg=since)
+    except PlaywrightTimeout as e:
+        raise AssertionError(f"the app never became idle: {pg.evaluate(JS_IDLE_STATE)}, "
+                             f"runs wanted > {since}") from e
 
 
 def table_after(pg: Any, heading: Any) -> list[list[str]]:

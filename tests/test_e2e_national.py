@@ -88,6 +88,7 @@ def test_national_page_draws_recolours_zooms_and_opens_an_area(england_tiles: Se
             wait_idle(pg)
             since = runs(pg)
             pg.get_by_role("button", name="Zoom to my authority").click()
+            pg.get_by_text("Zoomed to Trafford").wait_for()
             wait_idle(pg, since)
             pg.wait_for_function("() => window.__needsmapNational.map.getZoom() >= 9")
             settle(pg)
